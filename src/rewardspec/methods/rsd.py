@@ -1,0 +1,170 @@
+"""Reward-Guided Speculative Decoding, and its two baselines, as one step loop.
+
+Each round: the draft writes a step, the reward model scores it, the
+acceptance rule ω decides, and a rejected step is rewritten by the target
+from the same prefix. ``method="target"`` and ``method="draft"`` run the
+same loop with one model writing every step, so their traces and accounting
+compare field by field with RSD's.
+
+Every request carries its own budget and step counter; nothing here spans
+a batch of requests.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.grading import extract_answer
+from rewardspec.methods.acceptance import (
+    DEFAULT_DELTA,
+    AcceptanceRule,
+    check_delta,
+    decide,
+    make_rule,
+)
+from rewardspec.models.base import LanguageModel, SamplingParams
+from rewardspec.prompts import QWEN_MATH_COT_SYSTEM, build_messages
+from rewardspec.rewards.base import RewardModel
+from rewardspec.steps import DEFAULT_SEPARATOR
+from rewardspec.types import Generation, RejectedDraft, Step, Trace
+
+Method = Literal["rsd", "target", "draft"]
+METHODS: tuple[str, ...] = ("rsd", "target", "draft")
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Per-request limits and sampling; the same for every method."""
+
+    max_tokens: int = 1024
+    """Most tokens in the response (accepted steps); rejected drafts don't count."""
+    max_steps: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    separator: str = DEFAULT_SEPARATOR
+    stop: tuple[str, ...] = ()
+    system_prompt: str | None = QWEN_MATH_COT_SYSTEM
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise InvalidInputError(f"max_tokens must be at least 1; got {self.max_tokens}")
+        if self.max_steps < 1:
+            raise InvalidInputError(f"max_steps must be at least 1; got {self.max_steps}")
+        if self.temperature < 0:
+            raise InvalidInputError(f"temperature must be >= 0; got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise InvalidInputError(f"top_p must be in (0, 1]; got {self.top_p}")
+        if not self.separator:
+            raise InvalidInputError("the step separator must not be empty")
+
+
+def step_seed(seed: int, step_index: int, role: str) -> int:
+    """A seed per (request, step, role): the draft's i-th step samples the same
+    way in RSD and in draft-only, so δ=0 reproduces draft-only exactly."""
+    return (seed * 1_000_003 + step_index * 2 + (role == "target")) % (2**32)
+
+
+@dataclass
+class RSD:
+    """Solve questions with RSD (``method="rsd"``) or a single-model baseline."""
+
+    draft: LanguageModel | None = None
+    target: LanguageModel | None = None
+    reward: RewardModel | None = None
+    delta: float = DEFAULT_DELTA
+    rule: AcceptanceRule | str = "binary"
+    method: Method = "rsd"
+    config: DecodeConfig = field(default_factory=DecodeConfig)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidInputError(
+                f"unknown method '{self.method}'; choose one of {', '.join(METHODS)}"
+            )
+        self.delta = check_delta(self.delta)
+        if isinstance(self.rule, str):
+            self.rule = make_rule(self.rule, self.delta)
+        needs = {"rsd": ("draft", "target", "reward"), "target": ("target",), "draft": ("draft",)}
+        missing = [role for role in needs[self.method] if getattr(self, role) is None]
+        if missing:
+            raise InvalidInputError(f"method '{self.method}' needs a {' and a '.join(missing)} model")
+
+    def solve(self, question: str, on_step: Callable[[Step], None] | None = None) -> Trace:
+        """Answer one question; ``on_step`` sees each step as soon as it is decided."""
+        if not question or not question.strip():
+            raise InvalidInputError("the question is empty; pass the problem text to solve")
+        cfg = self.config
+        started = time.perf_counter()
+        trace = Trace(question=question, method=self.method,
+                      delta=self.delta if self.method == "rsd" else None)
+        for role in ("draft", "target", "reward"):
+            model = getattr(self, role)
+            if model is not None and (role != "reward" or self.method == "rsd"):
+                trace.usage[role].params = model.params
+        messages = build_messages(question, cfg.system_prompt)
+        accept_rng = random.Random(cfg.seed)
+        tokens_left = cfg.max_tokens
+        finish = "max_steps"
+
+        for index in range(cfg.max_steps):
+            prefix = trace.text
+
+            def sampling(role: str) -> SamplingParams:
+                return SamplingParams(
+                    max_tokens=tokens_left,
+                    temperature=cfg.temperature,
+                    top_p=cfg.top_p,
+                    seed=step_seed(cfg.seed, index, role),
+                    separator=cfg.separator,
+                    stop=cfg.stop,
+                )
+
+            step, gen = self._round(trace, question, messages, prefix, sampling, accept_rng)
+            trace.steps.append(step)
+            if on_step is not None:
+                on_step(step)
+            tokens_left -= step.generated_tokens
+            if gen.ends_answer:
+                finish = gen.finish_reason
+                break
+            if tokens_left <= 0:
+                finish = "length"
+                break
+
+        trace.finish_reason = finish
+        trace.answer = extract_answer(trace.text)
+        trace.wall_seconds = time.perf_counter() - started
+        return trace
+
+    def _round(self, trace, question, messages, prefix, sampling, accept_rng) -> tuple[Step, Generation]:
+        """Decide one step: returns it and the generation that produced it."""
+        if self.method == "target":
+            return self._write(trace, "target", messages, prefix, sampling("target"))
+        draft_step, gen = self._write(trace, "draft", messages, prefix, sampling("draft"))
+        if self.method == "draft":
+            return draft_step, gen
+        if not gen.text.strip() and gen.ends_answer:
+            # The draft ends the answer with no text: there is no step to judge.
+            return draft_step, gen
+        previous = [s.text for s in trace.steps]
+        score = self.reward.score(question, previous, gen.text, gen)
+        trace.usage["reward"].add_score(score)
+        if decide(self.rule, score.value, accept_rng):
+            draft_step.reward = score.value
+            return draft_step, gen
+        trace.usage["draft"].discarded_tokens += gen.generated_tokens
+        target_step, target_gen = self._write(trace, "target", messages, prefix, sampling("target"))
+        target_step.rejected_draft = RejectedDraft(gen.text, score.value, gen.generated_tokens)
+        return target_step, target_gen
+
+    def _write(self, trace, role, messages, prefix, params) -> tuple[Step, Generation]:
+        model: LanguageModel = getattr(self, role)
+        gen = model.generate_step(messages, prefix, params)
+        trace.usage[role].add_generation(gen)
+        return Step(gen.text, role, None, gen.generated_tokens), gen

@@ -1,0 +1,57 @@
+"""The LanguageModel protocol: what a decoding method may ask of an engine.
+
+Models exchange *text*, never token ids, so a draft, a target and a reward
+model of different families mix freely. A request is a chat (``messages``)
+plus the response written so far (``response_prefix``); each backend applies
+its own chat template, owns its tokenizer and reuses its KV cache for the
+common prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from rewardspec.steps import DEFAULT_SEPARATOR
+from rewardspec.types import Generation
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to pick tokens. ``temperature == 0`` means greedy."""
+
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    separator: str = DEFAULT_SEPARATOR
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class ContinuationScore:
+    """Per-token log-probabilities of a given continuation, and what it cost."""
+
+    token_logprobs: list[float]
+    prompt_tokens: int
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    name: str
+    params: int
+    """Parameter count, for FLOPs accounting (2 x params per token)."""
+
+    def generate_step(
+        self, messages: list[Message], response_prefix: str, sampling: SamplingParams
+    ) -> Generation:
+        """Write the next step: text up to the separator, end of answer or budget."""
+        ...
+
+    def score_continuation(
+        self, messages: list[Message], response_prefix: str, continuation: str
+    ) -> ContinuationScore:
+        """Log-probabilities of ``continuation``'s tokens after the prefix."""
+        ...

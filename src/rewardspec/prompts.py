@@ -1,0 +1,16 @@
+"""Prompts. The paper evaluates with Qwen2.5-Math's ``qwen25-math-cot`` format."""
+
+from __future__ import annotations
+
+from rewardspec.models.base import Message
+
+QWEN_MATH_COT_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+def build_messages(question: str, system: str | None = QWEN_MATH_COT_SYSTEM) -> list[Message]:
+    """The chat that every model in a request sees; each applies its own template."""
+    messages: list[Message] = []
+    if system:
+        messages.append({"role": "system", "content": system})
+    messages.append({"role": "user", "content": question})
+    return messages

@@ -1,0 +1,39 @@
+"""Reward models behind one protocol, built from a short spec string.
+
+Specs: ``likelihood`` (the draft's own token probabilities, free),
+``likelihood-min``, ``likelihood:MODEL`` (scored by another model, costed),
+``arithmetic`` (checks every written calculation), and products such as
+``arithmetic*likelihood``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.models.base import LanguageModel
+from rewardspec.rewards.arithmetic import ArithmeticReward
+from rewardspec.rewards.base import RewardModel
+from rewardspec.rewards.likelihood import LikelihoodReward, ProductReward
+
+__all__ = ["ArithmeticReward", "LikelihoodReward", "ProductReward", "RewardModel", "make_reward"]
+
+DEFAULT_REWARD = "arithmetic*likelihood"
+SPECS = ("likelihood", "likelihood-min", "likelihood:MODEL", "arithmetic", "A*B")
+
+
+def make_reward(spec: str, load: Callable[[str], LanguageModel] | None = None) -> RewardModel:
+    """Build a reward model from ``spec``; ``load`` loads a model by name for ``likelihood:MODEL``."""
+    spec = spec.strip()
+    if "*" in spec:
+        return ProductReward(*(make_reward(part, load) for part in spec.split("*")))
+    if spec == "arithmetic":
+        return ArithmeticReward()
+    if spec in ("likelihood", "likelihood-min"):
+        return LikelihoodReward(None, reduce="min" if spec.endswith("min") else "mean")
+    for prefix, reduce in (("likelihood-min:", "min"), ("likelihood:", "mean")):
+        if spec.startswith(prefix):
+            if load is None:
+                raise InvalidInputError(f"reward '{spec}' needs a model loader")
+            return LikelihoodReward(load(spec[len(prefix):]), reduce=reduce)
+    raise InvalidInputError(f"unknown reward '{spec}'; expected one of: {', '.join(SPECS)}")

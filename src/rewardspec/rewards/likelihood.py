@@ -1,0 +1,108 @@
+"""A likelihood reward: how probable a model finds the step, mapped to [0, 1].
+
+No real PRM installs without a hub, and small models fail as Yes/No judges.
+A step's log-likelihood does rank a correct step above a planted error, so
+we use the geometric mean of the token probabilities, exp(mean log p), which
+is already in [0, 1] and does not shrink with the step's length. ``"min"``
+uses the least likely token instead: one wild token is often the error.
+
+Scored by the draft itself the reward is free, since the draft computed these
+probabilities while sampling. Scored by another model it costs that model a
+forward pass over the step, which is counted.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.models.base import LanguageModel
+from rewardspec.prompts import build_messages
+from rewardspec.types import Generation, RewardScore
+
+REDUCTIONS = ("mean", "min")
+
+
+def likelihood_to_reward(logprobs: list[float], reduce: str = "mean") -> float:
+    if not logprobs:
+        return 1.0
+    if reduce == "mean":
+        return math.exp(sum(logprobs) / len(logprobs))
+    if reduce == "min":
+        return math.exp(min(logprobs))
+    raise InvalidInputError(f"unknown likelihood reduction '{reduce}'; use one of {REDUCTIONS}")
+
+
+class LikelihoodReward:
+    """r = exp(mean token log-probability of the step) under a chosen model.
+
+    With ``model=None`` the proposing model's own log-probabilities are used
+    (self-confidence, zero extra cost).
+    """
+
+    def __init__(
+        self,
+        model: LanguageModel | None = None,
+        reduce: str = "mean",
+        system_prompt: str | None = None,
+    ) -> None:
+        if reduce not in REDUCTIONS:
+            raise InvalidInputError(
+                f"unknown likelihood reduction '{reduce}'; use one of {REDUCTIONS}"
+            )
+        self.model = model
+        self.reduce = reduce
+        self.system_prompt = system_prompt
+        self.name = f"likelihood:{model.name}" if model is not None else "likelihood"
+        self.params = model.params if model is not None else 0
+
+    def score(
+        self,
+        question: str,
+        previous_steps: list[str],
+        step: str,
+        generation: Generation | None = None,
+    ) -> RewardScore:
+        if self.model is None:
+            if generation is None or generation.token_logprobs is None:
+                raise InvalidInputError(
+                    "the self-likelihood reward needs the draft's token log-probabilities; "
+                    "this backend does not return them, choose --reward likelihood:MODEL"
+                )
+            logprobs = generation.token_logprobs
+            if generation.finish_reason == "eos" and logprobs:
+                logprobs = logprobs[:-1]  # the end-of-answer token is not part of the step
+            return RewardScore(likelihood_to_reward(logprobs, self.reduce))
+        kwargs = {} if self.system_prompt is None else {"system": self.system_prompt}
+        result = self.model.score_continuation(
+            build_messages(question, **kwargs), "".join(previous_steps), step
+        )
+        return RewardScore(
+            likelihood_to_reward(result.token_logprobs, self.reduce),
+            scored_tokens=len(result.token_logprobs),
+            prompt_tokens=result.prompt_tokens,
+        )
+
+
+class ProductReward:
+    """r = r1 x r2: both judges must agree (e.g. arithmetic x likelihood)."""
+
+    def __init__(self, *parts) -> None:
+        self.parts = parts
+        self.name = "*".join(p.name for p in parts)
+        self.params = sum(p.params for p in parts)
+
+    def score(
+        self,
+        question: str,
+        previous_steps: list[str],
+        step: str,
+        generation: Generation | None = None,
+    ) -> RewardScore:
+        value, scored, prompt = 1.0, 0, 0
+        for part in self.parts:
+            s = part.score(question, previous_steps, step, generation)
+            value *= s.value
+            scored += s.scored_tokens
+            prompt += s.prompt_tokens
+        return RewardScore(value, scored, prompt)

@@ -1,0 +1,44 @@
+"""Scripted stand-ins for models, so the loop's logic is tested without weights."""
+
+from __future__ import annotations
+
+from rewardspec.models.base import ContinuationScore, SamplingParams
+from rewardspec.types import Generation, RewardScore
+
+
+class ScriptedModel:
+    """Writes the given steps in order; the last one ends the answer with EOS."""
+
+    def __init__(self, name: str, steps: list[str], params: int, tokens_per_step: int = 10):
+        self.name, self.params, self.steps = name, params, steps
+        self.tokens_per_step = tokens_per_step
+        self.calls: list[tuple[str, SamplingParams]] = []
+
+    def generate_step(self, messages, response_prefix, sampling):
+        self.calls.append((response_prefix, sampling))
+        # The i-th step of the response, whoever wrote the earlier ones.
+        index = min(response_prefix.count("\n\n"), len(self.steps) - 1)
+        last = index == len(self.steps) - 1
+        tokens = min(self.tokens_per_step + last, sampling.max_tokens)
+        finish = "eos" if last else "step"
+        if tokens < self.tokens_per_step + last:
+            finish = "length"
+        return Generation(self.steps[index], tokens, 5 + len(response_prefix) // 4, finish,
+                          [-0.1] * tokens)
+
+    def score_continuation(self, messages, response_prefix, continuation):
+        return ContinuationScore([-0.5] * 4, 3)
+
+
+class QueueReward:
+    """Returns the given rewards in order."""
+
+    name = "queue"
+
+    def __init__(self, values: list[float], params: int = 7, scored: int = 4):
+        self.values, self.params, self.scored = list(values), params, scored
+        self.seen: list[str] = []
+
+    def score(self, question, previous_steps, step, generation=None):
+        self.seen.append(step)
+        return RewardScore(self.values.pop(0), scored_tokens=self.scored, prompt_tokens=2)

@@ -1,0 +1,114 @@
+"""The RSD loop's logic with scripted models: decisions, termination, accounting."""
+
+import pytest
+from fakes import QueueReward, ScriptedModel
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.methods.rsd import RSD, DecodeConfig, step_seed
+
+DRAFT = ["d1\n\n", "d2\n\n", "d3 \\boxed{5}"]
+TARGET = ["t1\n\n", "t2\n\n", "t3 \\boxed{6}"]
+
+
+def make(rewards, delta=0.7, config=None, method="rsd", rule="binary"):
+    draft = ScriptedModel("draft", DRAFT, params=100)
+    target = ScriptedModel("target", TARGET, params=1000)
+    reward = QueueReward(rewards)
+    return RSD(draft=draft, target=target, reward=reward, delta=delta, rule=rule,
+               method=method, config=config or DecodeConfig()), draft, target, reward
+
+
+def test_accept_and_reject_follow_threshold():
+    solver, draft, target, reward = make([0.9, 0.2, 0.8])
+    trace = solver.solve("q")
+    assert [s.source for s in trace.steps] == ["draft", "target", "draft"]
+    assert [s.text for s in trace.steps] == ["d1\n\n", "t2\n\n", "d3 \\boxed{5}"]
+    assert trace.steps[1].rejected_draft.text == "d2\n\n"
+    assert trace.steps[1].rejected_draft.reward == 0.2
+    assert trace.steps[0].reward == 0.9 and trace.steps[1].reward is None
+    # The target rewrites from the same prefix the draft saw.
+    assert target.calls[0][0] == draft.calls[1][0] == "d1\n\n"
+    assert trace.answer == "5" and trace.finish_reason == "eos"
+
+
+def test_accounting_adds_up():
+    solver, *_ = make([0.9, 0.2, 0.8])
+    trace = solver.solve("q")
+    u = trace.usage
+    kept = sum(s.generated_tokens for s in trace.steps if s.source == "draft")
+    dropped = sum(s.rejected_draft.generated_tokens for s in trace.steps if s.rejected_draft)
+    assert u["draft"].generated_tokens == kept + dropped == 31
+    assert u["draft"].discarded_tokens == dropped == 10
+    assert u["target"].generated_tokens == 10
+    assert u["reward"].scored_tokens == 12 and u["reward"].calls == 3
+    assert u["draft"].flops == 2 * 100 * 31
+    assert u["target"].flops == 2 * 1000 * 10
+    assert u["reward"].flops == 2 * 7 * 12
+    assert trace.flops == sum(x.flops for x in u.values())
+    assert trace.flops_with_prompt == pytest.approx(
+        sum(2 * x.params * (x.generated_tokens + x.scored_tokens + x.prompt_tokens) for x in u.values()))
+    d = trace.to_dict()
+    assert d["usage"]["draft"]["discarded_tokens"] == 10
+    assert d["flops"] == trace.flops and d["text"] == trace.text
+
+
+def test_baselines_use_one_model_and_no_reward():
+    solver, draft, target, reward = make([], method="target")
+    trace = solver.solve("q")
+    assert [s.source for s in trace.steps] == ["target"] * 3 and not draft.calls and not reward.seen
+    assert trace.usage["reward"].calls == 0 and trace.delta is None
+    solver, draft, target, reward = make([], method="draft")
+    trace = solver.solve("q")
+    assert [s.source for s in trace.steps] == ["draft"] * 3 and not target.calls
+
+
+def test_max_tokens_is_per_request_and_counts_kept_steps():
+    solver, draft, *_ = make([0.9] * 10, config=DecodeConfig(max_tokens=25))
+    trace = solver.solve("q")
+    assert trace.finish_reason == "length"
+    assert trace.response_tokens == 25
+    assert draft.calls[-1][1].max_tokens == 5
+    # A second request starts with its full budget: nothing carries over.
+    trace2 = solver.solve("q2")
+    assert draft.calls[len(trace.steps)][1].max_tokens == 25 or trace2.response_tokens <= 25
+
+
+def test_max_steps_terminates():
+    solver, *_ = make([0.9] * 10, config=DecodeConfig(max_steps=2))
+    trace = solver.solve("q")
+    assert len(trace.steps) == 2 and trace.finish_reason == "max_steps"
+
+
+def test_empty_final_draft_step_is_not_scored():
+    draft = ScriptedModel("draft", ["a\n\n", ""], params=1)
+    reward = QueueReward([0.9])
+    trace = RSD(draft=draft, target=ScriptedModel("t", ["x"], 2), reward=reward).solve("q")
+    assert reward.seen == ["a\n\n"] and trace.steps[-1].text == ""
+
+
+def test_seeds_are_per_step_and_role():
+    assert step_seed(1, 0, "draft") != step_seed(1, 0, "target")
+    assert step_seed(1, 0, "draft") != step_seed(1, 1, "draft")
+    solver, draft, target, _ = make([0.1, 0.1, 0.1], config=DecodeConfig(seed=3))
+    solver.solve("q")
+    assert [c[1].seed for c in draft.calls] == [step_seed(3, i, "draft") for i in range(3)]
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"delta": 1.5}, "delta"),
+    ({"method": "beam"}, "unknown method"),
+    ({"config": DecodeConfig(max_tokens=5), "delta": -1}, "delta"),
+])
+def test_bad_settings(kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        make([], **kwargs)
+
+
+def test_missing_model_and_empty_question():
+    with pytest.raises(InvalidInputError, match="needs a"):
+        RSD(draft=ScriptedModel("d", ["x"], 1), method="rsd")
+    solver, *_ = make([])
+    with pytest.raises(InvalidInputError, match="empty"):
+        solver.solve("   ")
+    with pytest.raises(InvalidInputError):
+        DecodeConfig(max_tokens=0)
