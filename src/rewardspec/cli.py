@@ -33,9 +33,10 @@ def build_solvers(draft: str, target: str, reward: str, delta: float, rule: str,
     from rewardspec.models import load_model
 
     check_delta(delta)
+    # The reward spec first: a typo there should fail before seconds of model loading.
+    reward_model = make_reward(reward, load_model) if "rsd" in methods else None
     draft_model = load_model(draft) if {"rsd", "draft"} & set(methods) else None
     target_model = load_model(target) if {"rsd", "target"} & set(methods) else None
-    reward_model = make_reward(reward, load_model) if "rsd" in methods else None
     return {
         m: RSD(draft=draft_model, target=target_model, reward=reward_model,
                delta=delta, rule=rule, method=m, config=config)  # type: ignore[arg-type]

@@ -1,0 +1,102 @@
+"""The loop on the real embedded GGUF models (llama.cpp on the CPU).
+
+Small budgets keep these fast: SmolLM2-135M drafts where the test only needs
+*a* model, the Qwen2.5-Coder pair where the answer must be right.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rewardspec.demo import DEMO_PROBLEM
+from rewardspec.grading import is_correct
+from rewardspec.methods.rsd import RSD, DecodeConfig
+from rewardspec.models import load_model
+from rewardspec.models.base import SamplingParams
+from rewardspec.prompts import build_messages
+from rewardspec.rewards import make_reward
+
+pytestmark = pytest.mark.models
+
+QUESTION = "Tom has 4 bags with 6 marbles each. He gives away 5 marbles. How many marbles does he have left?"
+SHORT = DecodeConfig(max_tokens=96, max_steps=12)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_model("smollm2-135m")
+
+
+@pytest.fixture(scope="module")
+def small():
+    return load_model("qwen2.5-coder-0.5b")
+
+
+def test_delta_zero_gives_the_draft_only_text(tiny, small):
+    rsd = RSD(draft=tiny, target=small, reward=make_reward("likelihood"), delta=0.0, config=SHORT)
+    draft_only = RSD(draft=tiny, method="draft", config=SHORT)
+    a, b = rsd.solve(QUESTION), draft_only.solve(QUESTION)
+    assert a.text == b.text and a.text.strip()
+    assert a.target_steps == 0 and a.usage["target"].generated_tokens == 0
+    assert a.usage["draft"].generated_tokens == b.usage["draft"].generated_tokens
+
+
+def test_always_reject_gives_the_target_writing_every_step(tiny, small):
+    rsd = RSD(draft=tiny, target=small, reward=make_reward("likelihood"), rule="never", config=SHORT)
+    target_only = RSD(target=small, method="target", config=SHORT)
+    a, b = rsd.solve(QUESTION), target_only.solve(QUESTION)
+    assert [s.source for s in a.steps] == ["target"] * len(a.steps)
+    assert a.text == b.text
+    assert a.usage["draft"].discarded_tokens == a.usage["draft"].generated_tokens > 0
+
+
+def test_kv_cache_reuses_the_prefix(tiny):
+    messages = build_messages("A fresh question nobody asked this model before: what is 17 * 25?")
+    first = tiny.generate_step(messages, "", SamplingParams(max_tokens=40))
+    second = tiny.generate_step(messages, first.text, SamplingParams(max_tokens=40))
+    full_prompt = len(tiny._tokens(messages, first.text))
+    assert first.prompt_tokens >= 10
+    # Only the tokens of the first step (plus at most a re-tokenised boundary) are new.
+    assert second.prompt_tokens <= tiny.count_tokens(first.text) + 2 < full_prompt
+
+
+def test_scoring_agrees_with_sampling_logprobs(tiny):
+    messages = build_messages(QUESTION)
+    gen = tiny.generate_step(messages, "", SamplingParams(max_tokens=20))
+    scored = tiny.score_continuation(messages, "", gen.text)
+    n = min(5, len(scored.token_logprobs))
+    assert scored.token_logprobs[:n] == pytest.approx(gen.token_logprobs[:n], abs=2e-2)
+
+
+def test_json_usage_adds_up_to_the_steps():
+    proc = subprocess.run(
+        [sys.executable, "-m", "rewardspec", "solve", QUESTION, "--json", "--draft", "tiny",
+         "--target", "qwen2.5-coder-0.5b", "--max-tokens", "120", "--delta", "0.8"],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    steps, usage = out["steps"], out["usage"]
+    assert set(usage) == {"draft", "target", "reward"}
+    for role in ("draft", "target"):
+        kept = sum(s["generated_tokens"] for s in steps if s["source"] == role)
+        rejected = sum(s["rejected_draft"]["generated_tokens"] for s in steps
+                       if role == "draft" and s["rejected_draft"])
+        assert usage[role]["generated_tokens"] == kept + rejected
+        assert usage[role]["flops"] == 2 * usage[role]["params"] * usage[role]["generated_tokens"]
+    assert usage["draft"]["discarded_tokens"] == sum(
+        s["rejected_draft"]["generated_tokens"] for s in steps if s["rejected_draft"])
+    assert out["flops"] == pytest.approx(sum(u["flops"] for u in usage.values()))
+    assert out["text"] == "".join(s["text"] for s in steps)
+    assert out["method"] == "rsd" and out["delta"] == 0.8 and out["wall_seconds"] > 0
+    for key in ("answer", "flops_with_prompt"):
+        assert key in out
+
+
+def test_demo_problem_is_solved():
+    rsd = RSD(draft=load_model("qwen2.5-coder-0.5b"), target=load_model("qwen2.5-coder-1.5b"),
+              reward=make_reward("arithmetic*likelihood"), config=DecodeConfig(max_tokens=512))
+    trace = rsd.solve(DEMO_PROBLEM.question)
+    assert is_correct(trace.text, DEMO_PROBLEM.answer), trace.text
+    assert trace.finish_reason == "eos"
