@@ -73,3 +73,18 @@ def test_aliases_and_local_paths(tmp_path):
     local = tmp_path / "m.gguf"
     local.write_bytes(b"GGUF")
     assert registry.resolve_gguf(str(local)) == (local, None)
+
+
+def test_hub_name_without_network_says_so(monkeypatch, tmp_path):
+    from rewardspec.errors import HubUnavailableError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    import huggingface_hub.constants as c
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    with pytest.raises(HubUnavailableError, match="local path"):
+        registry.resolve_gguf("Qwen/Qwen2.5-Math-1.5B-Instruct-GGUF:qwen2.5-math-1.5b-instruct-q4_k_m.gguf")
+
+
+def test_embedded_hub_alias_needs_no_hub():
+    assert registry.lookup("Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF").name == "qwen2.5-coder-0.5b"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from rewardspec.display import saving_text, step_line, usage_table
+from rewardspec.display import saving_text, sci, step_line, usage_table
 from rewardspec.grading import is_correct
 from rewardspec.methods.rsd import RSD
 from rewardspec.types import Trace
@@ -53,8 +53,8 @@ def compare(solvers: dict[str, RSD], problems: tuple[Problem, ...], console: Con
     """Accuracy, FLOPs per question and wall time of each method on ``problems``."""
     table = Table(title=f"rsd vs target vs draft on {len(problems)} built-in problems",
                   title_justify="left")
-    for col in ("method", "accuracy", "FLOPs/question", "FLOPs/q with prompt",
-                "target steps", "draft steps", "wall s/question"):
+    for col in ("method", "accuracy", "FLOPs/q", "FLOPs+prompt/q",
+                "target steps", "draft steps", "wall s/q"):
         table.add_column(col, justify="left" if col == "method" else "right")
     with console.status("comparing methods…") as status:
         for name, solver in solvers.items():
@@ -66,8 +66,8 @@ def compare(solvers: dict[str, RSD], problems: tuple[Problem, ...], console: Con
             correct = sum(is_correct(t.text, p.answer) for t, p in traces)
             table.add_row(
                 name, f"{correct}/{n}",
-                f"{sum(t.flops for t, _ in traces) / n:.3e}",
-                f"{sum(t.flops_with_prompt for t, _ in traces) / n:.3e}",
+                sci(sum(t.flops for t, _ in traces) / n),
+                sci(sum(t.flops_with_prompt for t, _ in traces) / n),
                 str(sum(t.target_steps for t, _ in traces)),
                 str(sum(t.draft_steps for t, _ in traces)),
                 f"{sum(t.wall_seconds for t, _ in traces) / n:.1f}",

@@ -28,19 +28,26 @@ def step_line(index: int, step: Step) -> Text:
     return line
 
 
+def sci(x: float) -> str:
+    """Compact scientific notation for FLOPs: 4.02e11."""
+    mantissa, exponent = f"{x:.2e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def usage_table(trace: Trace) -> Table:
+    """Tokens and FLOPs per role; FLOPs are 2 x params x tokens."""
     table = Table(title=f"cost of {trace.method}", title_justify="left")
     for col in ("role", "params", "generated", "prompt", "discarded", "scored",
-                "FLOPs (generated)", "FLOPs (with prompt)"):
+                "FLOPs", "FLOPs+prompt"):
         table.add_column(col, justify="right" if col != "role" else "left")
     for role, u in trace.usage.items():
-        if not u.calls:
+        if not (u.calls or u.params):
             continue
         table.add_row(role, f"{u.params / 1e9:.2f}B" if u.params else "0",
                       str(u.generated_tokens), str(u.prompt_tokens), str(u.discarded_tokens),
-                      str(u.scored_tokens), f"{u.flops:.3e}", f"{u.flops_with_prompt:.3e}")
-    table.add_row("total", "", "", "", "", "", f"{trace.flops:.3e}",
-                  f"{trace.flops_with_prompt:.3e}", style="bold")
+                      str(u.scored_tokens), sci(u.flops), sci(u.flops_with_prompt))
+    table.add_row("total", "", "", "", "", "", sci(trace.flops), sci(trace.flops_with_prompt),
+                  style="bold")
     return table
 
 

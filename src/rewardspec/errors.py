@@ -27,3 +27,7 @@ class MissingPackageError(RewardspecError, ImportError):
 
 class ChecksumMismatchError(RewardspecError):
     """An assembled weight file does not have the sha256 the registry expects."""
+
+
+class HubUnavailableError(RewardspecError):
+    """A hub name was given but the hub cannot be reached from here."""

@@ -13,16 +13,19 @@ re-hash unless the file changed.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from rewardspec.errors import (
     ChecksumMismatchError,
+    HubUnavailableError,
     MissingPackageError,
     UnknownModelError,
 )
@@ -206,18 +209,62 @@ def materialize(model: EmbeddedModel) -> Path:
     return target
 
 
+_HUB_NAME = re.compile(r"^(?:hf:)?(?P<repo>[\w.-]+/[\w.-]+)(?::(?P<file>.+))?$")
+
+
+def download_from_hub(repo: str, filename: str | None) -> Path:
+    """Fetch a GGUF file from the Hugging Face hub (for users who have one).
+
+    ``filename`` may be a glob; without one the repository must hold a single
+    .gguf file, or a Q4_K_M one, which is then chosen.
+    """
+    try:
+        from huggingface_hub import HfApi, hf_hub_download
+    except ImportError as exc:
+        raise MissingPackageError(
+            f"'{repo}' looks like a Hugging Face hub name, which needs huggingface-hub: "
+            "pip install huggingface-hub (or pass a local .gguf path)"
+        ) from exc
+    try:
+        if filename is None or any(c in filename for c in "*?["):
+            pattern = filename or "*.gguf"
+            files = [f for f in HfApi().list_repo_files(repo) if fnmatch.fnmatch(f, pattern)]
+            preferred = [f for f in files if "q4_k_m" in f.lower()]
+            choice = files if len(files) == 1 else preferred[:1]
+            if not choice:
+                raise UnknownModelError(
+                    f"hub repository '{repo}' has {len(files)} files matching '{pattern}'; "
+                    f"name one as '{repo}:FILE.gguf'"
+                )
+            filename = choice[0]
+        return Path(hf_hub_download(repo, filename))
+    except UnknownModelError:
+        raise
+    except Exception as exc:  # the hub client raises many kinds; all mean "not reachable here"
+        raise HubUnavailableError(
+            f"could not fetch '{repo}' from the Hugging Face hub ({type(exc).__name__}); "
+            "there may be no network here: download the .gguf file elsewhere and pass its "
+            "local path, or use an embedded model (rewardspec models)"
+        ) from exc
+
+
 def resolve_gguf(name_or_path: str) -> tuple[Path, EmbeddedModel | None]:
-    """Turn a registry name, alias or local path into a loadable GGUF path."""
+    """Turn a registry name or alias, a local path or a hub name into a GGUF path."""
     model = lookup(name_or_path)
     if model is not None:
         return materialize(model), model
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path, None
+    hub = _HUB_NAME.match(name_or_path.strip())
+    if path.suffix == ".gguf" and not (hub and hub.group("file")):
+        raise UnknownModelError(f"model file '{name_or_path}' does not exist")
+    if hub:
+        return download_from_hub(hub.group("repo"), hub.group("file")), None
     known = ", ".join(sorted(EMBEDDED))
     raise UnknownModelError(
-        f"unknown model '{name_or_path}': not an embedded model ({known}) "
-        "and not a path to a local GGUF file"
+        f"unknown model '{name_or_path}': not an embedded model ({known}), "
+        "not a path to a local GGUF file and not a hub name (owner/repo[:file.gguf])"
     )
 
 
