@@ -112,3 +112,12 @@ def test_missing_model_and_empty_question():
         solver.solve("   ")
     with pytest.raises(InvalidInputError):
         DecodeConfig(max_tokens=0)
+
+
+def test_chat_messages_are_passed_through_and_question_is_last_user_turn():
+    solver, draft, target, reward = make([0.9, 0.9, 0.9])
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+3?"}]
+    trace = solver.solve(chat)
+    assert trace.question == "What is 2+3?"
+    with pytest.raises(InvalidInputError):
+        solver.solve([{"role": "system", "content": "no user turn"}])

@@ -27,7 +27,7 @@ from rewardspec.methods.acceptance import (
     decide,
     make_rule,
 )
-from rewardspec.models.base import LanguageModel, SamplingParams
+from rewardspec.models.base import LanguageModel, Message, SamplingParams
 from rewardspec.prompts import QWEN_MATH_COT_SYSTEM, build_messages
 from rewardspec.rewards.base import RewardModel
 from rewardspec.steps import DEFAULT_SEPARATOR
@@ -95,11 +95,26 @@ class RSD:
         if missing:
             raise InvalidInputError(f"method '{self.method}' needs a {' and a '.join(missing)} model")
 
-    def solve(self, question: str, on_step: Callable[[Step], None] | None = None) -> Trace:
-        """Answer one question; ``on_step`` sees each step as soon as it is decided."""
+    def solve(
+        self,
+        question: str | list[Message],
+        on_step: Callable[[Step], None] | None = None,
+    ) -> Trace:
+        """Answer one question; ``on_step`` sees each step as soon as it is decided.
+
+        ``question`` is the problem text (sent with the configured system
+        prompt) or a full chat; reward models then judge against the last
+        user message. An exception raised by ``on_step`` stops the request
+        (the server uses this to cancel work for a client that went away).
+        """
+        cfg = self.config
+        if isinstance(question, list):
+            messages = question
+            question = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+        else:
+            messages = build_messages(question, cfg.system_prompt)
         if not question or not question.strip():
             raise InvalidInputError("the question is empty; pass the problem text to solve")
-        cfg = self.config
         started = time.perf_counter()
         trace = Trace(question=question, method=self.method,
                       delta=self.delta if self.method == "rsd" else None)
@@ -107,7 +122,6 @@ class RSD:
             model = getattr(self, role)
             if model is not None and (role != "reward" or self.method == "rsd"):
                 trace.usage[role].params = model.params
-        messages = build_messages(question, cfg.system_prompt)
         accept_rng = random.Random(cfg.seed)
         tokens_left = cfg.max_tokens
         finish = "max_steps"
