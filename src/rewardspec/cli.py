@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+from typing import Optional
 import typer
 
 from rewardspec.errors import InvalidInputError, RewardspecError
@@ -115,6 +117,75 @@ def models() -> None:
         console.print(f"[bold]{m.name}[/] ({', '.join(m.aliases)}): {m.description}\n"
                       f"    install: {m.pip_install}")
     console.print(f"\nreward specs: {', '.join(SPECS)} (default {DEFAULT_REWARD})")
+
+
+def _eval_overrides(**values) -> dict:
+    """Only the options given on the command line override the config file."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Optional[str] = typer.Option(None, help="math500, gsm8k, gaokao2023en, olympiadbench, amc23, "
+                                          "aime24, mmlu_stem, gpqa, or a .jsonl path."),
+    limit: Optional[int] = typer.Option(None, help="First N questions only."),
+    methods: Optional[str] = typer.Option(None, help="Comma-separated: rsd,target,draft,sd,best_of_n,"
+                                          "majority,process_best_of_n,beam (default rsd,target,draft)."),
+    delta: Optional[float] = typer.Option(None, help="RSD acceptance threshold δ (default 0.7)."),
+    n: Optional[int] = typer.Option(None, help="Samples for best_of_n and majority (default 8)."),
+    width: Optional[int] = typer.Option(None, help="Candidates per step for process_best_of_n/beam (default 4)."),
+    beam_size: Optional[int] = typer.Option(None, help="Beams kept per step for beam (default 2)."),
+    aggregation: Optional[str] = typer.Option(None, help="Step-reward aggregation: last, min, prod."),
+    draft: Optional[str] = typer.Option(None), target: Optional[str] = typer.Option(None),
+    reward: Optional[str] = typer.Option(None),
+    max_tokens: Optional[int] = typer.Option(None), seed: Optional[int] = typer.Option(None),
+    data_dir: Optional[str] = typer.Option(None, help="Directory of DATASET.jsonl files "
+                                           "(default $REWARDSPEC_DATA, then ./shared/data or ../shared/data)."),
+    question_field: Optional[str] = typer.Option(None), answer_field: Optional[str] = typer.Option(None),
+    output: Optional[str] = typer.Option(None, help="Output directory (default runs/eval)."),
+    resume: bool = typer.Option(False, help="Skip samples already in the output directory."),
+    config: Optional[str] = typer.Option(None, help="YAML or JSON file with any of these options."),
+) -> None:
+    """Run methods over a dataset; write samples, summary.json/.md and an accuracy-vs-FLOPs plot."""
+    from rewardspec.eval.runner import load_config, run_eval
+    from rewardspec.display import make_console
+
+    cfg = load_config(config, _eval_overrides(
+        dataset=dataset, limit=limit, methods=methods.split(",") if methods else None, delta=delta, n=n,
+        width=width, beam_size=beam_size, aggregation=aggregation, draft=draft, target=target, reward=reward,
+        max_tokens=max_tokens, seed=seed, data_dir=data_dir, question_field=question_field,
+        answer_field=answer_field, output=output))
+    run_eval(cfg, resume=resume)
+    console = make_console()
+    console.print((Path(cfg.output) / "summary.md").read_text())
+    console.print(f"wrote {cfg.output}/: samples-*.jsonl, summary.json, summary.md, accuracy_vs_flops.png")
+
+
+@app.command()
+def sweep(
+    dataset: Optional[str] = typer.Option(None, help="Dataset name or .jsonl path."),
+    deltas: str = typer.Option("0,0.3,0.5,0.7,0.9,1.0", help="Comma-separated δ values."),
+    limit: Optional[int] = typer.Option(None), draft: Optional[str] = typer.Option(None),
+    target: Optional[str] = typer.Option(None), reward: Optional[str] = typer.Option(None),
+    max_tokens: Optional[int] = typer.Option(None), seed: Optional[int] = typer.Option(None),
+    data_dir: Optional[str] = typer.Option(None), output: Optional[str] = typer.Option(None),
+    resume: bool = typer.Option(False), config: Optional[str] = typer.Option(None),
+) -> None:
+    """RSD at each δ plus target and draft; plots accuracy and FLOPs against δ."""
+    from rewardspec.display import make_console
+    from rewardspec.eval.runner import load_config, run_sweep
+
+    try:
+        values = [float(d) for d in deltas.split(",") if d.strip()]
+    except ValueError:
+        raise InvalidInputError(f"--deltas must be comma-separated numbers; got '{deltas}'") from None
+    cfg = load_config(config, _eval_overrides(
+        dataset=dataset, limit=limit, draft=draft, target=target, reward=reward, max_tokens=max_tokens,
+        seed=seed, data_dir=data_dir, output=output or "runs/sweep", methods=["rsd", "target", "draft"]))
+    run_sweep(cfg, values, resume=resume)
+    console = make_console()
+    console.print((Path(cfg.output) / "summary.md").read_text())
+    console.print(f"wrote {cfg.output}/: samples-*.jsonl, summary.json, summary.md, sweep.png")
 
 
 def main() -> None:

@@ -14,3 +14,17 @@ def build_messages(question: str, system: str | None = QWEN_MATH_COT_SYSTEM) -> 
         messages.append({"role": "system", "content": system})
     messages.append({"role": "user", "content": question})
     return messages
+
+
+MULTIPLE_CHOICE_INSTRUCTION = (
+    "Answer with the letter of the correct option, and put that letter within \\boxed{}."
+)
+PROMPTS = ("qwen25-math-cot",)
+
+
+def format_question(question: str, choices: list[str] | None = None) -> str:
+    """The user turn: the problem, with lettered options for multiple choice."""
+    if not choices:
+        return question
+    options = "\n".join(f"{'ABCDEFGHIJ'[i]}. {c}" for i, c in enumerate(choices))
+    return f"{question}\n\n{options}\n\n{MULTIPLE_CHOICE_INSTRUCTION}"

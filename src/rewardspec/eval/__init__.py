@@ -1,0 +1,1 @@
+"""Evaluation: datasets, methods side by side, grading, metrics and plots."""

@@ -1,0 +1,174 @@
+"""Benchmark datasets: by name from a local JSONL directory or the hub, or any JSONL path.
+
+Local files follow the Qwen2.5-Math evaluation suite's layout (the one the
+RSD paper used). The directory comes from ``--data-dir`` or
+``$REWARDSPEC_DATA``; without either we look for ``shared/data`` beside the
+working directory (the development layout). Hub loading goes through the
+``datasets`` library and is only tried when no local file exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rewardspec.errors import InvalidInputError, MissingPackageError, RewardspecError
+
+LETTERS = "ABCDEFGHIJ"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    question_field: str
+    answer_field: str
+    hub: tuple[str, ...] = ()
+    """(path, config, split) for ``datasets.load_dataset`` when no local file exists."""
+    multiple_choice: bool = False
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    s.name: s
+    for s in (
+        DatasetSpec("math500", "problem", "answer", ("HuggingFaceH4/MATH-500", "", "test")),
+        DatasetSpec("gsm8k", "question", "answer", ("openai/gsm8k", "main", "test")),
+        DatasetSpec("gaokao2023en", "question", "answer", ("MARIO-Math-Reasoning/Gaokao2023-Math-En", "", "train")),
+        DatasetSpec("olympiadbench", "question", "final_answer", ("Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train")),
+        DatasetSpec("amc23", "question", "answer", ("math-ai/amc23", "", "test")),
+        DatasetSpec("aime24", "problem", "answer", ("math-ai/aime24", "", "test")),
+        DatasetSpec("mmlu_stem", "question", "answer", ("TIGER-Lab/MMLU-STEM", "", "test"), True),
+        DatasetSpec("gpqa", "Question", "Correct Answer", ("Idavidrein/gpqa", "gpqa_diamond", "train"), True),
+    )
+}
+
+
+@dataclass
+class Example:
+    """One problem, with its gold answer already extracted as a string."""
+
+    id: str
+    question: str
+    gold: str
+    dataset: str
+    choices: list[str] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def data_dir(explicit: str | Path | None = None) -> Path | None:
+    for candidate in (explicit, os.environ.get("REWARDSPEC_DATA")):
+        if candidate:
+            return Path(candidate).expanduser()
+    for base in (Path.cwd(), *Path.cwd().parents[:2]):
+        if (base / "shared" / "data").is_dir():
+            return base / "shared" / "data"
+    return None
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InvalidInputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+    return rows
+
+
+def _from_hub(spec: DatasetSpec) -> list[dict[str, Any]]:
+    try:
+        import datasets  # noqa: F401
+        from datasets import load_dataset
+    except ImportError as exc:
+        raise MissingPackageError(
+            f"dataset '{spec.name}' has no local file and loading it from the hub needs "
+            "the datasets package: pip install datasets (or pass --data-dir / $REWARDSPEC_DATA)"
+        ) from exc
+    path, config, split = spec.hub
+    try:
+        return [dict(r) for r in load_dataset(path, config or None, split=split)]
+    except Exception as exc:  # network, auth (gpqa is gated) or format errors
+        raise RewardspecError(
+            f"could not load '{spec.name}' from the hub ({type(exc).__name__}); there may be "
+            "no network here: put its JSONL file in a directory and pass --data-dir or set "
+            "$REWARDSPEC_DATA"
+        ) from exc
+
+
+def _example(row: dict[str, Any], index: int, dataset: str, qf: str, af: str,
+             multiple_choice: bool) -> Example:
+    from rewardspec.grading import extract_gold
+
+    if qf not in row or af not in row:
+        missing = [f for f in (qf, af) if f not in row]
+        raise InvalidInputError(
+            f"{dataset}: row {index} has no field {', '.join(repr(m) for m in missing)}; "
+            f"fields are {', '.join(sorted(row))} (use --question-field/--answer-field)"
+        )
+    question = str(row[qf])
+    if dataset == "olympiadbench" and row.get("context") not in (None, "None", ""):
+        question = f"{row['context']}\n\n{question}"
+    choices = None
+    if multiple_choice:
+        choices = _choices(row, dataset)
+    gold = extract_gold({**row, "answer": row[af]}, dataset if dataset in DATASETS else "custom")
+    meta = {k: row[k] for k in ("level", "subject", "type", "answer_type") if k in row}
+    ident = str(row.get("unique_id") or row.get("id") or row.get("idx") or index)
+    return Example(ident, question, gold, dataset, choices, meta)
+
+
+def _choices(row: dict[str, Any], dataset: str) -> list[str]:
+    raw = row.get("choices")
+    if isinstance(raw, str):
+        import ast
+
+        raw = ast.literal_eval(raw)
+    if raw is None and dataset == "gpqa":
+        raw = [row["Correct Answer"], row["Incorrect Answer 1"], row["Incorrect Answer 2"],
+               row["Incorrect Answer 3"]]
+    return [str(c) for c in raw or []]
+
+
+def load_dataset(
+    name_or_path: str,
+    *,
+    limit: int | None = None,
+    data_directory: str | Path | None = None,
+    question_field: str | None = None,
+    answer_field: str | None = None,
+) -> list[Example]:
+    """Load a benchmark by name (local JSONL first, then the hub) or a JSONL path."""
+    path = Path(name_or_path).expanduser()
+    if path.suffix == ".jsonl" or path.is_file():
+        if not path.is_file():
+            raise InvalidInputError(f"dataset file '{name_or_path}' does not exist")
+        rows = _read_jsonl(path)
+        name = path.stem
+        spec = DATASETS.get(name)
+        qf = question_field or (spec.question_field if spec else "question")
+        af = answer_field or (spec.answer_field if spec else "answer")
+        mc = spec.multiple_choice if spec else False
+    else:
+        spec = DATASETS.get(name_or_path)
+        if spec is None:
+            raise InvalidInputError(
+                f"unknown dataset '{name_or_path}'; use one of {', '.join(DATASETS)} or a .jsonl path"
+            )
+        name = spec.name
+        directory = data_dir(data_directory)
+        local = directory / f"{spec.name}.jsonl" if directory else None
+        rows = _read_jsonl(local) if local and local.is_file() else _from_hub(spec)
+        qf = question_field or spec.question_field
+        af = answer_field or spec.answer_field
+        mc = spec.multiple_choice
+    if limit is not None:
+        rows = rows[:limit]
+    examples = [_example(r, i, name, qf, af, mc) for i, r in enumerate(rows)]
+    if not examples:
+        raise InvalidInputError(f"dataset '{name_or_path}' has no rows")
+    return examples

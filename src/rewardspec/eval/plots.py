@@ -1,0 +1,62 @@
+"""Accuracy against compute: the two pictures users judge RSD by."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers or CI
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def accuracy_vs_flops(methods: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
+    """One point per method (or δ): accuracy against FLOPs per question, log x."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    for name, m in methods.items():
+        if not m.get("n"):
+            continue
+        x, y = m["flops_per_question"], 100 * m["accuracy"]
+        ax.scatter([x], [y], s=46, zorder=3)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("FLOPs per question (generated tokens, 2 x params x tokens)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def sweep_plot(deltas: list[float], rsd: list[dict[str, Any]], baselines: dict[str, dict[str, Any]],
+               path: Path, title: str) -> Path:
+    """Accuracy and FLOPs of RSD against δ, with target and draft as reference lines."""
+    plt = _pyplot()
+    fig, (ax_acc, ax_flops) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
+    ax_acc.plot(deltas, [100 * m["accuracy"] for m in rsd], "o-", label="rsd")
+    ax_flops.plot(deltas, [m["flops_per_question"] for m in rsd], "o-", label="rsd")
+    styles = {"target": "--", "draft": ":"}
+    for name, m in baselines.items():
+        ax_acc.axhline(100 * m["accuracy"], linestyle=styles.get(name, "-."), color="grey", label=name)
+        ax_flops.axhline(m["flops_per_question"], linestyle=styles.get(name, "-."), color="grey", label=name)
+    ax_acc.set_xlabel("δ (acceptance threshold)")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_flops.set_xlabel("δ (acceptance threshold)")
+    ax_flops.set_ylabel("FLOPs per question")
+    ax_flops.set_yscale("log")
+    for ax in (ax_acc, ax_flops):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,270 @@
+"""``rewardspec eval`` and ``sweep``: run methods over a dataset and keep every sample.
+
+Each finished sample is appended to ``samples-METHOD.jsonl`` and flushed at
+once, so an interrupted run loses at most the sample in flight; ``--resume``
+skips the ids already written (and drops a torn last line), and metrics are
+always computed from the files, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.eval.datasets import Example, load_dataset
+from rewardspec.eval.metrics import markdown_table, summarize
+from rewardspec.eval.plots import accuracy_vs_flops, sweep_plot
+from rewardspec.grading import is_correct
+from rewardspec.methods.acceptance import DEFAULT_DELTA, check_delta
+from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.prompts import format_question
+from rewardspec.rewards import DEFAULT_REWARD
+
+ALL_METHODS = ("rsd", "target", "draft", "sd", "best_of_n", "majority", "process_best_of_n", "beam")
+
+
+class EvalConfig(BaseModel):
+    """Everything a run depends on; saved in summary.json and loadable from --config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str
+    limit: int | None = None
+    methods: list[str] = Field(default_factory=lambda: ["rsd", "target", "draft"])
+    delta: float = DEFAULT_DELTA
+    rule: str = "binary"
+    n: int = 8
+    width: int = 4
+    beam_size: int = 2
+    aggregation: str = "last"
+    num_pred_tokens: int = 4
+    sample_temperature: float = 0.7
+    draft: str = "qwen2.5-coder-0.5b"
+    target: str = "qwen2.5-coder-1.5b"
+    reward: str = DEFAULT_REWARD
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    seed: int = 0
+    prompt: str = "qwen25-math-cot"
+    data_dir: str | None = None
+    question_field: str | None = None
+    answer_field: str | None = None
+    output: str = "runs/eval"
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, value: list[str]) -> list[str]:
+        unknown = [m for m in value if m not in ALL_METHODS]
+        if unknown:
+            raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ALL_METHODS)}")
+        return value
+
+    @field_validator("delta")
+    @classmethod
+    def _delta(cls, value: float) -> float:
+        return check_delta(value)
+
+
+def load_config(path: str | None, overrides: dict[str, Any]) -> EvalConfig:
+    """Merge a YAML/JSON config file with command-line values (the command line wins)."""
+    from pydantic import ValidationError
+
+    data: dict[str, Any] = {}
+    if path:
+        text = Path(path).read_text()
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    if not data.get("dataset"):
+        raise InvalidInputError("no dataset: pass --dataset NAME_OR_PATH (or set dataset in --config)")
+    try:
+        return EvalConfig(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInputError(f"config: {where}: {first['msg']}") from None
+
+
+class Solvers:
+    """Builds each method on demand, sharing the loaded models between them."""
+
+    def __init__(self, cfg: EvalConfig, dataset: str) -> None:
+        self.cfg = cfg
+        self.dataset = dataset
+        self.decode = DecodeConfig(max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed)
+
+    def build(self, method: str, delta: float | None = None):
+        from rewardspec.methods.rsd import RSD
+        from rewardspec.methods.search import BestOfN, MajorityVote, StepSearch
+        from rewardspec.models import load_model
+        from rewardspec.rewards import make_reward
+
+        cfg, decode = self.cfg, self.decode
+        if method in ("rsd", "target", "draft"):
+            draft = load_model(cfg.draft) if method != "target" else None
+            target = load_model(cfg.target) if method != "draft" else None
+            reward = make_reward(cfg.reward, load_model) if method == "rsd" else None
+            return RSD(draft=draft, target=target, reward=reward,
+                       delta=cfg.delta if delta is None else delta, rule=cfg.rule,
+                       method=method, config=decode)  # type: ignore[arg-type]
+        if method == "sd":
+            from rewardspec.methods.speculative import SpeculativeDecoding
+            from rewardspec.registry import resolve_gguf
+
+            draft, target = load_model(cfg.draft), load_model(cfg.target)
+            return SpeculativeDecoding(str(resolve_gguf(cfg.draft)[0]), str(resolve_gguf(cfg.target)[0]),
+                                       draft.params, target.params, cfg.num_pred_tokens, decode)
+        draft, reward = load_model(cfg.draft), make_reward(cfg.reward, load_model)
+        if method == "best_of_n":
+            return BestOfN(draft, reward, cfg.n, cfg.aggregation, cfg.sample_temperature, decode)
+        if method == "majority":
+            return MajorityVote(draft, cfg.n, cfg.sample_temperature, self.dataset, decode)
+        beam = 1 if method == "process_best_of_n" else cfg.beam_size
+        return StepSearch(draft, reward, cfg.width, beam, cfg.sample_temperature, cfg.aggregation,
+                          decode, method=method)
+
+
+def read_samples(path: Path) -> list[dict[str, Any]]:
+    """Finished samples in ``path``; a torn last line (interrupted write) is cut off."""
+    if not path.exists():
+        return []
+    records, good_bytes = [], 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            try:
+                records.append(json.loads(raw))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                break
+            good_bytes += len(raw)
+    if good_bytes != path.stat().st_size:
+        with open(path, "r+b") as fh:
+            fh.truncate(good_bytes)
+    seen, unique = set(), []
+    for r in records:
+        if r["id"] not in seen:
+            seen.add(r["id"])
+            unique.append(r)
+    return unique
+
+
+def make_record(example: Example, trace, dataset: str) -> dict[str, Any]:
+    data = trace.to_dict()
+    return {
+        "id": example.id,
+        "dataset": dataset,
+        "question": example.question,
+        "gold": example.gold,
+        "answer": data["answer"],
+        "correct": is_correct(data["text"], example.gold, dataset),
+        "level": example.meta.get("level"),
+        "response": data["text"],
+        **{k: data[k] for k in ("method", "delta", "steps", "usage", "flops", "flops_with_prompt",
+                                "finish_reason", "wall_seconds")},
+    }
+
+
+def run_method(name: str, solver, examples: list[Example], path: Path, dataset: str,
+               resume: bool, progress: Progress) -> list[dict[str, Any]]:
+    """Solve every example not yet in ``path``, appending each record as it finishes."""
+    if path.exists() and not resume and path.stat().st_size:
+        raise InvalidInputError(
+            f"{path} already holds samples; pass --resume to continue that run or choose another --output"
+        )
+    records = read_samples(path) if resume else []
+    done = {r["id"] for r in records}
+    correct = sum(r["correct"] for r in records)
+    todo = [e for e in examples if e.id not in done]
+    task = progress.add_task(name, total=len(examples), completed=len(examples) - len(todo),
+                             acc=_acc(correct, len(records)))
+    with open(path, "a", encoding="utf-8") as fh:
+        for example in todo:
+            trace = solver.solve(format_question(example.question, example.choices))
+            record = make_record(example, trace, dataset)
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+            records.append(record)
+            correct += record["correct"]
+            progress.update(task, advance=1, acc=_acc(correct, len(records)))
+    wanted = {e.id for e in examples}
+    return [r for r in records if r["id"] in wanted]
+
+
+def _acc(correct: int, n: int) -> str:
+    return f"acc {100 * correct / n:5.1f}%" if n else "acc    - "
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description:>18}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[acc]}"), TimeElapsedColumn(), console=console)
+
+
+def _write_summary(out: Path, methods: dict[str, dict[str, Any]], cfg: EvalConfig, extra: dict | None = None) -> None:
+    summary = {"methods": methods, "config": cfg.model_dump(), **(extra or {})}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.md").write_text(
+        f"# {cfg.dataset}: {next(iter(methods.values()))['n']} questions\n\n" + markdown_table(methods)
+    )
+
+
+def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = None) -> dict[str, Any]:
+    console = console or Console(stderr=True)
+    examples = load_dataset(cfg.dataset, limit=cfg.limit, data_directory=cfg.data_dir,
+                            question_field=cfg.question_field, answer_field=cfg.answer_field)
+    dataset = examples[0].dataset
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    solvers = Solvers(cfg, dataset)
+    # Build every method first: a bad combination fails before hours of work, not after.
+    built = {name: solvers.build(name) for name in cfg.methods}
+    methods: dict[str, dict[str, Any]] = {}
+    with _progress(console) as progress:
+        for name, solver in built.items():
+            records = run_method(name, solver, examples, out / f"samples-{name}.jsonl",
+                                 dataset, resume, progress)
+            methods[name] = summarize(records)
+    _write_summary(out, methods, cfg)
+    accuracy_vs_flops(methods, out / "accuracy_vs_flops.png",
+                      f"{cfg.dataset}, {len(examples)} questions: accuracy vs FLOPs")
+    return methods
+
+
+def run_sweep(cfg: EvalConfig, deltas: list[float], resume: bool = False,
+              console: Console | None = None) -> dict[str, Any]:
+    """RSD at each δ plus target and draft, with one plot of accuracy and FLOPs against δ."""
+    console = console or Console(stderr=True)
+    for d in deltas:
+        check_delta(d)
+    examples = load_dataset(cfg.dataset, limit=cfg.limit, data_directory=cfg.data_dir,
+                            question_field=cfg.question_field, answer_field=cfg.answer_field)
+    dataset = examples[0].dataset
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    solvers = Solvers(cfg, dataset)
+    methods: dict[str, dict[str, Any]] = {}
+    with _progress(console) as progress:
+        for name in ("target", "draft"):
+            methods[name] = summarize(run_method(name, solvers.build(name), examples,
+                                                 out / f"samples-{name}.jsonl", dataset, resume, progress))
+        for d in deltas:
+            key = f"rsd@{d:g}"
+            methods[key] = summarize(run_method(key, solvers.build("rsd", d), examples,
+                                                out / f"samples-rsd-delta{d:g}.jsonl", dataset, resume,
+                                                progress))
+    _write_summary(out, methods, cfg, {"deltas": deltas})
+    title = f"{cfg.dataset}, {len(examples)} questions"
+    sweep_plot(deltas, [methods[f"rsd@{d:g}"] for d in deltas],
+               {k: methods[k] for k in ("target", "draft")}, out / "sweep.png", f"{title}: RSD vs δ")
+    accuracy_vs_flops(methods, out / "accuracy_vs_flops.png", f"{title}: accuracy vs FLOPs")
+    return methods

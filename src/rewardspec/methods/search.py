@@ -1,0 +1,217 @@
+"""Reward-guided search baselines: best-of-N, majority voting, process best-of-N, beam.
+
+All of them sample from the draft (the paper's baselines spend the small
+model's compute N times instead of calling the large one) and return a
+:class:`~rewardspec.types.Trace` like RSD's: the chosen answer's steps, with
+every sampled token counted in ``usage`` and the ones that did not make it
+into the answer counted as discarded.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.grading import extract_answer
+from rewardspec.methods.rsd import RSD, DecodeConfig, step_seed
+from rewardspec.models.base import LanguageModel, SamplingParams
+from rewardspec.prompts import build_messages
+from rewardspec.rewards.base import RewardModel
+from rewardspec.types import Generation, Step, Trace
+
+AGGREGATIONS = ("last", "min", "prod")
+
+
+def aggregate(rewards: list[float], how: str) -> float:
+    """One score for a whole solution from its step rewards."""
+    if not rewards:
+        return 0.0
+    if how == "last":
+        return rewards[-1]
+    if how == "min":
+        return min(rewards)
+    if how == "prod":
+        return math.prod(rewards)
+    raise InvalidInputError(f"unknown aggregation '{how}'; use one of {', '.join(AGGREGATIONS)}")
+
+
+def _sampling_config(config: DecodeConfig, temperature: float) -> DecodeConfig:
+    """Search needs diversity: greedy samples would all be the same."""
+    if config.temperature > 0:
+        return config
+    return DecodeConfig(**{**config.__dict__, "temperature": temperature})
+
+
+def _new_trace(question: str, method: str, draft: LanguageModel, reward: RewardModel | None) -> Trace:
+    trace = Trace(question=question, method=method)
+    trace.usage["draft"].params = draft.params
+    if reward is not None:
+        trace.usage["reward"].params = reward.params
+    return trace
+
+
+def _finish(trace: Trace, started: float, finish: str) -> Trace:
+    kept = trace.response_tokens
+    trace.usage["draft"].discarded_tokens = trace.usage["draft"].generated_tokens - kept
+    trace.finish_reason = finish
+    trace.answer = extract_answer(trace.text)
+    trace.wall_seconds = time.perf_counter() - started
+    return trace
+
+
+@dataclass
+class BestOfN:
+    """N full draft samples; the one whose step rewards aggregate highest wins."""
+
+    draft: LanguageModel
+    reward: RewardModel
+    n: int = 8
+    aggregation: str = "last"
+    sample_temperature: float = 0.7
+    config: DecodeConfig = field(default_factory=DecodeConfig)
+    method: str = "best_of_n"
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise InvalidInputError(f"n must be at least 1; got {self.n}")
+        aggregate([1.0], self.aggregation)
+
+    def samples(self, question: str) -> list[Trace]:
+        cfg = _sampling_config(self.config, self.sample_temperature)
+        return [
+            RSD(draft=self.draft, method="draft",
+                config=DecodeConfig(**{**cfg.__dict__, "seed": cfg.seed * 7919 + i})).solve(question)
+            for i in range(self.n)
+        ]
+
+    def solve(self, question: str, on_step=None) -> Trace:
+        started = time.perf_counter()
+        trace = _new_trace(question, self.method, self.draft, self.reward)
+        best, best_score = None, -1.0
+        for sample in self.samples(question):
+            trace.usage["draft"].generated_tokens += sample.usage["draft"].generated_tokens
+            trace.usage["draft"].prompt_tokens += sample.usage["draft"].prompt_tokens
+            trace.usage["draft"].calls += sample.usage["draft"].calls
+            rewards, previous = [], []
+            for step in sample.steps:
+                if step.text.strip():
+                    score = self.reward.score(question, previous, step.text, None)
+                    trace.usage["reward"].add_score(score)
+                    step.reward = score.value
+                    rewards.append(score.value)
+                previous.append(step.text)
+            value = aggregate(rewards, self.aggregation)
+            if value > best_score:
+                best, best_score = sample, value
+        trace.steps = best.steps
+        return _finish(trace, started, best.finish_reason)
+
+
+@dataclass
+class MajorityVote:
+    """N draft samples; the answer most of them reach (by graded equivalence) wins."""
+
+    draft: LanguageModel
+    n: int = 8
+    sample_temperature: float = 0.7
+    dataset: str = "math"
+    config: DecodeConfig = field(default_factory=DecodeConfig)
+    method: str = "majority"
+
+    def solve(self, question: str, on_step=None) -> Trace:
+        from rewardspec.grading import answers_equivalent
+
+        started = time.perf_counter()
+        trace = _new_trace(question, self.method, self.draft, None)
+        sampler = BestOfN(self.draft, reward=None, n=self.n,  # type: ignore[arg-type]
+                          sample_temperature=self.sample_temperature, config=self.config)
+        samples = sampler.samples(question)
+        groups: list[list[Trace]] = []
+        for sample in samples:
+            trace.usage["draft"].generated_tokens += sample.usage["draft"].generated_tokens
+            trace.usage["draft"].prompt_tokens += sample.usage["draft"].prompt_tokens
+            trace.usage["draft"].calls += sample.usage["draft"].calls
+            if sample.answer is None:
+                continue
+            for group in groups:
+                if answers_equivalent(group[0].answer, sample.answer, self.dataset):
+                    group.append(sample)
+                    break
+            else:
+                groups.append([sample])
+        winner = max(groups, key=len)[0] if groups else samples[0]
+        trace.steps = winner.steps
+        return _finish(trace, started, winner.finish_reason)
+
+
+@dataclass
+class StepSearch:
+    """Step-level search guided by the reward model.
+
+    ``beam_size=1`` is process best-of-N: at every step ``width`` candidates
+    are sampled and the best-scored one is kept. With ``beam_size=k`` the
+    ``k`` best partial solutions survive each step and each is extended by
+    ``width // k`` candidates (search-and-learn's beam search).
+    """
+
+    draft: LanguageModel
+    reward: RewardModel
+    width: int = 4
+    beam_size: int = 1
+    sample_temperature: float = 0.7
+    aggregation: str = "last"
+    config: DecodeConfig = field(default_factory=DecodeConfig)
+    method: str = "process_best_of_n"
+
+    def __post_init__(self) -> None:
+        if self.width < 1 or self.beam_size < 1 or self.width < self.beam_size:
+            raise InvalidInputError(
+                f"need width >= beam_size >= 1; got width={self.width}, beam_size={self.beam_size}"
+            )
+        aggregate([1.0], self.aggregation)
+
+    def solve(self, question: str, on_step=None) -> Trace:
+        started = time.perf_counter()
+        cfg = _sampling_config(self.config, self.sample_temperature)
+        trace = _new_trace(question, self.method, self.draft, self.reward)
+        messages = build_messages(question, cfg.system_prompt)
+        # A beam: (steps, rewards, tokens used, finished reason or "")
+        beams: list[tuple[list[Step], list[float], int, str]] = [([], [], 0, "")]
+        per_beam = max(1, self.width // self.beam_size)
+        for index in range(cfg.max_steps):
+            candidates = []
+            for b, (steps, rewards, used, done) in enumerate(beams):
+                if done:
+                    candidates.append((steps, rewards, used, done))
+                    continue
+                prefix = "".join(s.text for s in steps)
+                for j in range(per_beam):
+                    gen = self._sample(trace, messages, prefix, cfg, index, b * per_beam + j,
+                                       cfg.max_tokens - used)
+                    score = self.reward.score(question, [s.text for s in steps], gen.text, gen)
+                    trace.usage["reward"].add_score(score)
+                    step = Step(gen.text, "draft", score.value, gen.generated_tokens)
+                    used_now = used + gen.generated_tokens
+                    finished = gen.finish_reason if gen.ends_answer else (
+                        "length" if used_now >= cfg.max_tokens else "")
+                    candidates.append((steps + [step], rewards + [score.value], used_now, finished))
+            candidates.sort(key=lambda c: aggregate(c[1], self.aggregation), reverse=True)
+            beams = candidates[: self.beam_size]
+            if all(done for *_, done in beams):
+                break
+        best = max(beams, key=lambda c: (bool(c[3]), aggregate(c[1], self.aggregation)))
+        trace.steps = best[0]
+        return _finish(trace, started, best[3] or "max_steps")
+
+    def _sample(self, trace: Trace, messages, prefix: str, cfg: DecodeConfig, index: int,
+                candidate: int, budget: int) -> Generation:
+        params = SamplingParams(
+            max_tokens=max(1, budget), temperature=cfg.temperature, top_p=cfg.top_p,
+            seed=step_seed(cfg.seed * 7919 + candidate, index, "draft"),
+            separator=cfg.separator, stop=cfg.stop,
+        )
+        gen = self.draft.generate_step(messages, prefix, params)
+        trace.usage["draft"].add_generation(gen)
+        return gen

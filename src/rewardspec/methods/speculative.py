@@ -1,0 +1,143 @@
+"""Token-level speculative decoding (the baseline RSD is compared against).
+
+We do not write our own: llama-cpp-python's ``Llama(draft_model=...)`` runs
+the propose/verify loop (the target evaluates the draft's tokens in one batch
+and keeps the longest prefix it agrees with). We only supply a
+``LlamaDraftModel`` that proposes ``k`` greedy tokens from a second GGUF model,
+and count what each model evaluated. Draft and target must share a
+tokenizer (the Qwen2.5-Coder pair does); RSD has no such restriction.
+
+Accounting: the target's "generated" tokens are every position it evaluated
+after the prompt (accepted or not: each cost a forward position); the
+draft's are the tokens it proposed, and those the target rejected are
+"discarded".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.grading import extract_answer
+from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.prompts import build_messages
+from rewardspec.steps import split_steps
+from rewardspec.types import Step, Trace
+
+
+class _GreedyDraft:
+    """Proposes ``k`` greedy tokens with a second llama.cpp model, reusing its KV cache."""
+
+    def __init__(self, llm, k: int) -> None:
+        self.llm, self.k = llm, k
+        self.proposed = 0
+        self.prompt_tokens = 0
+        self.calls = 0
+
+    def __call__(self, input_ids, /, **kwargs):
+        import llama_cpp
+
+        llm = self.llm
+        tokens = np.asarray(input_ids, dtype=np.intc)
+        cached = llm.input_ids[: llm.n_tokens]
+        limit = min(len(cached), len(tokens))
+        diff = np.nonzero(cached[:limit] != tokens[:limit])[0]
+        common = int(diff[0]) if diff.size else limit
+        common = min(common, len(tokens) - 1)
+        llm.n_tokens = common
+        llm.eval(tokens[common:].tolist())
+        self.prompt_tokens += len(tokens) - common
+        out: list[int] = []
+        vocab = llm._model.vocab
+        for _ in range(self.k):
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
+            token = int(np.argmax(logits))
+            out.append(token)
+            if llama_cpp.llama_vocab_is_eog(vocab, token) or len(out) == self.k:
+                break
+            llm.eval([token])
+        self.proposed += len(out)
+        self.calls += 1
+        return np.asarray(out, dtype=np.intc)
+
+
+@dataclass
+class SpeculativeDecoding:
+    """Greedy token-level speculative decoding through llama-cpp-python."""
+
+    draft_path: str
+    target_path: str
+    draft_params: int
+    target_params: int
+    num_pred_tokens: int = 4
+    config: DecodeConfig = field(default_factory=DecodeConfig)
+    n_ctx: int = 4096
+    method: str = "sd"
+
+    def __post_init__(self) -> None:
+        import llama_cpp
+
+        if self.num_pred_tokens < 1:
+            raise InvalidInputError(f"num_pred_tokens must be >= 1; got {self.num_pred_tokens}")
+        draft_llm = llama_cpp.Llama(model_path=self.draft_path, n_ctx=self.n_ctx, verbose=False)
+        self._draft = _GreedyDraft(draft_llm, self.num_pred_tokens)
+        self._target = llama_cpp.Llama(model_path=self.target_path, n_ctx=self.n_ctx,
+                                       draft_model=self._draft, logits_all=True, verbose=False)
+        if draft_llm.n_vocab() != self._target.n_vocab():
+            raise InvalidInputError(
+                "token-level speculative decoding needs draft and target to share a tokenizer; "
+                f"vocabularies differ ({draft_llm.n_vocab()} vs {self._target.n_vocab()})"
+            )
+        self._evaluated = 0
+        original_eval = self._target.eval
+
+        def counting_eval(tokens):
+            self._evaluated += len(tokens)
+            return original_eval(tokens)
+
+        self._target.eval = counting_eval  # type: ignore[method-assign]
+
+    def solve(self, question: str, on_step=None) -> Trace:
+        cfg = self.config
+        if not question.strip():
+            raise InvalidInputError("the question is empty; pass the problem text to solve")
+        started = time.perf_counter()
+        self._target.reset()  # a fresh prompt each time: prefix reuse would hide prompt cost
+        before = (self._evaluated, self._draft.proposed, self._draft.prompt_tokens, self._draft.calls)
+        result = self._target.create_chat_completion(
+            messages=build_messages(question, cfg.system_prompt),  # type: ignore[arg-type]
+            max_tokens=cfg.max_tokens, temperature=0.0, seed=cfg.seed,
+            stop=list(cfg.stop) or None,
+        )
+        text = result["choices"][0]["message"]["content"] or ""
+        usage = result["usage"]
+        evaluated = self._evaluated - before[0]
+        proposed = self._draft.proposed - before[1]
+        completion = usage["completion_tokens"]
+        prompt = usage["prompt_tokens"]
+
+        trace = Trace(question=question, method=self.method)
+        t, d = trace.usage["target"], trace.usage["draft"]
+        t.params, d.params = self.target_params, self.draft_params
+        t.prompt_tokens = prompt
+        t.generated_tokens = max(0, evaluated - prompt)
+        t.calls = 1
+        d.generated_tokens = proposed
+        d.prompt_tokens = self._draft.prompt_tokens - before[2]
+        d.calls = self._draft.calls - before[3]
+        # Each accepted draft token saves the target one sequential step; the rest were wasted.
+        d.discarded_tokens = max(0, proposed - max(0, completion - d.calls))
+        # The engine returns one text: cut it into steps, sized by re-tokenising,
+        # with the last step absorbing the difference so the steps add up.
+        pieces = split_steps(text, cfg.separator) or [""]
+        sizes = [len(self._target.tokenize(p.encode(), add_bos=False)) for p in pieces[:-1]]
+        sizes.append(max(0, completion - sum(sizes)))
+        trace.steps = [Step(p, "target", None, n) for p, n in zip(pieces, sizes)]
+        trace.finish_reason = {"stop": "eos", "length": "length"}.get(
+            result["choices"][0]["finish_reason"] or "", "eos")
+        trace.answer = extract_answer(text)
+        trace.wall_seconds = time.perf_counter() - started
+        return trace

@@ -1,0 +1,143 @@
+"""Evaluation harness logic: datasets, resume, metrics, summaries and plots (no models)."""
+
+import json
+
+import pytest
+from fakes import QueueReward, ScriptedModel
+from rich.console import Console
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.eval import runner
+from rewardspec.eval.datasets import load_dataset
+from rewardspec.eval.metrics import summarize
+from rewardspec.methods.rsd import RSD
+
+DATA = [
+    {"question": f"What is {i} + {i}?", "answer": f"Add them.\n#### {2 * i}", "idx": str(i)} for i in range(6)
+]
+
+
+@pytest.fixture
+def gsm(tmp_path):
+    path = tmp_path / "data" / "gsm8k.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps(r) + "\n" for r in DATA))
+    return path
+
+
+class EchoSolver:
+    """Answers 2*i correctly for even i, wrongly for odd i; can be told to crash."""
+
+    def __init__(self, crash_at=None):
+        self.crash_at, self.calls = crash_at, 0
+
+    def solve(self, question):
+        self.calls += 1
+        if self.crash_at is not None and self.calls == self.crash_at:
+            raise KeyboardInterrupt
+        i = int(question.split()[2])
+        answer = 2 * i if i % 2 == 0 else 2 * i + 1
+        draft = ScriptedModel("d", [f"So the sum is \\boxed{{{answer}}}"], params=10)
+        target = ScriptedModel("t", ["x"], params=100)
+        return RSD(draft=draft, target=target, reward=QueueReward([0.9]), method="rsd").solve(question)
+
+
+def test_load_by_name_from_data_dir_and_by_path(gsm):
+    by_name = load_dataset("gsm8k", data_directory=gsm.parent, limit=4)
+    assert [e.gold for e in by_name] == ["0", "2", "4", "6"] and by_name[1].id == "1"
+    by_path = load_dataset(str(gsm))
+    assert len(by_path) == 6 and by_path[0].question.startswith("What is 0")
+
+
+def test_custom_fields_and_clear_errors(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_text(json.dumps({"q": "1+1?", "a": "2"}) + "\n")
+    assert load_dataset(str(path), question_field="q", answer_field="a")[0].gold == "2"
+    with pytest.raises(InvalidInputError, match="no field 'question'"):
+        load_dataset(str(path))
+    with pytest.raises(InvalidInputError, match="unknown dataset"):
+        load_dataset("imagenet")
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        load_dataset(str(tmp_path / "missing.jsonl"))
+
+
+def test_multiple_choice_rows_get_letters(tmp_path):
+    path = tmp_path / "mmlu_stem.jsonl"
+    row = {"question": "Which is a noble gas?", "choices": "['Oxygen', 'Neon', 'Iron', 'Salt']", "answer": "1"}
+    path.write_text(json.dumps(row) + "\n")
+    ex = load_dataset(str(path))[0]
+    assert ex.gold == "B" and ex.choices == ["Oxygen", "Neon", "Iron", "Salt"]
+
+
+def test_interrupted_run_resumes_without_loss_or_duplicates(gsm, tmp_path):
+    examples = load_dataset(str(gsm))
+    out = tmp_path / "out"
+    out.mkdir()
+    path = out / "samples-rsd.jsonl"
+    with runner._progress(Console(quiet=True)) as progress:
+        with pytest.raises(KeyboardInterrupt):
+            runner.run_method("rsd", EchoSolver(crash_at=4), examples, path, "gsm8k", False, progress)
+    assert len(path.read_text().splitlines()) == 3
+    with path.open("a") as fh:
+        fh.write('{"id": "3", "trunc')  # a write torn by the interruption
+    with runner._progress(Console(quiet=True)) as progress:
+        with pytest.raises(InvalidInputError, match="--resume"):
+            runner.run_method("rsd", EchoSolver(), examples, path, "gsm8k", False, progress)
+        solver = EchoSolver()
+        records = runner.run_method("rsd", solver, examples, path, "gsm8k", True, progress)
+    assert solver.calls == 3
+    ids = [json.loads(line)["id"] for line in path.read_text().splitlines()]
+    assert sorted(ids) == [str(i) for i in range(6)] and len(ids) == len(set(ids))
+    assert [r["correct"] for r in records] == [True, False] * 3
+
+
+def test_summary_metrics(gsm, tmp_path):
+    examples = load_dataset(str(gsm))
+    with runner._progress(Console(quiet=True)) as progress:
+        records = runner.run_method("rsd", EchoSolver(), examples, tmp_path / "s.jsonl", "gsm8k", False, progress)
+    m = summarize(records)
+    assert m["n"] == 6 and m["accuracy"] == pytest.approx(0.5)
+    assert m["draft_acceptance"] == 1.0 and m["draft_only_fraction"] == 1.0
+    assert m["flops_per_question"] == pytest.approx(sum(r["flops"] for r in records) / 6)
+    assert m["per_model"]["target"]["flops_per_question"] == 0
+
+
+def test_run_eval_writes_every_output(gsm, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner.Solvers, "build", lambda self, name, delta=None: EchoSolver())
+    cfg = runner.load_config(None, {"dataset": "gsm8k", "data_dir": str(gsm.parent), "methods": ["rsd", "draft"],
+                                    "output": str(tmp_path / "run")})
+    methods = runner.run_eval(cfg, console=Console(quiet=True))
+    out = tmp_path / "run"
+    for name in ("samples-rsd.jsonl", "samples-draft.jsonl", "summary.json", "summary.md",
+                 "accuracy_vs_flops.png"):
+        assert (out / name).stat().st_size > 0, name
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["methods"]) == {"rsd", "draft"} and summary["config"]["dataset"] == "gsm8k"
+    for key in ("accuracy", "n", "flops_per_question", "draft_acceptance", "draft_only_fraction", "wall_seconds"):
+        assert key in summary["methods"]["rsd"]
+    assert "| rsd | 6 | 50.0% |" in (out / "summary.md").read_text()
+    assert methods["rsd"]["accuracy"] == pytest.approx(0.5)
+
+
+def test_sweep_writes_plot(gsm, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner.Solvers, "build", lambda self, name, delta=None: EchoSolver())
+    cfg = runner.load_config(None, {"dataset": "gsm8k", "data_dir": str(gsm.parent), "limit": 2,
+                                    "output": str(tmp_path / "sw")})
+    methods = runner.run_sweep(cfg, [0.0, 0.5], console=Console(quiet=True))
+    assert set(methods) == {"target", "draft", "rsd@0", "rsd@0.5"}
+    assert (tmp_path / "sw" / "sweep.png").stat().st_size > 0
+
+
+def test_config_validation(tmp_path):
+    bad = tmp_path / "c.json"
+    bad.write_text(json.dumps({"dataset": "gsm8k", "methods": ["rsd", "magic"]}))
+    with pytest.raises(InvalidInputError, match="unknown method"):
+        runner.load_config(str(bad), {})
+    with pytest.raises(InvalidInputError, match="delta"):
+        runner.load_config(None, {"dataset": "gsm8k", "delta": 2})
+    with pytest.raises(InvalidInputError, match="--dataset"):
+        runner.load_config(None, {})
+    good = tmp_path / "c.yaml"
+    good.write_text("dataset: math500\nlimit: 3\nmethods: [rsd, sd]\n")
+    cfg = runner.load_config(str(good), {"limit": 5})
+    assert cfg.limit == 5 and cfg.methods == ["rsd", "sd"]
