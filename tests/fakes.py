@@ -42,3 +42,34 @@ class QueueReward:
     def score(self, question, previous_steps, step, generation=None):
         self.seen.append(step)
         return RewardScore(self.values.pop(0), scored_tokens=self.scored, prompt_tokens=2)
+
+
+class SeededModel:
+    """Two-step answers whose final number depends on the sampling seed."""
+
+    def __init__(self, answers: list[str], params: int = 10):
+        self.name, self.params, self.answers = "seeded", params, answers
+        self.calls = 0
+
+    def generate_step(self, messages, response_prefix, sampling):
+        self.calls += 1
+        if not response_prefix:
+            pick = self.answers[sampling.seed % len(self.answers)]
+            return Generation(f"Think {pick}.\n\n", 4, 10, "step", [-0.1] * 4)
+        pick = response_prefix.split()[1].rstrip(".")  # the second step follows the first
+        return Generation(f"So \\boxed{{{pick}}}", 3, 2, "eos", [-0.1] * 3)
+
+    def score_continuation(self, messages, response_prefix, continuation):
+        return ContinuationScore([-0.1], 1)
+
+
+class KeywordReward:
+    """1.0 for steps that mention ``good``, 0.2 otherwise."""
+
+    name, params = "keyword", 3
+
+    def __init__(self, good: str):
+        self.good = good
+
+    def score(self, question, previous_steps, step, generation=None):
+        return RewardScore(1.0 if self.good in step else 0.2, scored_tokens=2)

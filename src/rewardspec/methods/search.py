@@ -179,8 +179,10 @@ class StepSearch:
         messages = build_messages(question, cfg.system_prompt)
         # A beam: (steps, rewards, tokens used, finished reason or "")
         beams: list[tuple[list[Step], list[float], int, str]] = [([], [], 0, "")]
-        per_beam = max(1, self.width // self.beam_size)
         for index in range(cfg.max_steps):
+            # `width` candidates per step in all, shared by the beams still open
+            # (so the first step samples `width` from the empty prefix).
+            per_beam = max(1, self.width // max(1, sum(not done for *_, done in beams)))
             candidates = []
             for b, (steps, rewards, used, done) in enumerate(beams):
                 if done:

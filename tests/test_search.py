@@ -1,0 +1,60 @@
+"""Search baselines with seeded fake models: choice, voting and accounting."""
+
+import pytest
+from fakes import KeywordReward, SeededModel
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.methods.search import BestOfN, MajorityVote, StepSearch, aggregate
+
+
+def test_aggregations():
+    assert aggregate([0.9, 0.2, 0.8], "last") == 0.8
+    assert aggregate([0.9, 0.2, 0.8], "min") == 0.2
+    assert aggregate([0.5, 0.5], "prod") == pytest.approx(0.25)
+    assert aggregate([], "min") == 0.0
+    with pytest.raises(InvalidInputError):
+        aggregate([1.0], "mean-ish")
+
+
+def test_best_of_n_picks_the_rewarded_sample_and_counts_every_token():
+    draft = SeededModel(["3", "7", "5", "9"])
+    solver = BestOfN(draft, KeywordReward("7"), n=6, aggregation="min")
+    trace = solver.solve("q")
+    assert trace.answer == "7"
+    assert trace.usage["draft"].generated_tokens == 6 * 7
+    assert trace.usage["draft"].discarded_tokens == 5 * 7
+    assert trace.usage["reward"].calls == 12 and trace.usage["reward"].scored_tokens == 24
+    assert all(s.reward is not None for s in trace.steps)
+
+
+def test_majority_vote_groups_equivalent_answers():
+    # Seeds 0..4 map to answers 6, 6.0, 3, 6, 3 -> "6" wins with 3 votes.
+    class Fixed(SeededModel):
+        def generate_step(self, messages, response_prefix, sampling):
+            self.answers = ["6", "6.0", "3", "6", "3"]
+            return super().generate_step(messages, response_prefix, sampling)
+
+    draft = Fixed([])
+    solver = MajorityVote(draft, n=5, dataset="gsm8k", config=DecodeConfig(seed=0))
+    trace = solver.solve("q")
+    assert trace.answer in ("6", "6.0")
+    assert trace.usage["reward"].calls == 0 and draft.calls == 10
+
+
+def test_process_best_of_n_keeps_the_best_step():
+    draft = SeededModel(["1", "2", "8", "4"])
+    trace = StepSearch(draft, KeywordReward("8"), width=4, beam_size=1).solve("q")
+    assert trace.answer == "8" and len(trace.steps) == 2
+    assert trace.usage["draft"].calls == 8
+    assert trace.usage["draft"].discarded_tokens == trace.usage["draft"].generated_tokens - 7
+
+
+def test_beam_search_and_bad_widths():
+    draft = SeededModel(["1", "2", "8", "4"])
+    trace = StepSearch(draft, KeywordReward("8"), width=4, beam_size=2, method="beam").solve("q")
+    assert trace.answer == "8" and trace.method == "beam"
+    with pytest.raises(InvalidInputError):
+        StepSearch(draft, KeywordReward("8"), width=1, beam_size=2)
+    with pytest.raises(InvalidInputError):
+        BestOfN(draft, KeywordReward("8"), n=0)
