@@ -100,3 +100,25 @@ def test_demo_problem_is_solved():
     trace = rsd.solve(DEMO_PROBLEM.question)
     assert is_correct(trace.text, DEMO_PROBLEM.answer), trace.text
     assert trace.finish_reason == "eos"
+
+
+def test_token_level_speculative_decoding_accepts_its_own_proposals(tiny):
+    """Draft == target: the engine should keep nearly every proposed token.
+
+    (Exact equality with plain greedy decoding is not asserted: verifying a
+    batch of tokens changes float rounding, which flips near-ties; e.g. this
+    model scores " break" 27.91 vs " consider" 27.84 at one position.)
+    """
+    from rewardspec.methods.speculative import SpeculativeDecoding
+
+    path = str(tiny.path)
+    sd = SpeculativeDecoding(path, path, tiny.params, tiny.params, num_pred_tokens=4,
+                             config=DecodeConfig(max_tokens=48), n_ctx=1024)
+    trace = sd.solve(QUESTION)
+    t, d = trace.usage["target"], trace.usage["draft"]
+    completion = sum(s.generated_tokens for s in trace.steps)
+    assert trace.text.strip() and completion > 0
+    assert d.generated_tokens > 0 and d.discarded_tokens <= 0.2 * d.generated_tokens
+    assert t.generated_tokens >= completion - 1
+    # Proposals are verified in batches: far fewer draft calls than output tokens.
+    assert d.calls < completion / 2

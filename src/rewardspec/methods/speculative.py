@@ -109,7 +109,7 @@ class SpeculativeDecoding:
         before = (self._evaluated, self._draft.proposed, self._draft.prompt_tokens, self._draft.calls)
         result = self._target.create_chat_completion(
             messages=build_messages(question, cfg.system_prompt),  # type: ignore[arg-type]
-            max_tokens=cfg.max_tokens, temperature=0.0, seed=cfg.seed,
+            max_tokens=cfg.max_tokens, temperature=0.0, repeat_penalty=1.0, seed=cfg.seed,
             stop=list(cfg.stop) or None,
         )
         text = result["choices"][0]["message"]["content"] or ""
