@@ -3,7 +3,10 @@
 Specs: ``likelihood`` (the draft's own token probabilities, free),
 ``likelihood-min``, ``likelihood:MODEL`` (scored by another model, costed),
 ``arithmetic`` (checks every written calculation), and products such as
-``arithmetic*likelihood``.
+``arithmetic*likelihood``. Real PRMs on transformers (docs/prms.md):
+``qwen-prm:SOURCE``, ``skywork-prm:SOURCE``, ``math-shepherd:SOURCE``,
+``rlhflow:SOURCE``, ``orm:SOURCE?center=0&scale=1``, SOURCE being a local
+directory or a hub name.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from rewardspec.rewards.likelihood import LikelihoodReward, ProductReward
 __all__ = ["ArithmeticReward", "LikelihoodReward", "ProductReward", "RewardModel", "make_reward"]
 
 DEFAULT_REWARD = "arithmetic*likelihood"
-SPECS = ("likelihood", "likelihood-min", "likelihood:MODEL", "arithmetic", "A*B")
+SPECS = ("likelihood", "likelihood-min", "likelihood:MODEL", "arithmetic", "A*B",
+         "qwen-prm:SOURCE", "skywork-prm:SOURCE", "math-shepherd:SOURCE", "rlhflow:SOURCE",
+         "orm:SOURCE")
 
 
 def make_reward(spec: str, load: Callable[[str], LanguageModel] | None = None) -> RewardModel:
@@ -36,4 +41,8 @@ def make_reward(spec: str, load: Callable[[str], LanguageModel] | None = None) -
             if load is None:
                 raise InvalidInputError(f"reward '{spec}' needs a model loader")
             return LikelihoodReward(load(spec[len(prefix):]), reduce=reduce)
+    from rewardspec.rewards.prm import is_prm_spec, load_prm  # light: torch loads on build
+
+    if is_prm_spec(spec):
+        return load_prm(spec)
     raise InvalidInputError(f"unknown reward '{spec}'; expected one of: {', '.join(SPECS)}")

@@ -1,0 +1,68 @@
+"""Math-Shepherd (peiyi9979/math-shepherd-mistral-7b-prm): "+"/"-" after " ки" tags.
+
+Protocol (the model card):
+
+* input = ``f"{question} {output}"``, where the output's steps each end with
+  the tag " ки" (``"Step 1: ... ки\\nStep 2: ... ки"``), tokenized with
+  ``tokenizer.encode`` (with its BOS);
+* candidate tokens = ``tokenizer.encode("+ -")[1:]`` (good "+", bad "-"),
+  tag id = ``tokenizer.encode("ки")[-1]``;
+* the model is a plain Mistral causal LM; a step's reward is
+  softmax(logits[..., [+, -]])[0] = P("+") at its tag's position.
+
+Our steps keep their "\\n\\n" separator: the tag goes between a step's text
+and its trailing whitespace (as search-and-learn does, " ки\\n\\n"); the
+newest step ends with " ки", as in the model card. The "Step k:" prefixes
+of the card's example are the policy's own words and are not added.
+"""
+
+from __future__ import annotations
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.models.transformers_backend import Source, count_params
+from rewardspec.rewards.prm.base import TransformersReward, torch, transformers
+
+STEP_TAG = "ки"
+
+
+class MathShepherdPRM(TransformersReward):
+    family = "math-shepherd"
+
+    def __init__(self, source: Source, *, step_tag: str = STEP_TAG, good: str = "+",
+                 bad: str = "-", **kwargs) -> None:
+        super().__init__(source, **kwargs)
+        self.step_tag = step_tag
+        candidates = self.tokenizer.encode(f"{good} {bad}")
+        bos = self.tokenizer.bos_token_id
+        if candidates and bos is not None and candidates[0] == bos:
+            candidates = candidates[1:]
+        if len(candidates) != 2:
+            raise InvalidInputError(
+                f"{self.name}: '{good} {bad}' should be two tokens (good, bad) after the BOS, got "
+                f"{len(candidates)}; is this a Math-Shepherd checkpoint?"
+            )
+        self.candidates = candidates
+        self.step_tag_id = self.tokenizer.encode(step_tag)[-1]
+        self.model = self.load(transformers.AutoModelForCausalLM)
+        self.params = count_params(self.model)
+
+    def text(self, question: str, steps: list[str]) -> str:
+        parts = [question, " "]
+        for i, step in enumerate(steps):
+            body = step.rstrip()
+            parts += [body, " ", self.step_tag]
+            if i < len(steps) - 1:
+                parts.append(step[len(body):])
+        return "".join(parts)
+
+    def encode(self, question: str, steps: list[str]) -> tuple[list[int], int | None]:
+        ids = self.tokenizer.encode(self.text(question, steps))
+        if not steps:
+            return ids, None
+        return ids, self.last_index(ids, self.step_tag_id, "step tag")
+
+    def forward(self, input_ids, past):
+        out = self.model(input_ids=input_ids, past_key_values=past, use_cache=True,
+                         logits_to_keep=1)
+        logits = out.logits[0, -1, self.candidates].float()
+        return float(torch.softmax(logits, dim=-1)[0]), out.past_key_values
