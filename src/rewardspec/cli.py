@@ -188,6 +188,19 @@ def sweep(
     console.print(f"wrote {cfg.output}/: samples-*.jsonl, summary.json, summary.md, sweep.png")
 
 
+@app.command()
+def serve(
+    config: Optional[str] = typer.Option(None, "--config", help="Server config, YAML or JSON (see docs/serving.md)."),
+    host: Optional[str] = typer.Option(None, help="Address to bind (default: the config's, else 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="Port (default: the config's, else 8000)."),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Serve RSD behind an OpenAI-compatible API (/v1/chat/completions, /v1/completions)."""
+    from rewardspec.serve import run_server
+
+    run_server(config, host=host, port=port, log_level=log_level)
+
+
 def main() -> None:
     try:
         app()

@@ -38,6 +38,14 @@ def _import_llama():
     return llama_cpp, llama_chat_format
 
 
+def usable_cpus() -> int:
+    """Cores this process may run on (a container's quota, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def plain_prompt(messages: list[Message]) -> str:
     """A prompt for models without a chat template (base models)."""
     parts = [m["content"].strip() for m in messages if m.get("content")]
@@ -65,7 +73,10 @@ class LlamaCppModel:
             model_path=str(self.path),
             n_ctx=n_ctx,
             n_batch=n_batch,
-            n_threads=n_threads or os.cpu_count() or 1,
+            # Prompt evaluation has its own thread count; unset, llama.cpp uses
+            # every core of the host, which collapses under a CPU quota.
+            n_threads=n_threads or usable_cpus(),
+            n_threads_batch=n_threads or usable_cpus(),
             n_gpu_layers=n_gpu_layers,
             logits_all=False,
             verbose=False,

@@ -1,0 +1,465 @@
+"""The OpenAI-compatible HTTP API (FastAPI): models, chat and text completions, health.
+
+Served model ids (``GET /v1/models``): ``<model_id>`` (default ``rsd``) runs the
+method named by the request's ``method`` field (default: the config's
+``default_method``), and ``<model_id>-target`` / ``<model_id>-draft`` pin the
+single-model baselines, for clients that can only choose a model name.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rewardspec import __version__
+from rewardspec.errors import RewardspecError
+from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.models.base import Message
+from rewardspec.serve import responses as fmt
+from rewardspec.serve.config import ServeConfig
+from rewardspec.serve.scheduling import (
+    ChoiceEvent,
+    ChoiceSpec,
+    ClientGone,
+    Engine,
+    ErrorEvent,
+    Job,
+    Overloaded,
+    ShuttingDown,
+    StepEvent,
+)
+from rewardspec.serve.schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    RequestBase,
+    error_body,
+)
+
+log = logging.getLogger("rewardspec.serve")
+
+FINGERPRINT = f"rewardspec-{__version__}"
+_STATUS_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                 404: "invalid_request_error", 405: "invalid_request_error",
+                 422: "invalid_request_error", 429: "rate_limit_error",
+                 500: "server_error", 503: "server_error"}
+
+
+class ApiError(Exception):
+    """An error answered in OpenAI's format: {"error": {message, type, param, code}}."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None,
+                 code: str | None = None, type: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+        self.type = type or _STATUS_TYPES.get(status, "server_error")
+        self.headers = headers
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(error_body(self.message, self.type, self.param, self.code),
+                            status_code=self.status, headers=self.headers)
+
+
+# -- turning a request into choices ---------------------------------------------
+class Plan:
+    """What a validated request asks for."""
+
+    def __init__(self, body: RequestBase, model: str, method: str, delta: float,
+                 decode: DecodeConfig, choices: list[ChoiceSpec]) -> None:
+        self.body, self.model, self.method, self.delta = body, model, method, delta
+        self.decode, self.choices = decode, choices
+        self.id = ""
+        self.created = int(time.time())
+
+
+def _resolve_method(config: ServeConfig, body: RequestBase) -> str:
+    ids = config.model_ids()
+    if body.model not in ids:
+        raise ApiError(404, f"the model '{body.model}' does not exist on this server; "
+                            f"served models: {', '.join(ids)}", param="model",
+                       code="model_not_found")
+    pinned = ids[body.model]
+    if pinned is not None and body.method is not None and body.method != pinned:
+        raise ApiError(400, f"model '{body.model}' always runs method '{pinned}', but the "
+                            f"request asks for method '{body.method}'; use model "
+                            f"'{config.model_id}' to choose the method", param="method")
+    method = pinned or body.method or config.default_method
+    if method not in config.methods:
+        raise ApiError(400, f"method '{method}' is not served here; served methods: "
+                            f"{', '.join(config.methods)}", param="method")
+    return method
+
+
+def _chat_messages(body: ChatCompletionRequest) -> list[Message]:
+    messages: list[Message] = []
+    for i, m in enumerate(body.messages):
+        if m.role in ("tool", "function"):
+            raise ApiError(400, f"messages[{i}]: role '{m.role}' is not supported (this server "
+                                "does no tool calling)", param=f"messages.{i}.role")
+        if isinstance(m.content, list):
+            texts = []
+            for part in m.content:
+                if part.type not in ("text", "input_text") or part.text is None:
+                    raise ApiError(400, f"messages[{i}]: only text content is supported, got a "
+                                        f"'{part.type}' part", param=f"messages.{i}.content")
+                texts.append(part.text)
+            content = "".join(texts)
+        else:
+            content = m.content or ""
+        role = "system" if m.role == "developer" else m.role
+        messages.append({"role": role, "content": content})
+    if not any(m["role"] == "user" and m["content"].strip() for m in messages):
+        raise ApiError(400, "messages must include a user message with some text",
+                       param="messages")
+    return messages
+
+
+def _prompts(body: CompletionRequest) -> list[str]:
+    prompt = body.prompt
+    if isinstance(prompt, str):
+        prompts = [prompt]
+    elif all(isinstance(p, str) for p in prompt):
+        prompts = list(prompt)  # type: ignore[arg-type]
+    else:
+        raise ApiError(400, "token-id prompts are not supported; send the prompt as text",
+                       param="prompt")
+    if not prompts:
+        raise ApiError(400, "prompt must not be empty", param="prompt")
+    for i, p in enumerate(prompts):
+        if not p.strip():
+            raise ApiError(400, f"prompt[{i}] is empty; send the question to answer",
+                           param="prompt")
+    return prompts
+
+
+def plan_request(config: ServeConfig, body: RequestBase, questions: list[str | list[Message]],
+                 max_tokens: int | None) -> Plan:
+    """Validate the request against the server's limits and spell out its choices."""
+    method = _resolve_method(config, body)
+    bad = body.unsupported()
+    if bad is not None:
+        raise ApiError(400, bad[1], param=bad[0], code="unsupported_parameter")
+    if max_tokens is None:
+        max_tokens = config.default_max_tokens
+    if max_tokens > config.max_tokens:
+        raise ApiError(400, f"max_tokens is {max_tokens}, above this server's limit of "
+                            f"{config.max_tokens}; ask for fewer tokens", param="max_tokens")
+    total = body.n * len(questions)
+    if total > config.max_n:
+        raise ApiError(400, f"this request asks for {total} choices (n x prompts); this server "
+                            f"allows at most {config.max_n}", param="n")
+    # No seed: a fresh one, reported back in each choice's rsd.seed so the answer can be replayed.
+    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+    try:
+        decode = DecodeConfig(
+            max_tokens=max_tokens,
+            max_steps=config.max_steps,
+            temperature=config.temperature if body.temperature is None else body.temperature,
+            top_p=config.top_p if body.top_p is None else body.top_p,
+            seed=seed,
+            separator=config.separator,
+            stop=body.stop_sequences(),
+            system_prompt=config.system_prompt,
+        )
+    except RewardspecError as exc:
+        raise ApiError(400, str(exc)) from None
+    choices = [ChoiceSpec(index=p * body.n + j, prompt_index=p, question=q, seed=seed + j)
+               for p, q in enumerate(questions) for j in range(body.n)]
+    delta = config.delta if body.rsd_delta is None else body.rsd_delta
+    return Plan(body, body.model, method, delta, decode, choices)
+
+
+# -- the app --------------------------------------------------------------------
+def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
+    """The FastAPI app; loads the models now unless an ``engine`` is given."""
+    engine = engine if engine is not None else Engine(config)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.shutdown()
+
+    app = FastAPI(title="rewardspec", version=__version__, lifespan=lifespan,
+                  description="Reward-Guided Speculative Decoding behind an OpenAI-compatible API")
+    app.state.engine = engine
+    app.state.config = config
+
+    # -- errors: always OpenAI's format, never a traceback ----------------------
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return ApiError(400, "the request body is not valid JSON",
+                            code="invalid_json").response()
+        first = errors[0] if errors else {}
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        param = ".".join(loc) or None
+        parts = []
+        for e in errors[:5]:
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+            parts.append(f"{where}: {e.get('msg', 'invalid')}")
+        return ApiError(422, "invalid request: " + "; ".join(parts), param=param,
+                        code="validation_error").response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+        if exc.status_code == 404:
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"method {request.method} is not allowed on {request.url.path}"
+        return ApiError(exc.status_code, message,
+                        headers=getattr(exc, "headers", None)).response()
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error: %s: %s", type(exc).__name__, exc)
+        return ApiError(500, f"internal server error ({type(exc).__name__}); see the server "
+                             "log").response()
+
+    async def check_key(request: Request) -> None:
+        if config.api_key:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, f"Bearer {config.api_key}".encode()):
+                raise ApiError(401, "missing or wrong API key; send 'Authorization: Bearer "
+                                    "<key>'", code="invalid_api_key")
+
+    api = APIRouter(dependencies=[Depends(check_key)])
+
+    # -- routes -----------------------------------------------------------------
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "shutting_down" if engine.closing else "ok",
+            "in_flight": engine.active,
+            "max_concurrent_requests": config.max_concurrent_requests,
+            "models": engine.models(),
+            "queued_calls": engine.queues(),
+            "served": list(config.model_ids()),
+            "stats": dict(engine.stats),
+        }
+
+    def model_card(model_id: str, pinned: str | None) -> dict[str, Any]:
+        return {
+            "id": model_id, "object": "model", "created": 0, "owned_by": "rewardspec",
+            "rsd": {"method": pinned or config.default_method,
+                    "methods": [pinned] if pinned else list(config.methods),
+                    "delta": config.delta, "rule": config.rule, **engine.models()},
+        }
+
+    @api.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        return {"object": "list",
+                "data": [model_card(i, p) for i, p in config.model_ids().items()]}
+
+    @api.get("/v1/models/{model_id:path}")
+    async def get_model(model_id: str) -> dict[str, Any]:
+        ids = config.model_ids()
+        if model_id not in ids:
+            raise ApiError(404, f"the model '{model_id}' does not exist on this server; served "
+                                f"models: {', '.join(ids)}", param="model", code="model_not_found")
+        return model_card(model_id, ids[model_id])
+
+    @api.post("/v1/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, request: Request):
+        messages = _chat_messages(body)
+        max_tokens = body.max_completion_tokens or body.max_tokens
+        plan = plan_request(config, body, [messages], max_tokens)
+        plan.id = f"chatcmpl-{uuid.uuid4().hex}"
+        return await _run(plan, request, chat=True)
+
+    @api.post("/v1/completions")
+    async def completions(body: CompletionRequest, request: Request):
+        plan = plan_request(config, body, list(_prompts(body)), body.max_tokens)
+        plan.id = f"cmpl-{uuid.uuid4().hex}"
+        return await _run(plan, request, chat=False)
+
+    app.include_router(api)
+
+    # -- running a plan -------------------------------------------------------
+    def submit(plan: Plan) -> Job:
+        try:
+            return engine.submit(plan.choices, plan.method, plan.delta, plan.decode)
+        except Overloaded:
+            raise ApiError(429, f"the server is at its limit of {config.max_concurrent_requests} "
+                                "concurrent requests; retry shortly",
+                           code="too_many_concurrent_requests",
+                           headers={"Retry-After": "1"}) from None
+        except ShuttingDown:
+            raise ApiError(503, "the server is shutting down", code="shutting_down") from None
+
+    def error_of(event: ErrorEvent) -> ApiError:
+        if event.status == 499:  # cancelled while its client is still there: a shutdown
+            return ApiError(503, "the request was cancelled: the server is shutting down",
+                            code="shutting_down")
+        return ApiError(event.status, event.message, type=event.type, code=event.code)
+
+    async def _run(plan: Plan, request: Request, chat: bool):
+        job = submit(plan)
+        events = job.events(request.is_disconnected)
+        streaming = False
+        try:
+            if plan.body.stream:
+                # Wait for the first event so that an early failure (a prompt too long for
+                # the context, say) still gets its own HTTP status, not a broken stream.
+                first = await anext(events, None)
+                if isinstance(first, ErrorEvent):
+                    raise error_of(first)
+                response = StreamingResponse(_stream(plan, job, first, events, chat),
+                                             media_type="text/event-stream",
+                                             headers={"Cache-Control": "no-cache",
+                                                      "X-Accel-Buffering": "no"})
+                streaming = True  # from here on the stream owns the job
+                return response
+            results = []
+            async for event in events:
+                if isinstance(event, ErrorEvent):
+                    raise error_of(event)
+                if isinstance(event, ChoiceEvent):
+                    results.append(event.result)
+        except ClientGone:
+            log.info("client of %s went away; its work was cancelled", plan.id)
+            return JSONResponse(error_body("client disconnected", "cancelled"), status_code=499)
+        finally:
+            if not streaming:
+                job.cancel()  # no-op once the job has finished
+        return JSONResponse(_full_response(plan, results, chat))
+
+    def _full_response(plan: Plan, results: list, chat: bool) -> dict[str, Any]:
+        results.sort(key=lambda r: r.index)
+        choices = []
+        for r in results:
+            choice: dict[str, Any] = {"index": r.index}
+            if chat:
+                choice["message"] = {"role": "assistant", "content": r.trace.text}
+            else:
+                choice["text"] = r.trace.text
+            choice.update(logprobs=None, finish_reason=fmt.finish_reason(r.trace),
+                          rsd=fmt.choice_summary(r))
+            choices.append(choice)
+        return {
+            "id": plan.id,
+            "object": "chat.completion" if chat else "text_completion",
+            "created": plan.created,
+            "model": plan.model,
+            "system_fingerprint": FINGERPRINT,
+            "choices": choices,
+            "usage": fmt.token_usage(results),
+            "rsd": fmt.request_summary(results, plan.method, plan.delta, config.rule,
+                                       engine.models()),
+        }
+
+    async def _stream(plan: Plan, job: Job, first, events, chat: bool) -> AsyncIterator[str]:
+        include_usage = bool(plan.body.stream_options and plan.body.stream_options.include_usage)
+        base = {"id": plan.id, "object": "chat.completion.chunk" if chat else "text_completion",
+                "created": plan.created, "model": plan.model, "system_fingerprint": FINGERPRINT}
+        started: set[int] = set()
+        results = []
+
+        def chunk(choice: dict[str, Any], **extra: Any) -> str:
+            data = {**base, "choices": [choice], **extra}
+            if include_usage:
+                data.setdefault("usage", None)
+            return f"data: {json.dumps(data)}\n\n"
+
+        def piece(index: int, text: str | None, finish: str | None,
+                  rsd: dict[str, Any] | None) -> dict[str, Any]:
+            out: dict[str, Any] = {"index": index}
+            if chat:
+                out["delta"] = {} if text is None else {"content": text}
+            else:
+                out["text"] = text or ""
+            out.update(logprobs=None, finish_reason=finish)
+            if rsd is not None:
+                out["rsd"] = rsd
+            return out
+
+        async def all_events():
+            if first is not None:
+                yield first
+            async for event in events:
+                yield event
+
+        try:
+            async for event in all_events():
+                if isinstance(event, ErrorEvent):
+                    err = error_of(event)
+                    body = error_body(err.message, err.type, None, err.code)
+                    yield f"data: {json.dumps(body)}\n\n"
+                    return
+                index = event.choice if isinstance(event, StepEvent) else event.result.index
+                if chat and index not in started:
+                    started.add(index)
+                    yield chunk({"index": index, "delta": {"role": "assistant", "content": ""},
+                                 "logprobs": None, "finish_reason": None})
+                if isinstance(event, StepEvent):
+                    yield chunk(piece(index, event.step.text, None,
+                                      fmt.step_info(event.step_index, event.step)))
+                elif isinstance(event, ChoiceEvent):
+                    results.append(event.result)
+                    yield chunk(piece(index, None, fmt.finish_reason(event.result.trace),
+                                      fmt.choice_summary(event.result)))
+            if include_usage:
+                data = {**base, "choices": [], "usage": fmt.token_usage(results),
+                        "rsd": fmt.request_summary(results, plan.method, plan.delta,
+                                                   config.rule, engine.models())}
+                yield f"data: {json.dumps(data)}\n\n"
+            yield "data: [DONE]\n\n"
+        except ClientGone:
+            log.info("client of %s went away mid-stream; its work was cancelled", plan.id)
+        finally:
+            job.cancel()
+
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run_server(config_path: str | None = None, host: str | None = None, port: int | None = None,
+               log_level: str = "info") -> None:
+    """Load the config and the models, then serve until interrupted (``rewardspec serve``)."""
+    import sys
+
+    import uvicorn
+
+    from rewardspec.serve.config import load_config, parse_config
+
+    config = load_config(config_path)
+    updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if updates:
+        config = parse_config({**config.model_dump(), **updates}, "command line")
+    print(f"rewardspec serve: loading {config.draft} (draft), {config.target} (target), "
+          f"reward {config.reward}…", file=sys.stderr)
+    app = create_app(config)
+    if not is_loopback(config.host):
+        print(f"rewardspec serve: warning: listening on {config.host}, reachable from other "
+              f"machines{'' if config.api_key else ' without an API key'}", file=sys.stderr)
+    print(f"rewardspec serve: http://{config.host}:{config.port}/v1 serves "
+          f"{', '.join(config.model_ids())}", file=sys.stderr)
+    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level,
+                timeout_graceful_shutdown=5)

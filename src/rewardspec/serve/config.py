@@ -1,0 +1,162 @@
+"""The server's configuration: which models, which reward, what limits.
+
+A YAML or JSON file (or nothing: the defaults run RSD on the embedded CPU
+models). Every field is checked by pydantic; a bad file stops the server
+before any model loads, with one line that names the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES
+from rewardspec.methods.rsd import METHODS
+from rewardspec.prompts import QWEN_MATH_COT_SYSTEM
+from rewardspec.rewards import DEFAULT_REWARD
+from rewardspec.steps import DEFAULT_SEPARATOR
+
+DEFAULT_DRAFT = "qwen2.5-coder-0.5b"
+DEFAULT_TARGET = "qwen2.5-coder-1.5b"
+MethodName = Literal["rsd", "target", "draft"]
+
+
+class ConfigError(InvalidInputError):
+    """The server configuration file is missing, unreadable or invalid."""
+
+
+class ServeConfig(BaseModel):
+    """Everything ``rewardspec serve`` needs; every field has a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # -- models -----------------------------------------------------------
+    draft: str = Field(DEFAULT_DRAFT, min_length=1,
+                       description="Draft model: any name or path load_model accepts.")
+    target: str = Field(DEFAULT_TARGET, min_length=1,
+                        description="Target model: any name or path load_model accepts.")
+    reward: str = Field(DEFAULT_REWARD, min_length=1, description="Reward spec (see make_reward).")
+    delta: float = Field(DEFAULT_DELTA, ge=0.0, le=1.0,
+                         description="Default acceptance threshold; requests may override it.")
+    rule: str = Field("binary", description=f"Acceptance rule: {', '.join(RULES)}.")
+    n_ctx: int = Field(4096, ge=256, description="Context window of each llama.cpp model.")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads per model (default: all).")
+
+    # -- what is served ----------------------------------------------------
+    model_id: str = Field("rsd", min_length=1, pattern=r"^[A-Za-z0-9._:/-]+$",
+                          description="The model id clients ask for; it runs RSD.")
+    methods: tuple[MethodName, ...] = Field(
+        METHODS, min_length=1,
+        description="Methods served. 'target' and 'draft' are also served as model ids "
+                    "'<model_id>-target' and '<model_id>-draft'.")
+    default_method: MethodName = "rsd"
+
+    # -- limits ------------------------------------------------------------
+    max_concurrent_requests: int = Field(
+        8, ge=1, le=1024,
+        description="Requests decoding at once; one more gets 429 at once.")
+    max_tokens: int = Field(2048, ge=1, description="Most response tokens a request may ask for.")
+    default_max_tokens: int = Field(512, ge=1, description="max_tokens when a request names none.")
+    max_steps: int = Field(64, ge=1, description="Most steps in one response.")
+    max_n: int = Field(4, ge=1, le=128, description="Most choices (n) per request.")
+
+    # -- decoding defaults -------------------------------------------------
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Default temperature (0: greedy).")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    separator: str = Field(DEFAULT_SEPARATOR, min_length=1, description="Where a step ends.")
+    system_prompt: str | None = Field(
+        QWEN_MATH_COT_SYSTEM,
+        description="System prompt for /v1/completions prompts (chat requests bring their own).")
+    isolate_requests: bool = Field(
+        True,
+        description="Give each request a private KV cache, so its output does not depend on "
+                    "other requests (see docs/serving.md).")
+
+    # -- network -----------------------------------------------------------
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(8000, ge=0, le=65535)
+    api_key: str | None = Field(
+        None, description="If set, requests must send 'Authorization: Bearer <api_key>'.")
+
+    @field_validator("rule")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        if value not in (*RULES, "always", "never"):
+            raise ValueError(f"unknown acceptance rule '{value}'; choose one of {', '.join(RULES)}")
+        return value
+
+    @field_validator("methods")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServeConfig:
+        if self.default_max_tokens > self.max_tokens:
+            raise ValueError(f"default_max_tokens ({self.default_max_tokens}) exceeds "
+                             f"max_tokens ({self.max_tokens})")
+        if self.default_method not in self.methods:
+            raise ValueError(f"default_method '{self.default_method}' is not among the served "
+                             f"methods {list(self.methods)}")
+        return self
+
+    def model_ids(self) -> dict[str, MethodName | None]:
+        """Served model ids and the method each pins (None: the request's ``method`` decides)."""
+        ids: dict[str, MethodName | None] = {self.model_id: None}
+        for method in ("target", "draft"):
+            if method in self.methods:
+                ids[f"{self.model_id}-{method}"] = method  # type: ignore[assignment]
+        return ids
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)
+
+
+def parse_config(data: object, source: str = "config") -> ServeConfig:
+    """Validate a mapping as a :class:`ServeConfig`; errors become :class:`ConfigError`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings, got {type(data).__name__}")
+    try:
+        return ServeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from None
+
+
+def load_config(path: str | Path | None) -> ServeConfig:
+    """Read a YAML (.yaml, .yml) or JSON file; ``None`` gives the defaults."""
+    if path is None:
+        return ServeConfig()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the server config {path}: {exc.strerror or exc}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({' '.join(str(exc).split())})") from None
+    else:
+        try:
+            import yaml
+        except ImportError:  # pragma: no cover - pyyaml ships with the serve extra
+            raise ConfigError(
+                f"{path}: reading YAML needs PyYAML (pip install 'rewardspec[serve]'), "
+                "or write the config as JSON") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    return parse_config(data, str(path))

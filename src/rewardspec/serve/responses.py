@@ -1,0 +1,95 @@
+"""Traces in OpenAI's response shapes, plus the ``rsd`` extension objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rewardspec.serve.scheduling import ChoiceResult
+from rewardspec.types import ROLES, ModelUsage, Step, Trace
+
+
+def finish_reason(trace: Trace) -> str:
+    """OpenAI's finish_reason: 'stop' when the answer ended, 'length' when a budget cut it."""
+    return "stop" if trace.finish_reason in ("eos", "stop") else "length"
+
+
+def step_info(index: int, step: Step) -> dict[str, Any]:
+    """Provenance of one decided step (the extension carried by stream chunks)."""
+    rejected = step.rejected_draft
+    return {
+        "step": index,
+        "source": step.source,
+        "reward": step.reward,
+        "tokens": step.generated_tokens,
+        "rejected_draft": None if rejected is None else {
+            "text": rejected.text, "reward": rejected.reward, "tokens": rejected.generated_tokens,
+        },
+    }
+
+
+def _usage_dicts(traces: list[Trace]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for role in ROLES:
+        total = ModelUsage()
+        for trace in traces:
+            u = trace.usage[role]
+            total.params = total.params or u.params
+            total.generated_tokens += u.generated_tokens
+            total.prompt_tokens += u.prompt_tokens
+            total.discarded_tokens += u.discarded_tokens
+            total.scored_tokens += u.scored_tokens
+            total.calls += u.calls
+        out[role] = total.to_dict()
+    return out
+
+
+def choice_summary(result: ChoiceResult) -> dict[str, Any]:
+    """The ``rsd`` extension of one choice: what it cost and who wrote it."""
+    trace = result.trace
+    return {
+        "seed": result.seed,
+        "finish_reason": trace.finish_reason,
+        "answer": trace.answer,
+        "steps": len(trace.steps),
+        "draft_steps": trace.draft_steps,
+        "target_steps": trace.target_steps,
+        "usage": {role: u.to_dict() for role, u in trace.usage.items()},
+        "flops": trace.flops,
+        "flops_with_prompt": trace.flops_with_prompt,
+        "wall_seconds": round(trace.wall_seconds, 4),
+    }
+
+
+def request_summary(results: list[ChoiceResult], method: str, delta: float | None, rule: str,
+                    models: dict[str, str | None]) -> dict[str, Any]:
+    """The top-level ``rsd`` extension: totals over the choices and every step's provenance."""
+    traces = [r.trace for r in results]
+    usage = _usage_dicts(traces)
+    steps = []
+    for r in results:
+        for i, step in enumerate(r.trace.steps):
+            steps.append({"choice": r.index, "text": step.text, **step_info(i, step)})
+    used = {"rsd": ROLES, "target": ("target",), "draft": ("draft",)}[method]
+    return {
+        "method": method,
+        "delta": delta if method == "rsd" else None,
+        "rule": rule if method == "rsd" else None,
+        "models": {role: models.get(role) if role in used else None for role in ROLES},
+        "draft_steps": sum(t.draft_steps for t in traces),
+        "target_steps": sum(t.target_steps for t in traces),
+        "usage": usage,
+        "flops": sum(u["flops"] for u in usage.values()),
+        "flops_with_prompt": sum(u["flops_with_prompt"] for u in usage.values()),
+        "steps": steps,
+    }
+
+
+def token_usage(results: list[ChoiceResult]) -> dict[str, int]:
+    """OpenAI ``usage``: each distinct prompt counted once, every choice's response tokens."""
+    prompts: dict[int, int] = {}
+    for r in results:
+        prompts.setdefault(r.prompt_index, r.prompt_tokens)
+    prompt = sum(prompts.values())
+    completion = sum(r.trace.response_tokens for r in results)
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}

@@ -1,0 +1,325 @@
+"""Running many RSD requests at once: admission, worker threads, events, cancellation.
+
+Each admitted request runs its step loop (``RSD.solve``) in a worker thread
+of its own, so every request advances on its own; the models' calls meet in
+their FIFO locks (:mod:`rewardspec.scheduler`). Nothing waits for a batch.
+
+* Admission is a counter: at most ``max_concurrent_requests`` requests hold a
+  worker at once; one more is refused at once (:class:`Overloaded`, HTTP 429)
+  instead of waiting in an unbounded queue.
+* Each decided step becomes an event on the request's asyncio queue, which
+  the HTTP handler turns into a stream chunk or collects into one response.
+* Cancelling a request (its client went away) sets a flag that the request's
+  next model call, its place in a model's queue, and ``on_step`` all check:
+  the worker stops at the next step boundary and frees its slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import logging
+import threading
+import time
+import weakref
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from rewardspec.errors import RewardspecError
+from rewardspec.methods.acceptance import make_rule
+from rewardspec.methods.rsd import RSD, DecodeConfig
+from rewardspec.models.base import Message
+from rewardspec.rewards import make_reward
+from rewardspec.scheduler import RequestCancelled, RequestScope, install_model_lock, request_scope
+from rewardspec.serve.config import ServeConfig
+from rewardspec.types import Step, Trace
+
+log = logging.getLogger("rewardspec.serve")
+
+_DISCONNECT_POLL = 0.2
+"""Seconds between checks that the client of a running request is still there."""
+
+
+class Overloaded(Exception):
+    """Every request slot is taken (HTTP 429)."""
+
+
+class ShuttingDown(Exception):
+    """The server is stopping and takes no new work (HTTP 503)."""
+
+
+class ClientGone(Exception):
+    """The HTTP client disconnected; its job has been cancelled."""
+
+
+@dataclass(frozen=True)
+class ChoiceSpec:
+    """One sequence to decode: choice ``index`` answers prompt ``prompt_index`` with ``seed``."""
+
+    index: int
+    prompt_index: int
+    question: str | list[Message]
+    seed: int
+
+
+@dataclass
+class ChoiceResult:
+    index: int
+    prompt_index: int
+    seed: int
+    trace: Trace
+    prompt_tokens: int
+
+
+# Events a job sends to its HTTP handler.
+@dataclass
+class StepEvent:
+    choice: int
+    step_index: int
+    step: Step
+
+
+@dataclass
+class ChoiceEvent:
+    result: ChoiceResult
+
+
+@dataclass
+class ErrorEvent:
+    status: int
+    message: str
+    type: str
+    code: str | None = None
+
+
+@dataclass
+class EndEvent:
+    pass
+
+
+Event = StepEvent | ChoiceEvent | ErrorEvent | EndEvent
+
+
+class _Meter:
+    """Prompt tokens of a request's first model call: its full prompt, since a
+    request starts on an empty (private) KV cache."""
+
+    def __init__(self) -> None:
+        self.first_prompt_tokens: int | None = None
+
+
+class _MeteredModel:
+    """A per-request view of a shared model that records the first call's prompt size."""
+
+    def __init__(self, model: Any, meter: _Meter) -> None:
+        self.model, self.meter = model, meter
+        self.name, self.params = model.name, model.params
+
+    def generate_step(self, messages, response_prefix, sampling):
+        gen = self.model.generate_step(messages, response_prefix, sampling)
+        if self.meter.first_prompt_tokens is None:
+            self.meter.first_prompt_tokens = gen.prompt_tokens
+        return gen
+
+    def score_continuation(self, messages, response_prefix, continuation):
+        return self.model.score_continuation(messages, response_prefix, continuation)
+
+
+class Job:
+    """One HTTP request's work: its choices, decoded one after another in a worker thread."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, engine: Engine, choices: list[ChoiceSpec], method: str, delta: float,
+                 decode: DecodeConfig, loop: asyncio.AbstractEventLoop) -> None:
+        self.id = next(self._ids)
+        self.engine = engine
+        self.choices = choices
+        self.method = method
+        self.delta = delta
+        self.decode = decode
+        self.loop = loop
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.cancelled = threading.Event()
+        self.finished = threading.Event()
+        self._step_counts: dict[int, int] = {}
+
+    # -- worker thread -----------------------------------------------------
+    def run(self) -> None:
+        engine = self.engine
+        outcome = "failed"
+        try:
+            for spec in self.choices:
+                if self.cancelled.is_set():
+                    raise RequestCancelled(f"job {self.id} was cancelled")
+                scope = RequestScope(f"job{self.id}/choice{spec.index}", self.cancelled)
+                meter = _Meter()
+                solver = engine.solver(self.method, self.delta,
+                                       dataclasses.replace(self.decode, seed=spec.seed), meter)
+                with request_scope(scope):
+                    trace = solver.solve(spec.question, on_step=partial(self._on_step, scope, spec))
+                result = ChoiceResult(spec.index, spec.prompt_index, spec.seed, trace,
+                                      meter.first_prompt_tokens or 0)
+                self._emit(ChoiceEvent(result))
+            outcome = "completed"
+        except RequestCancelled:
+            outcome = "cancelled"
+            self._emit(ErrorEvent(499, "the request was cancelled", "cancelled", "cancelled"))
+        except RewardspecError as exc:
+            self._emit(ErrorEvent(400, str(exc), "invalid_request_error", "invalid_request"))
+        except Exception as exc:  # noqa: BLE001 - reported to the client, logged here
+            log.exception("job %s failed", self.id)
+            self._emit(ErrorEvent(500, f"the server failed while decoding: "
+                                       f"{type(exc).__name__}: {exc}", "server_error",
+                                  "internal_error"))
+        finally:
+            self.finished.set()
+            engine._job_done(self, outcome)
+            self._emit(EndEvent())
+
+    def _on_step(self, scope: RequestScope, spec: ChoiceSpec, step: Step) -> None:
+        scope.check()  # a cancelled request stops here, between steps
+        self.engine._count("steps")
+        index = self._step_counts.get(spec.index, 0)
+        self._step_counts[spec.index] = index + 1
+        self._emit(StepEvent(spec.index, index, step))
+
+    def _emit(self, event: Event) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
+        except RuntimeError:  # the event loop is gone (server stopped)
+            self.cancelled.set()
+
+    # -- event loop --------------------------------------------------------
+    def cancel(self) -> None:
+        if not self.finished.is_set():
+            self.cancelled.set()
+
+    async def events(self, is_disconnected: Callable[[], Awaitable[bool]] | None = None,
+                     ) -> AsyncIterator[Event]:
+        """The job's events up to (not including) its end; checks the client meanwhile.
+
+        Raises :class:`ClientGone` (after cancelling the job) if the client disconnects.
+        """
+        next_check = time.monotonic() + _DISCONNECT_POLL
+        while True:
+            wait = max(0.0, next_check - time.monotonic())
+            try:
+                event = await asyncio.wait_for(self.queue.get(), timeout=wait)
+            except asyncio.TimeoutError:
+                event = None
+            if is_disconnected is not None and time.monotonic() >= next_check:
+                next_check = time.monotonic() + _DISCONNECT_POLL
+                if await is_disconnected():
+                    self.cancel()
+                    raise ClientGone()
+            if event is None:
+                continue
+            if isinstance(event, EndEvent):
+                return
+            yield event
+
+
+def _install_on_reward(reward: Any) -> None:
+    """FIFO, cancellable locks for reward models that serialise their calls (the PRMs)."""
+    if reward is None:
+        return
+    for part in getattr(reward, "parts", ()):
+        _install_on_reward(part)
+    install_model_lock(reward, isolate=False)
+
+
+class Engine:
+    """The loaded models and the machinery that runs requests on them."""
+
+    def __init__(self, config: ServeConfig, loader: Callable[[str], Any] | None = None) -> None:
+        if loader is None:
+            from rewardspec.models import load_model
+
+            loader = partial(load_model, n_ctx=config.n_ctx, n_threads=config.n_threads)
+        self.config = config
+
+        def load(name: str) -> Any:
+            model = loader(name)
+            install_model_lock(model, isolate=config.isolate_requests)
+            return model
+
+        methods = set(config.methods)
+        make_rule(config.rule, config.delta)  # fail before loading anything
+        # The reward spec first: a typo there should fail before seconds of model loading.
+        self.reward = make_reward(config.reward, load) if "rsd" in methods else None
+        _install_on_reward(self.reward)
+        self.draft = load(config.draft) if methods & {"rsd", "draft"} else None
+        self.target = load(config.target) if methods & {"rsd", "target"} else None
+        self._executor = ThreadPoolExecutor(max_workers=config.max_concurrent_requests,
+                                            thread_name_prefix="rsd-request")
+        self._lock = threading.Lock()
+        self._jobs: weakref.WeakSet[Job] = weakref.WeakSet()
+        self.active = 0
+        self.closing = False
+        self.stats: Counter[str] = Counter()
+
+    def solver(self, method: str, delta: float, decode: DecodeConfig, meter: _Meter) -> RSD:
+        """A fresh solver for one choice, over per-request views of the shared models."""
+        wrap = (lambda m: _MeteredModel(m, meter) if m is not None else None)  # noqa: E731
+        return RSD(draft=wrap(self.draft), target=wrap(self.target), reward=self.reward,
+                   delta=delta, rule=self.config.rule, method=method,  # type: ignore[arg-type]
+                   config=decode)
+
+    def submit(self, choices: list[ChoiceSpec], method: str, delta: float,
+               decode: DecodeConfig) -> Job:
+        """Admit and start a job, or raise :class:`Overloaded` / :class:`ShuttingDown` at once."""
+        job = Job(self, choices, method, delta, decode, asyncio.get_running_loop())
+        with self._lock:
+            if self.closing:
+                raise ShuttingDown()
+            if self.active >= self.config.max_concurrent_requests:
+                self.stats["rejected"] += 1
+                raise Overloaded()
+            self.active += 1
+            self._jobs.add(job)
+        try:
+            self._executor.submit(job.run)
+        except RuntimeError:  # executor shut down under us
+            with self._lock:
+                self.active -= 1
+            raise ShuttingDown() from None
+        return job
+
+    def _job_done(self, job: Job, outcome: str) -> None:
+        with self._lock:
+            self.active -= 1
+            self.stats[outcome] += 1
+            self._jobs.discard(job)
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.stats[key] += 1
+
+    def models(self) -> dict[str, str | None]:
+        return {"draft": getattr(self.draft, "name", None),
+                "target": getattr(self.target, "name", None),
+                "reward": getattr(self.reward, "name", None)}
+
+    def queues(self) -> dict[str, int]:
+        """How many calls wait for each model right now."""
+        out = {}
+        for role in ("draft", "target", "reward"):
+            lock = getattr(getattr(self, role), "_lock", None)
+            if lock is not None and hasattr(lock, "queued"):
+                out[role] = lock.queued
+        return out
+
+    def shutdown(self) -> None:
+        """Refuse new work and cancel running jobs (they stop at their next step)."""
+        with self._lock:
+            self.closing = True
+            jobs = list(self._jobs)
+        for job in jobs:
+            job.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
