@@ -58,3 +58,12 @@ def test_beam_search_and_bad_widths():
         StepSearch(draft, KeywordReward("8"), width=1, beam_size=2)
     with pytest.raises(InvalidInputError):
         BestOfN(draft, KeywordReward("8"), n=0)
+
+
+def test_best_of_n_and_majority_share_samples_but_each_reports_its_cost():
+    draft = SeededModel(["3", "7", "5", "9"])
+    first = BestOfN(draft, KeywordReward("7"), n=4).solve("shared question")
+    calls = draft.calls
+    second = MajorityVote(draft, n=4).solve("shared question")
+    assert draft.calls == calls  # the samples were reused
+    assert second.usage["draft"].generated_tokens == first.usage["draft"].generated_tokens

@@ -9,6 +9,7 @@ into the answer counted as discarded.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from rewardspec.rewards.base import RewardModel
 from rewardspec.types import Generation, Step, Trace
 
 AGGREGATIONS = ("last", "min", "prod")
+_SAMPLE_CACHE: dict[tuple, list[Trace]] = {}
 
 
 def aggregate(rewards: list[float], how: str) -> float:
@@ -61,6 +63,12 @@ def _finish(trace: Trace, started: float, finish: str) -> Trace:
     return trace
 
 
+def _with_sampling_time(trace: Trace, samples: list[Trace], picked_at: float) -> Trace:
+    """Wall time = generating the samples + judging them, even when the samples were shared."""
+    trace.wall_seconds = sum(s.wall_seconds for s in samples) + time.perf_counter() - picked_at
+    return trace
+
+
 @dataclass
 class BestOfN:
     """N full draft samples; the one whose step rewards aggregate highest wins."""
@@ -79,18 +87,31 @@ class BestOfN:
         aggregate([1.0], self.aggregation)
 
     def samples(self, question: str) -> list[Trace]:
+        """The N seeded draft samples; shared with majority voting in the same process.
+
+        Best-of-N and majority voting differ only in how they pick among the
+        same samples, so an evaluation that runs both samples once. Each
+        method still reports the full cost of its samples.
+        """
         cfg = _sampling_config(self.config, self.sample_temperature)
-        return [
-            RSD(draft=self.draft, method="draft",
-                config=DecodeConfig(**{**cfg.__dict__, "seed": cfg.seed * 7919 + i})).solve(question)
-            for i in range(self.n)
-        ]
+        key = (id(self.draft), question, self.n, cfg)
+        if key not in _SAMPLE_CACHE:
+            if len(_SAMPLE_CACHE) >= 64:
+                _SAMPLE_CACHE.pop(next(iter(_SAMPLE_CACHE)))
+            _SAMPLE_CACHE[key] = [
+                RSD(draft=self.draft, method="draft",
+                    config=DecodeConfig(**{**cfg.__dict__, "seed": cfg.seed * 7919 + i})).solve(question)
+                for i in range(self.n)
+            ]
+        return copy.deepcopy(_SAMPLE_CACHE[key])
 
     def solve(self, question: str, on_step=None) -> Trace:
         started = time.perf_counter()
         trace = _new_trace(question, self.method, self.draft, self.reward)
         best, best_score = None, -1.0
-        for sample in self.samples(question):
+        samples = self.samples(question)
+        picked_at = time.perf_counter()
+        for sample in samples:
             trace.usage["draft"].generated_tokens += sample.usage["draft"].generated_tokens
             trace.usage["draft"].prompt_tokens += sample.usage["draft"].prompt_tokens
             trace.usage["draft"].calls += sample.usage["draft"].calls
@@ -106,7 +127,7 @@ class BestOfN:
             if value > best_score:
                 best, best_score = sample, value
         trace.steps = best.steps
-        return _finish(trace, started, best.finish_reason)
+        return _with_sampling_time(_finish(trace, started, best.finish_reason), samples, picked_at)
 
 
 @dataclass
@@ -128,6 +149,7 @@ class MajorityVote:
         sampler = BestOfN(self.draft, reward=None, n=self.n,  # type: ignore[arg-type]
                           sample_temperature=self.sample_temperature, config=self.config)
         samples = sampler.samples(question)
+        picked_at = time.perf_counter()
         groups: list[list[Trace]] = []
         for sample in samples:
             trace.usage["draft"].generated_tokens += sample.usage["draft"].generated_tokens
@@ -143,7 +165,7 @@ class MajorityVote:
                 groups.append([sample])
         winner = max(groups, key=len)[0] if groups else samples[0]
         trace.steps = winner.steps
-        return _finish(trace, started, winner.finish_reason)
+        return _with_sampling_time(_finish(trace, started, winner.finish_reason), samples, picked_at)
 
 
 @dataclass
