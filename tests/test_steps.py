@@ -35,3 +35,11 @@ def test_split_steps_round_trips():
 def test_find_stop_earliest():
     assert find_stop("abc STOP def END", ["END", "STOP"]) == 4
     assert find_stop("abc", ["x", ""]) is None
+
+
+def test_cut_generation_prefers_stop_strings():
+    from rewardspec.steps import cut_generation
+
+    assert cut_generation("a.\n\nb", "\n\n", ()) == ("a.\n\n", "step")
+    assert cut_generation("a STOP.\n\nb", "\n\n", ("STOP",)) == ("a ", "stop")
+    assert cut_generation("a.\n", "\n\n", ()) is None

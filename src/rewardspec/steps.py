@@ -30,6 +30,20 @@ def find_stop(text: str, stops: list[str] | tuple[str, ...]) -> int | None:
     return min(hits) if hits else None
 
 
+def cut_generation(text: str, separator: str, stops) -> tuple[str, str] | None:
+    """Where a backend stops generating: (text kept, "stop" | "step"), or None to go on.
+
+    A stop string wins over the step separator: it ends the whole answer.
+    """
+    end = find_stop(text, stops)
+    if end is not None:
+        return text[:end], "stop"
+    end = find_step_end(text, separator)
+    if end is not None:
+        return text[:end], "step"
+    return None
+
+
 def split_steps(text: str, separator: str = DEFAULT_SEPARATOR) -> list[str]:
     """Cut a finished response into steps; each keeps its trailing separator."""
     steps: list[str] = []

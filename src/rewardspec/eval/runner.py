@@ -218,22 +218,30 @@ def _write_summary(out: Path, methods: dict[str, dict[str, Any]], cfg: EvalConfi
     )
 
 
-def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = None) -> dict[str, Any]:
-    console = console or Console(stderr=True)
+def _prepare(cfg: EvalConfig) -> tuple[list[Example], str, Path, Solvers]:
     examples = load_dataset(cfg.dataset, limit=cfg.limit, data_directory=cfg.data_dir,
                             question_field=cfg.question_field, answer_field=cfg.answer_field)
-    dataset = examples[0].dataset
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
-    solvers = Solvers(cfg, dataset)
-    # Build every method first: a bad combination fails before hours of work, not after.
-    built = {name: solvers.build(name) for name in cfg.methods}
+    return examples, examples[0].dataset, out, Solvers(cfg, examples[0].dataset)
+
+
+def _run_jobs(jobs: dict[str, tuple[Any, str]], examples: list[Example], dataset: str, out: Path,
+              resume: bool, console: Console) -> dict[str, dict[str, Any]]:
+    """Run each (solver, samples file) in turn; metrics come from the files."""
     methods: dict[str, dict[str, Any]] = {}
     with _progress(console) as progress:
-        for name, solver in built.items():
-            records = run_method(name, solver, examples, out / f"samples-{name}.jsonl",
-                                 dataset, resume, progress)
-            methods[name] = summarize(records)
+        for name, (solver, filename) in jobs.items():
+            methods[name] = summarize(run_method(name, solver, examples, out / filename, dataset,
+                                                 resume, progress))
+    return methods
+
+
+def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = None) -> dict[str, Any]:
+    examples, dataset, out, solvers = _prepare(cfg)
+    # Build every method first: a bad combination fails before hours of work, not after.
+    jobs = {name: (solvers.build(name), f"samples-{name}.jsonl") for name in cfg.methods}
+    methods = _run_jobs(jobs, examples, dataset, out, resume, console or Console(stderr=True))
     _write_summary(out, methods, cfg)
     accuracy_vs_flops(methods, out / "accuracy_vs_flops.png",
                       f"{cfg.dataset}, {len(examples)} questions: accuracy vs FLOPs")
@@ -243,25 +251,12 @@ def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = No
 def run_sweep(cfg: EvalConfig, deltas: list[float], resume: bool = False,
               console: Console | None = None) -> dict[str, Any]:
     """RSD at each δ plus target and draft, with one plot of accuracy and FLOPs against δ."""
-    console = console or Console(stderr=True)
     for d in deltas:
         check_delta(d)
-    examples = load_dataset(cfg.dataset, limit=cfg.limit, data_directory=cfg.data_dir,
-                            question_field=cfg.question_field, answer_field=cfg.answer_field)
-    dataset = examples[0].dataset
-    out = Path(cfg.output)
-    out.mkdir(parents=True, exist_ok=True)
-    solvers = Solvers(cfg, dataset)
-    methods: dict[str, dict[str, Any]] = {}
-    with _progress(console) as progress:
-        for name in ("target", "draft"):
-            methods[name] = summarize(run_method(name, solvers.build(name), examples,
-                                                 out / f"samples-{name}.jsonl", dataset, resume, progress))
-        for d in deltas:
-            key = f"rsd@{d:g}"
-            methods[key] = summarize(run_method(key, solvers.build("rsd", d), examples,
-                                                out / f"samples-rsd-delta{d:g}.jsonl", dataset, resume,
-                                                progress))
+    examples, dataset, out, solvers = _prepare(cfg)
+    jobs = {name: (solvers.build(name), f"samples-{name}.jsonl") for name in ("target", "draft")}
+    jobs.update({f"rsd@{d:g}": (solvers.build("rsd", d), f"samples-rsd-delta{d:g}.jsonl") for d in deltas})
+    methods = _run_jobs(jobs, examples, dataset, out, resume, console or Console(stderr=True))
     _write_summary(out, methods, cfg, {"deltas": deltas})
     title = f"{cfg.dataset}, {len(examples)} questions"
     sweep_plot(deltas, [methods[f"rsd@{d:g}"] for d in deltas],

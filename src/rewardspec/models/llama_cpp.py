@@ -22,7 +22,7 @@ import numpy as np
 
 from rewardspec.errors import InvalidInputError, MissingPackageError
 from rewardspec.models.base import ContinuationScore, Message, SamplingParams
-from rewardspec.steps import find_step_end, find_stop
+from rewardspec.steps import cut_generation
 from rewardspec.types import Generation
 
 
@@ -185,13 +185,9 @@ class LlamaCppModel:
                     finish = "eos"
                     break
                 text = self._decode(out)
-                end = find_stop(text, sampling.stop)
-                if end is not None:
-                    text, finish = text[:end], "stop"
-                    break
-                end = find_step_end(text, sampling.separator)
-                if end is not None:
-                    text, finish = text[:end], "step"
+                cut = cut_generation(text, sampling.separator, sampling.stop)
+                if cut is not None:
+                    text, finish = cut
                     break
                 if len(out) < sampling.max_tokens:
                     self.llm.eval([token])

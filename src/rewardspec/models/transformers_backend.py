@@ -45,7 +45,7 @@ from rewardspec.errors import (
     UnknownModelError,
 )
 from rewardspec.models.base import ContinuationScore, Message, SamplingParams
-from rewardspec.steps import find_step_end, find_stop
+from rewardspec.steps import cut_generation
 from rewardspec.types import Generation
 
 torch: Any = None
@@ -611,13 +611,9 @@ class TransformersModel:
                     finish = "eos"
                     break
                 text = self._decode(out)
-                end = find_stop(text, sampling.stop)
-                if end is not None:
-                    text, finish = text[:end], "stop"
-                    break
-                end = find_step_end(text, sampling.separator)
-                if end is not None:
-                    text, finish = text[:end], "step"
+                cut = cut_generation(text, sampling.separator, sampling.stop)
+                if cut is not None:
+                    text, finish = cut
                     break
                 if len(out) < sampling.max_tokens:
                     logits = self._run(slot, [token])[-1].to("cpu", torch.float64)
@@ -714,13 +710,9 @@ class TransformersModel:
                     texts[i] = self._decode(tokens[i][:-1])
                     continue
                 text = self._decode(tokens[i])
-                end = find_stop(text, s.stop)
-                if end is not None:
-                    texts[i], finish[i] = text[:end], "stop"
-                    continue
-                end = find_step_end(text, s.separator)
-                if end is not None:
-                    texts[i], finish[i] = text[:end], "step"
+                cut = cut_generation(text, s.separator, s.stop)
+                if cut is not None:
+                    texts[i], finish[i] = cut
                     continue
                 texts[i] = text
                 if len(tokens[i]) >= s.max_tokens:
