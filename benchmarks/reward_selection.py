@@ -64,7 +64,7 @@ def main() -> None:
                 lps = model.score_continuation(messages, prefix, text).token_logprobs
                 tag = "likelihood" if who == "self" else f"likelihood:{who}"
                 for reduce, name in (("mean", tag), ("min", tag.replace("likelihood", "likelihood-min"))):
-                    r = likelihood_to_reward(lps, reduce)
+                    r = likelihood_to_reward(lps, reduce)  # raw p (uncalibrated) for the min
                     cands.setdefault(name, []).append(r)
                     cands.setdefault(f"arithmetic*{name}", []).append(arith * r)
             prefix += text
@@ -95,7 +95,8 @@ def main() -> None:
         table.add_row(name, f"{a:.2f}", *cells)
     Console().print(table)
     out = Path(args.samples).with_name("reward_selection.json")
-    out.write_text(json.dumps(result, indent=2))
+    out.write_text(json.dumps({"summary": result,
+                               "solutions": [{"correct": ok, "rewards": c} for ok, c in rows]}, indent=2))
     print(f"wrote {out}")
 
 

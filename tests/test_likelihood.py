@@ -12,6 +12,10 @@ from rewardspec.types import Generation
 def test_mapping_is_geometric_mean_probability():
     assert likelihood_to_reward([math.log(0.5)] * 4) == pytest.approx(0.5)
     assert likelihood_to_reward([math.log(0.9), math.log(0.1)], "min") == pytest.approx(0.1)
+    # The calibrated min reward puts δ = 0.7 at a least-token probability of 0.3.
+    from rewardspec.rewards.likelihood import MIN_POWER
+    assert likelihood_to_reward([math.log(0.3)], "min", MIN_POWER) == pytest.approx(0.7)
+    assert LikelihoodReward(reduce="min").power == pytest.approx(MIN_POWER)
     assert likelihood_to_reward([]) == 1.0
     assert 0.0 <= likelihood_to_reward([-50.0, -0.0]) <= 1.0
 

@@ -16,7 +16,7 @@ from rewardspec.methods.rsd import RSD, DecodeConfig
 from rewardspec.models import load_model
 from rewardspec.models.base import SamplingParams
 from rewardspec.prompts import build_messages
-from rewardspec.rewards import make_reward
+from rewardspec.rewards import DEFAULT_REWARD, make_reward
 
 pytestmark = pytest.mark.models
 
@@ -96,7 +96,7 @@ def test_json_usage_adds_up_to_the_steps():
 
 def test_demo_problem_is_solved():
     rsd = RSD(draft=load_model("qwen2.5-coder-0.5b"), target=load_model("qwen2.5-coder-1.5b"),
-              reward=make_reward("arithmetic*likelihood"), config=DecodeConfig(max_tokens=512))
+              reward=make_reward(DEFAULT_REWARD), config=DecodeConfig(max_tokens=512))
     trace = rsd.solve(DEMO_PROBLEM.question)
     assert is_correct(trace.text, DEMO_PROBLEM.answer), trace.text
     assert trace.finish_reason == "eos"

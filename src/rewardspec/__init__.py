@@ -2,7 +2,7 @@
 
     from rewardspec import RSD, load_model, make_reward
     rsd = RSD(draft=load_model("qwen2.5-coder-0.5b"), target=load_model("qwen2.5-coder-1.5b"),
-              reward=make_reward("arithmetic*likelihood"), delta=0.7)
+              reward=make_reward("arithmetic*likelihood-min"), delta=0.7)
     trace = rsd.solve("What is 12 * 7 - 5?")
 """
 

@@ -21,7 +21,9 @@ from rewardspec.rewards.likelihood import LikelihoodReward, ProductReward
 
 __all__ = ["ArithmeticReward", "LikelihoodReward", "ProductReward", "RewardModel", "make_reward"]
 
-DEFAULT_REWARD = "arithmetic*likelihood"
+# Chosen by measurement (benchmarks/reward_selection.py, README "Reward models"):
+# free to compute, and the best separation of wrong from right draft solutions.
+DEFAULT_REWARD = "arithmetic*likelihood-min"
 SPECS = ("likelihood", "likelihood-min", "likelihood:MODEL", "arithmetic", "A*B",
          "qwen-prm:SOURCE", "skywork-prm:SOURCE", "math-shepherd:SOURCE", "rlhflow:SOURCE",
          "orm:SOURCE")

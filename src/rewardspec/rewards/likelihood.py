@@ -21,15 +21,22 @@ from rewardspec.prompts import build_messages
 from rewardspec.types import Generation, RewardScore
 
 REDUCTIONS = ("mean", "min")
+# Calibration of the min reduction: r = p_min ** MIN_POWER puts δ = 0.7 at
+# p_min = 0.3. Measured on 30 GSM8K solutions of the 0.5B draft
+# (benchmarks/reward_selection.py): a step whose least likely token has p < 0.3
+# occurs in 76% of the wrong solutions, in 40% of the right ones, and is 16% of
+# all steps; no threshold on the mean separates them (AUROC 0.59 vs 0.76).
+MIN_POWER = math.log(0.7) / math.log(0.3)
 
 
-def likelihood_to_reward(logprobs: list[float], reduce: str = "mean") -> float:
+def likelihood_to_reward(logprobs: list[float], reduce: str = "mean", power: float = 1.0) -> float:
+    """Map token log-probabilities to [0, 1]; ``power`` < 1 spreads low values upwards."""
     if not logprobs:
         return 1.0
     if reduce == "mean":
-        return math.exp(sum(logprobs) / len(logprobs))
+        return math.exp(power * sum(logprobs) / len(logprobs))
     if reduce == "min":
-        return math.exp(min(logprobs))
+        return math.exp(power * min(logprobs))
     raise InvalidInputError(f"unknown likelihood reduction '{reduce}'; use one of {REDUCTIONS}")
 
 
@@ -45,6 +52,7 @@ class LikelihoodReward:
         model: LanguageModel | None = None,
         reduce: str = "mean",
         system_prompt: str | None = None,
+        power: float | None = None,
     ) -> None:
         if reduce not in REDUCTIONS:
             raise InvalidInputError(
@@ -52,8 +60,10 @@ class LikelihoodReward:
             )
         self.model = model
         self.reduce = reduce
+        self.power = power if power is not None else (MIN_POWER if reduce == "min" else 1.0)
         self.system_prompt = system_prompt
-        self.name = f"likelihood:{model.name}" if model is not None else "likelihood"
+        base = "likelihood" if reduce == "mean" else "likelihood-min"
+        self.name = f"{base}:{model.name}" if model is not None else base
         self.params = model.params if model is not None else 0
 
     def score(
@@ -72,13 +82,13 @@ class LikelihoodReward:
             logprobs = generation.token_logprobs
             if generation.finish_reason == "eos" and logprobs:
                 logprobs = logprobs[:-1]  # the end-of-answer token is not part of the step
-            return RewardScore(likelihood_to_reward(logprobs, self.reduce))
+            return RewardScore(likelihood_to_reward(logprobs, self.reduce, self.power))
         kwargs = {} if self.system_prompt is None else {"system": self.system_prompt}
         result = self.model.score_continuation(
             build_messages(question, **kwargs), "".join(previous_steps), step
         )
         return RewardScore(
-            likelihood_to_reward(result.token_logprobs, self.reduce),
+            likelihood_to_reward(result.token_logprobs, self.reduce, self.power),
             scored_tokens=len(result.token_logprobs),
             prompt_tokens=result.prompt_tokens,
         )
