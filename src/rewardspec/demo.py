@@ -24,9 +24,9 @@ class Problem:
 
 
 DEMO_PROBLEM = Problem(
-    "A store sells pencils at 3 for $1. Maria buys 27 pencils and pays with a $20 bill. "
-    "How much change, in dollars, does she get?",
-    "11",
+    "A school orders 12 boxes of pencils with 24 pencils in each box. It gives 5 pencils "
+    "to each of its 40 students. How many pencils are left?",
+    "88",
 )
 
 # Multi-step problems of GSM8K difficulty; the 0.5B draft alone gets the
