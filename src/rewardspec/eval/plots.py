@@ -26,6 +26,7 @@ def accuracy_vs_flops(methods: dict[str, dict[str, Any]], path: Path, title: str
         ax.scatter([x], [y], s=46, zorder=3)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.1)  # room for the labels of the extreme points
     ax.set_xlabel("FLOPs per question (generated tokens, 2 x params x tokens)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title, fontsize=10)
