@@ -28,3 +28,9 @@ def format_question(question: str, choices: list[str] | None = None) -> str:
         return question
     options = "\n".join(f"{'ABCDEFGHIJ'[i]}. {c}" for i, c in enumerate(choices))
     return f"{question}\n\n{options}\n\n{MULTIPLE_CHOICE_INSTRUCTION}"
+
+
+def plain_prompt(messages: list[Message]) -> str:
+    """A prompt for models without a chat template (base models)."""
+    parts = [m["content"].strip() for m in messages if m.get("content")]
+    return "\n\n".join(parts) + "\n\n"

@@ -22,6 +22,7 @@ import numpy as np
 
 from rewardspec.errors import InvalidInputError, MissingPackageError
 from rewardspec.models.base import ContinuationScore, Message, SamplingParams
+from rewardspec.prompts import plain_prompt
 from rewardspec.steps import cut_generation
 from rewardspec.types import Generation
 
@@ -44,12 +45,6 @@ def usable_cpus() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def plain_prompt(messages: list[Message]) -> str:
-    """A prompt for models without a chat template (base models)."""
-    parts = [m["content"].strip() for m in messages if m.get("content")]
-    return "\n\n".join(parts) + "\n\n"
 
 
 class LlamaCppModel:

@@ -540,7 +540,7 @@ class TransformersModel:
                 )
                 cached = self.tokenizer.encode(text, add_special_tokens=False)
             else:
-                from rewardspec.models.llama_cpp import plain_prompt
+                from rewardspec.prompts import plain_prompt
 
                 cached = self.tokenizer.encode(plain_prompt(messages), add_special_tokens=True)
             if len(self._prompt_cache) > 256:
