@@ -121,3 +121,10 @@ def test_chat_messages_are_passed_through_and_question_is_last_user_turn():
     assert trace.question == "What is 2+3?"
     with pytest.raises(InvalidInputError):
         solver.solve([{"role": "system", "content": "no user turn"}])
+
+
+def test_baseline_usage_lists_only_the_model_it_ran():
+    solver, *_ = make([], method="target")  # draft and reward are attached but unused
+    trace = solver.solve("q")
+    assert trace.usage["draft"].params == 0 and trace.usage["reward"].params == 0
+    assert trace.usage["target"].params == 1000

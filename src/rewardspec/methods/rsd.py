@@ -35,6 +35,7 @@ from rewardspec.types import Generation, RejectedDraft, Step, Trace
 
 Method = Literal["rsd", "target", "draft"]
 METHODS: tuple[str, ...] = ("rsd", "target", "draft")
+_ROLES_USED = {"rsd": ("draft", "target", "reward"), "target": ("target",), "draft": ("draft",)}
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,7 @@ class RSD:
         self.delta = check_delta(self.delta)
         if isinstance(self.rule, str):
             self.rule = make_rule(self.rule, self.delta)
-        needs = {"rsd": ("draft", "target", "reward"), "target": ("target",), "draft": ("draft",)}
-        missing = [role for role in needs[self.method] if getattr(self, role) is None]
+        missing = [role for role in _ROLES_USED[self.method] if getattr(self, role) is None]
         if missing:
             raise InvalidInputError(f"method '{self.method}' needs a {' and a '.join(missing)} model")
 
@@ -118,10 +118,8 @@ class RSD:
         started = time.perf_counter()
         trace = Trace(question=question, method=self.method,
                       delta=self.delta if self.method == "rsd" else None)
-        for role in ("draft", "target", "reward"):
-            model = getattr(self, role)
-            if model is not None and (role != "reward" or self.method == "rsd"):
-                trace.usage[role].params = model.params
+        for role in _ROLES_USED[self.method]:
+            trace.usage[role].params = getattr(self, role).params
         accept_rng = random.Random(cfg.seed)
         tokens_left = cfg.max_tokens
         finish = "max_steps"
