@@ -67,3 +67,11 @@ def test_best_of_n_and_majority_share_samples_but_each_reports_its_cost():
     second = MajorityVote(draft, n=4).solve("shared question")
     assert draft.calls == calls  # the samples were reused
     assert second.usage["draft"].generated_tokens == first.usage["draft"].generated_tokens
+
+
+def test_best_of_n_works_with_the_self_likelihood_reward():
+    from rewardspec.rewards.likelihood import LikelihoodReward
+
+    draft = SeededModel(["3", "7"])
+    trace = BestOfN(draft, LikelihoodReward(), n=2).solve("q with self likelihood")
+    assert trace.answer in ("3", "7") and all(s.reward is not None for s in trace.steps if s.text.strip())

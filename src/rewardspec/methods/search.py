@@ -116,9 +116,16 @@ class BestOfN:
             trace.usage["draft"].prompt_tokens += sample.usage["draft"].prompt_tokens
             trace.usage["draft"].calls += sample.usage["draft"].calls
             rewards, previous = [], []
+            messages = build_messages(question, self.config.system_prompt)
             for step in sample.steps:
                 if step.text.strip():
-                    score = self.reward.score(question, previous, step.text, None)
+                    # The finished sample kept no log-probabilities; rescoring the step with
+                    # the draft gives them back (a reward on the draft's own likelihood needs
+                    # them), and that prefill is counted as draft prompt work.
+                    lp = self.draft.score_continuation(messages, "".join(previous), step.text)
+                    trace.usage["draft"].prompt_tokens += lp.prompt_tokens + len(lp.token_logprobs)
+                    gen = Generation(step.text, step.generated_tokens, 0, "step", lp.token_logprobs)
+                    score = self.reward.score(question, previous, step.text, gen)
                     trace.usage["reward"].add_score(score)
                     step.reward = score.value
                     rewards.append(score.value)
