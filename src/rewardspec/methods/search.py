@@ -63,6 +63,14 @@ def _finish(trace: Trace, started: float, finish: str) -> Trace:
     return trace
 
 
+def _add_sample_cost(trace: Trace, sample: Trace) -> None:
+    """Every sampled token is paid for, whichever sample wins."""
+    spent, used = trace.usage["draft"], sample.usage["draft"]
+    spent.generated_tokens += used.generated_tokens
+    spent.prompt_tokens += used.prompt_tokens
+    spent.calls += used.calls
+
+
 def _with_sampling_time(trace: Trace, samples: list[Trace], picked_at: float) -> Trace:
     """Wall time = generating the samples + judging them, even when the samples were shared."""
     trace.wall_seconds = sum(s.wall_seconds for s in samples) + time.perf_counter() - picked_at
@@ -112,9 +120,7 @@ class BestOfN:
         samples = self.samples(question)
         picked_at = time.perf_counter()
         for sample in samples:
-            trace.usage["draft"].generated_tokens += sample.usage["draft"].generated_tokens
-            trace.usage["draft"].prompt_tokens += sample.usage["draft"].prompt_tokens
-            trace.usage["draft"].calls += sample.usage["draft"].calls
+            _add_sample_cost(trace, sample)
             rewards, previous = [], []
             messages = build_messages(question, self.config.system_prompt)
             for step in sample.steps:
@@ -159,9 +165,7 @@ class MajorityVote:
         picked_at = time.perf_counter()
         groups: list[list[Trace]] = []
         for sample in samples:
-            trace.usage["draft"].generated_tokens += sample.usage["draft"].generated_tokens
-            trace.usage["draft"].prompt_tokens += sample.usage["draft"].prompt_tokens
-            trace.usage["draft"].calls += sample.usage["draft"].calls
+            _add_sample_cost(trace, sample)
             if sample.answer is None:
                 continue
             for group in groups:
