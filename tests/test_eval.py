@@ -119,6 +119,36 @@ def test_run_eval_writes_every_output(gsm, tmp_path, monkeypatch):
     assert methods["rsd"]["accuracy"] == pytest.approx(0.5)
 
 
+def test_resume_refuses_samples_made_under_other_settings(gsm, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner.Solvers, "build", lambda self, name, delta=None: EchoSolver())
+    base = {"dataset": "gsm8k", "data_dir": str(gsm.parent), "methods": ["rsd", "best_of_n"], "limit": 3,
+            "output": str(tmp_path / "run")}
+    runner.run_eval(runner.load_config(None, base), console=Console(quiet=True))
+    samples = {p.name: p.read_text() for p in (tmp_path / "run").glob("samples-*.jsonl")}
+
+    # A setting rsd's samples depend on: refused before any work, naming the change.
+    with pytest.raises(InvalidInputError, match=r"samples-rsd.jsonl was written with delta=0.7 \(now 0.5\)"):
+        runner.run_eval(runner.load_config(None, {**base, "delta": 0.5, "limit": 6}), resume=True,
+                        console=Console(quiet=True))
+    assert {p.name: p.read_text() for p in (tmp_path / "run").glob("samples-*.jsonl")} == samples
+
+    # n matters to best_of_n, not to rsd.
+    with pytest.raises(InvalidInputError, match="samples-best_of_n.jsonl was written with n=8 \\(now 2\\)"):
+        runner.run_eval(runner.load_config(None, {**base, "n": 2}), resume=True, console=Console(quiet=True))
+    methods = runner.run_eval(runner.load_config(None, {**base, "n": 2, "methods": ["rsd"], "limit": 6}),
+                              resume=True, console=Console(quiet=True))
+    assert methods["rsd"]["n"] == 6
+
+    # Files from before run.json existed are adopted; a deleted file may be rerun with new settings.
+    (tmp_path / "run" / "run.json").unlink()
+    runner.run_eval(runner.load_config(None, {**base, "max_tokens": 64}), resume=True, console=Console(quiet=True))
+    (tmp_path / "run" / "samples-rsd.jsonl").unlink()
+    runner.run_eval(runner.load_config(None, {**base, "methods": ["rsd"], "delta": 0.5}), resume=True,
+                    console=Console(quiet=True))
+    stored = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert stored["samples-rsd.jsonl"]["delta"] == 0.5 and stored["samples-best_of_n.jsonl"]["max_tokens"] == 64
+
+
 def test_sweep_writes_plot(gsm, tmp_path, monkeypatch):
     monkeypatch.setattr(runner.Solvers, "build", lambda self, name, delta=None: EchoSolver())
     cfg = runner.load_config(None, {"dataset": "gsm8k", "data_dir": str(gsm.parent), "limit": 2,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,21 @@ from rewardspec.prompts import format_question
 from rewardspec.rewards import DEFAULT_REWARD
 
 ALL_METHODS = ("rsd", "target", "draft", "sd", "best_of_n", "majority", "process_best_of_n", "beam")
+
+# What each method's samples depend on. A resumed run must match these, or it
+# would silently mix samples made under different settings in one file.
+_SHARED_SETTINGS = ("dataset", "prompt", "max_tokens", "seed", "question_field", "answer_field")
+_METHOD_SETTINGS = {
+    "rsd": ("draft", "target", "reward", "delta", "rule", "temperature"),
+    "target": ("target", "temperature"),
+    "draft": ("draft", "temperature"),
+    "sd": ("draft", "target", "num_pred_tokens", "temperature"),
+    "best_of_n": ("draft", "reward", "n", "aggregation", "sample_temperature"),
+    "majority": ("draft", "n", "sample_temperature"),
+    "process_best_of_n": ("draft", "reward", "width", "aggregation", "sample_temperature"),
+    "beam": ("draft", "reward", "width", "beam_size", "aggregation", "sample_temperature"),
+}
+RUN_FILE = "run.json"
 
 
 class EvalConfig(BaseModel):
@@ -135,6 +152,46 @@ class Solvers:
                           decode, method=method)
 
 
+def method_settings(cfg: EvalConfig, method: str, delta: float | None = None) -> dict[str, Any]:
+    """The config values ``method``'s samples depend on (``delta`` overrides, as in a sweep)."""
+    values = cfg.model_dump()
+    if delta is not None:
+        values["delta"] = delta
+    return {"method": method, **{k: values[k] for k in _SHARED_SETTINGS + _METHOD_SETTINGS[method]}}
+
+
+def check_settings(path: Path, settings: dict[str, Any], has_samples: bool) -> None:
+    """Refuse to add samples to ``path`` made under other settings; remember them otherwise.
+
+    The settings live in ``run.json`` beside the samples, keyed by file name.
+    Files written before it existed are adopted as they are.
+    """
+    run_file = path.parent / RUN_FILE
+    stored = json.loads(run_file.read_text()) if run_file.exists() else {}
+    before = stored.get(path.name)
+    if has_samples and before is not None and before != settings:
+        changed = ", ".join(f"{k}={before.get(k)!r} (now {settings.get(k)!r})"
+                            for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k))
+        raise InvalidInputError(
+            f"{path} was written with {changed}; resume with the same settings or choose another --output"
+        )
+    if before != settings:
+        stored[path.name] = settings
+        run_file.write_text(json.dumps(stored, indent=2))
+
+
+def finished_samples(path: Path, resume: bool, settings: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The samples a run may build on: none for a fresh run (which must not overwrite any), else those in ``path``."""
+    if path.exists() and not resume and path.stat().st_size:
+        raise InvalidInputError(
+            f"{path} already holds samples; pass --resume to continue that run or choose another --output"
+        )
+    records = read_samples(path) if resume else []
+    if settings is not None:
+        check_settings(path, settings, bool(records))
+    return records
+
+
 def read_samples(path: Path) -> list[dict[str, Any]]:
     """Finished samples in ``path``; a torn last line (interrupted write) is cut off."""
     if not path.exists():
@@ -175,13 +232,9 @@ def make_record(example: Example, trace, dataset: str) -> dict[str, Any]:
 
 
 def run_method(name: str, solver, examples: list[Example], path: Path, dataset: str,
-               resume: bool, progress: Progress) -> list[dict[str, Any]]:
+               resume: bool, progress: Progress, settings: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Solve every example not yet in ``path``, appending each record as it finishes."""
-    if path.exists() and not resume and path.stat().st_size:
-        raise InvalidInputError(
-            f"{path} already holds samples; pass --resume to continue that run or choose another --output"
-        )
-    records = read_samples(path) if resume else []
+    records = finished_samples(path, resume, settings)
     done = {r["id"] for r in records}
     correct = sum(r["correct"] for r in records)
     todo = [e for e in examples if e.id not in done]
@@ -226,21 +279,31 @@ def _prepare(cfg: EvalConfig) -> tuple[list[Example], str, Path, Solvers]:
     return examples, examples[0].dataset, out, Solvers(cfg, examples[0].dataset)
 
 
-def _run_jobs(jobs: dict[str, tuple[Any, str]], examples: list[Example], dataset: str, out: Path,
+Job = tuple[str, dict[str, Any], Callable[[], Any]]  # samples file, settings, how to build the solver
+
+
+def _run_jobs(jobs: dict[str, Job], examples: list[Example], dataset: str, out: Path,
               resume: bool, console: Console) -> dict[str, dict[str, Any]]:
-    """Run each (solver, samples file) in turn; metrics come from the files."""
+    """Check every job's settings, build every solver, then run them in turn; metrics come from the files.
+
+    Checking and building come first so that a mismatch or a bad combination
+    fails before hours of work, not after.
+    """
+    for filename, settings, _ in jobs.values():
+        finished_samples(out / filename, resume, settings)
+    solvers = {name: build() for name, (_, _, build) in jobs.items()}
     methods: dict[str, dict[str, Any]] = {}
     with _progress(console) as progress:
-        for name, (solver, filename) in jobs.items():
-            methods[name] = summarize(run_method(name, solver, examples, out / filename, dataset,
-                                                 resume, progress))
+        for name, (filename, settings, _) in jobs.items():
+            methods[name] = summarize(run_method(name, solvers[name], examples, out / filename, dataset,
+                                                 resume, progress, settings))
     return methods
 
 
 def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = None) -> dict[str, Any]:
     examples, dataset, out, solvers = _prepare(cfg)
-    # Build every method first: a bad combination fails before hours of work, not after.
-    jobs = {name: (solvers.build(name), f"samples-{name}.jsonl") for name in cfg.methods}
+    jobs: dict[str, Job] = {name: (f"samples-{name}.jsonl", method_settings(cfg, name), partial(solvers.build, name))
+                            for name in cfg.methods}
     methods = _run_jobs(jobs, examples, dataset, out, resume, console or Console(stderr=True))
     _write_summary(out, methods, cfg)
     accuracy_vs_flops(methods, out / "accuracy_vs_flops.png",
@@ -254,8 +317,10 @@ def run_sweep(cfg: EvalConfig, deltas: list[float], resume: bool = False,
     for d in deltas:
         check_delta(d)
     examples, dataset, out, solvers = _prepare(cfg)
-    jobs = {name: (solvers.build(name), f"samples-{name}.jsonl") for name in ("target", "draft")}
-    jobs.update({f"rsd@{d:g}": (solvers.build("rsd", d), f"samples-rsd-delta{d:g}.jsonl") for d in deltas})
+    jobs: dict[str, Job] = {name: (f"samples-{name}.jsonl", method_settings(cfg, name), partial(solvers.build, name))
+                            for name in ("target", "draft")}
+    jobs.update({f"rsd@{d:g}": (f"samples-rsd-delta{d:g}.jsonl", method_settings(cfg, "rsd", d),
+                                partial(solvers.build, "rsd", d)) for d in deltas})
     methods = _run_jobs(jobs, examples, dataset, out, resume, console or Console(stderr=True))
     _write_summary(out, methods, cfg, {"deltas": deltas})
     title = f"{cfg.dataset}, {len(examples)} questions"
