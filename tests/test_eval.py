@@ -69,6 +69,37 @@ def test_multiple_choice_rows_get_letters(tmp_path):
     assert ex.gold == "B" and ex.choices == ["Oxygen", "Neon", "Iron", "Salt"]
 
 
+def test_gpqa_hub_rows_are_shuffled_with_the_gold_letter_following_the_answer(tmp_path):
+    rows = [{"Question": f"Q{i}?", "Correct Answer": f"right {i}", "Incorrect Answer 1": "w1",
+             "Incorrect Answer 2": "w2", "Incorrect Answer 3": "w3", "Record ID": f"rec{i}"} for i in range(12)]
+    path = tmp_path / "gpqa.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    examples = load_dataset("gpqa", data_directory=tmp_path)
+    for i, ex in enumerate(examples):
+        assert ex.id == f"rec{i}" and sorted(ex.choices) == sorted([f"right {i}", "w1", "w2", "w3"])
+        assert ex.choices["ABCD".index(ex.gold)] == f"right {i}"
+    assert len({ex.gold for ex in examples}) > 1  # the correct answer is not always option A
+    assert [ex.choices for ex in load_dataset("gpqa", data_directory=tmp_path)] == [ex.choices for ex in examples]
+
+
+def test_bad_rows_give_one_clear_error_and_ids_of_zero_are_kept(tmp_path):
+    path = tmp_path / "mmlu_stem.jsonl"
+    path.write_text(json.dumps({"question": "q", "choices": ["a", "b"], "answer": "10 J"}) + "\n")
+    with pytest.raises(InvalidInputError, match="row 0 .*unusable answer '10 J'"):
+        load_dataset(str(path))
+    path = tmp_path / "mine.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "question": "q", "answer": "1"}) + "\n" for i in (5, 0, 7)))
+    assert [e.id for e in load_dataset(str(path))] == ["5", "0", "7"]
+
+
+def test_an_empty_gold_is_taken_from_a_trailing_answer_in_the_question(tmp_path):
+    path = tmp_path / "gaokao2023en.jsonl"
+    row = {"question": "Compute the probability.answers: $\\frac{3}{10}$", "answer": "", "id": "HMMT_9"}
+    path.write_text(json.dumps(row) + "\n")
+    ex = load_dataset("gaokao2023en", data_directory=tmp_path)[0]
+    assert ex.gold == "\\frac{3}{10}" and ex.question == "Compute the probability."
+
+
 def test_interrupted_run_resumes_without_loss_or_duplicates(gsm, tmp_path):
     examples = load_dataset(str(gsm))
     out = tmp_path / "out"

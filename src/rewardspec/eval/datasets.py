@@ -9,8 +9,11 @@ working directory (the development layout). Hub loading goes through the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,7 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("gaokao2023en", "question", "answer", ("MARIO-Math-Reasoning/Gaokao2023-Math-En", "", "train")),
         DatasetSpec("olympiadbench", "question", "final_answer", ("Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train")),
         DatasetSpec("amc23", "question", "answer", ("math-ai/amc23", "", "test")),
-        DatasetSpec("aime24", "problem", "answer", ("math-ai/aime24", "", "test")),
+        DatasetSpec("aime24", "problem", "answer", ("HuggingFaceH4/aime_2024", "", "train")),
         DatasetSpec("mmlu_stem", "question", "answer", ("TIGER-Lab/MMLU-STEM", "", "test"), True),
         DatasetSpec("gpqa", "Question", "Correct Answer", ("Idavidrein/gpqa", "gpqa_diamond", "train"), True),
     )
@@ -100,6 +103,12 @@ def _from_hub(spec: DatasetSpec) -> list[dict[str, Any]]:
         ) from exc
 
 
+_ID_FIELDS = ("unique_id", "id", "idx", "Record ID")
+# Two GaoKao-2023-En rows have an empty answer and carry it at the end of the
+# question instead ("...saddle point.answers: $\\frac{3}{10}$").
+_TRAILING_ANSWER = re.compile(r"\s*answers?\s*:\s*(?P<answer>[^\n]{1,80})\s*$", re.IGNORECASE)
+
+
 def _example(row: dict[str, Any], index: int, dataset: str, qf: str, af: str,
              multiple_choice: bool) -> Example:
     from rewardspec.grading import extract_gold
@@ -111,27 +120,44 @@ def _example(row: dict[str, Any], index: int, dataset: str, qf: str, af: str,
             f"fields are {', '.join(sorted(row))} (use --question-field/--answer-field)"
         )
     question = str(row[qf])
+    ident = next((str(row[k]) for k in _ID_FIELDS if row.get(k) is not None), str(index))
     if dataset == "olympiadbench" and row.get("context") not in (None, "None", ""):
         question = f"{row['context']}\n\n{question}"
+    answer = row[af]
+    if not str(answer).strip() and (found := _TRAILING_ANSWER.search(question)):
+        question, answer = question[: found.start()], found.group("answer")
     choices = None
-    if multiple_choice:
-        choices = _choices(row, dataset)
-    gold = extract_gold({**row, "answer": row[af]}, dataset if dataset in DATASETS else "custom")
+    if dataset == "gpqa" and "Incorrect Answer 1" in row:
+        choices, answer = _gpqa_choices(row, ident)
+    elif multiple_choice:
+        choices = _choices(row)
+    try:
+        gold = extract_gold({**row, "answer": answer}, dataset if dataset in DATASETS else "custom")
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidInputError(f"{dataset}: row {index} (id {ident}): unusable answer {answer!r} ({exc})") from None
     meta = {k: row[k] for k in ("level", "subject", "type", "answer_type") if k in row}
-    ident = str(row.get("unique_id") or row.get("id") or row.get("idx") or index)
     return Example(ident, question, gold, dataset, choices, meta)
 
 
-def _choices(row: dict[str, Any], dataset: str) -> list[str]:
+def _choices(row: dict[str, Any]) -> list[str]:
     raw = row.get("choices")
     if isinstance(raw, str):
         import ast
 
         raw = ast.literal_eval(raw)
-    if raw is None and dataset == "gpqa":
-        raw = [row["Correct Answer"], row["Incorrect Answer 1"], row["Incorrect Answer 2"],
-               row["Incorrect Answer 3"]]
     return [str(c) for c in raw or []]
+
+
+def _gpqa_choices(row: dict[str, Any], ident: str) -> tuple[list[str], int]:
+    """GPQA lists the correct answer first; shuffle the options so its letter tells nothing.
+
+    The order is seeded by the row's id, so every run, method and machine asks
+    the same lettered question.
+    """
+    options = [str(row["Correct Answer"]).strip()] + [str(row[f"Incorrect Answer {i}"]).strip() for i in (1, 2, 3)]
+    order = list(range(4))
+    random.Random(hashlib.sha256(ident.encode()).hexdigest()).shuffle(order)
+    return [options[i] for i in order], order.index(0)
 
 
 def load_dataset(
