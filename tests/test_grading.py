@@ -20,6 +20,7 @@ from rewardspec.grading import (
     extract_gold,
     gsm8k_gold,
     answers_equivalent,
+    final_answer,
     is_correct,
     last_boxed,
     to_number,
@@ -567,6 +568,20 @@ def test_answers_equivalent_on_extracted_answers() -> None:
     assert not answers_equivalent("(B)", "C", "mmlu_stem")
     assert not answers_equivalent("(1,2)", "(1,2]")
     assert not answers_equivalent(None, "5")
+
+
+@pytest.mark.parametrize(("response", "gold", "dataset", "expected"), ALL_CASES)
+def test_the_recorded_answer_is_the_graded_one(response: str, gold: str, dataset: str, expected: bool) -> None:
+    """Samples record ``final_answer`` and majority votes on it: it must grade as the response does."""
+    assert answers_equivalent(final_answer(response, dataset, gold), gold, dataset) == expected
+
+
+def test_final_answer_reads_letters_and_lists_as_the_grader_does() -> None:
+    assert final_answer("The correct option is (B) Neon.", "mmlu_stem") == "B"
+    assert final_answer(r"So $\boxed{1}$ and $\boxed{3}$.", "olympiadbench", "1, 3") == "1, 3"
+    assert final_answer(r"So $\boxed{1}$ and $\boxed{3}$.", "olympiadbench") == "1, 3"  # voting: no gold
+    assert final_answer(r"First $\boxed{1}$.\n\nSo $\boxed{3}$.", "math500", "3") == "3"
+    assert final_answer("no answer here", "mmlu_stem") is None
 
 
 # --- robustness and speed --------------------------------------------------------------------------

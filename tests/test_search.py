@@ -4,6 +4,8 @@ import pytest
 from fakes import KeywordReward, SeededModel
 
 from rewardspec.errors import InvalidInputError
+from rewardspec.grading import is_correct
+from rewardspec.types import Generation
 from rewardspec.methods.rsd import DecodeConfig
 from rewardspec.methods.search import BestOfN, MajorityVote, StepSearch, aggregate
 
@@ -40,6 +42,22 @@ def test_majority_vote_groups_equivalent_answers():
     trace = solver.solve("q")
     assert trace.answer in ("6", "6.0")
     assert trace.usage["reward"].calls == 0 and draft.calls == 10
+
+
+def test_majority_votes_on_answers_as_the_grader_reads_them():
+    # B is said in words (no box, no number), C is boxed: B must still get its 3 votes.
+    class Lettered(SeededModel):
+        def generate_step(self, messages, response_prefix, sampling):
+            generation = super().generate_step(messages, response_prefix, sampling)
+            if response_prefix:
+                pick = response_prefix.split()[1].rstrip(".")
+                text = "The correct option is (B) Neon." if pick == "B" else f"So \\boxed{{{pick}}}"
+                return Generation(text, 3, 2, "eos", [-0.1] * 3)
+            return generation
+
+    trace = MajorityVote(Lettered(["B", "B", "C", "B", "C"]), n=5, dataset="mmlu_stem",
+                         config=DecodeConfig(seed=0)).solve("q")
+    assert is_correct(trace.text, "B", "mmlu_stem")
 
 
 def test_process_best_of_n_keeps_the_best_step():

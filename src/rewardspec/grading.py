@@ -36,6 +36,7 @@ __all__ = [
     "extract_answer",
     "extract_choice",
     "extract_gold",
+    "final_answer",
     "gsm8k_gold",
     "answers_equivalent",
     "is_correct",
@@ -759,8 +760,9 @@ def answers_equivalent(answer: str | None, gold: str | None, dataset: str = "mat
 
 def _answers_agree(answer: str, gold: str, dataset: str) -> bool:
     """Letters for multiple choice ("(B) 12" agrees with "B"), equivalence otherwise."""
-    letter = _choice_at_start(_clean(gold), _CHOICE_LETTERS)
-    if _is_multiple_choice(dataset) or _gold_choice(gold, multiple_choice=False) is not None:
+    multiple_choice = _is_multiple_choice(dataset)
+    letter = _gold_choice(gold, multiple_choice) or _choice_at_start(_clean(gold), _CHOICE_LETTERS)
+    if multiple_choice or _gold_choice(gold, multiple_choice=False) is not None:
         return letter is not None and _choice_at_start(_clean(answer), _CHOICE_LETTERS) == letter
     return _equivalent(answer, gold)
 
@@ -779,17 +781,44 @@ def _gold_choice(gold: str, multiple_choice: bool) -> str | None:
     return match.group(1) if match else None
 
 
-def _grade(response: str, gold: str, dataset: str) -> bool:
-    name = _dataset_name(dataset)
+def _gold_is_list(gold: str) -> bool:
+    return len(_items(_clean(gold))) > 1 and _THOUSANDS.fullmatch(_clean(gold)) is None
+
+
+def final_answer(response: str, dataset: str = "math", gold: str | None = None) -> str | None:
+    """The answer ``is_correct`` grades, as a string: what samples record and majority votes on.
+
+    Multiple-choice datasets (or a letter gold) give the option letter. With
+    a gold, its shape decides whether several boxes in the final paragraph are
+    one list answer; without one (voting) they are read as a list.
+    """
+    if not isinstance(response, str):
+        return None
+    name = _dataset_name(dataset or "math")
     multiple_choice = _is_multiple_choice(name)
+    letter = _gold_choice(str(gold), multiple_choice) if gold is not None else None
+    if multiple_choice or letter is not None:
+        letters = "ABCD" if multiple_choice and (letter is None or letter <= "D") else _CHOICE_LETTERS
+        return _guarded_value(lambda: extract_choice(response, letters))
+    gold_is_list = gold is None or _gold_is_list(str(gold))
+    return _guarded_value(lambda: _extract_for_grading(response.replace("−", "-"), name, gold_is_list))
+
+
+def _guarded_value(extract: Callable[[], str | None]) -> str | None:
+    try:
+        return extract()
+    except Exception:
+        return None
+
+
+def _grade(response: str, gold: str, dataset: str) -> bool:
+    multiple_choice = _is_multiple_choice(_dataset_name(dataset))
     letter = _gold_choice(gold, multiple_choice)
+    answer = final_answer(response, dataset, gold)
     if letter is not None:
-        letters = "ABCD" if multiple_choice and letter <= "D" else _CHOICE_LETTERS
-        return extract_choice(response, letters) == letter
+        return answer == letter
     if multiple_choice:
         return False
-    gold_is_list = len(_items(_clean(gold))) > 1 and _THOUSANDS.fullmatch(_clean(gold)) is None
-    answer = _extract_for_grading(response.replace("−", "-"), name, gold_is_list)
     return answer is not None and _equivalent(answer, gold)
 
 

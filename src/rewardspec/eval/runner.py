@@ -23,7 +23,7 @@ from rewardspec.errors import InvalidInputError
 from rewardspec.eval.datasets import Example, load_dataset
 from rewardspec.eval.metrics import markdown_table, summarize
 from rewardspec.eval.plots import accuracy_vs_flops, sweep_plot
-from rewardspec.grading import is_correct
+from rewardspec.grading import final_answer, is_correct
 from rewardspec.methods.acceptance import DEFAULT_DELTA, check_delta
 from rewardspec.methods.rsd import DecodeConfig
 from rewardspec.prompts import format_question
@@ -222,7 +222,7 @@ def make_record(example: Example, trace, dataset: str) -> dict[str, Any]:
         "dataset": dataset,
         "question": example.question,
         "gold": example.gold,
-        "answer": data["answer"],
+        "answer": final_answer(data["text"], dataset, example.gold),  # the answer that was graded
         "correct": is_correct(data["text"], example.gold, dataset),
         "level": example.meta.get("level"),
         "response": data["text"],

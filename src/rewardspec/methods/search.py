@@ -155,7 +155,7 @@ class MajorityVote:
     method: str = "majority"
 
     def solve(self, question: str, on_step=None) -> Trace:
-        from rewardspec.grading import answers_equivalent
+        from rewardspec.grading import answers_equivalent, final_answer
 
         started = time.perf_counter()
         trace = _new_trace(question, self.method, self.draft, None)
@@ -163,18 +163,21 @@ class MajorityVote:
                           sample_temperature=self.sample_temperature, config=self.config)
         samples = sampler.samples(question)
         picked_at = time.perf_counter()
-        groups: list[list[Trace]] = []
+        # Vote on the answers as the grader reads them (option letters, lists of boxes), so
+        # that two samples share a vote exactly when they would grade the same.
+        groups: list[tuple[str, list[Trace]]] = []
         for sample in samples:
             _add_sample_cost(trace, sample)
-            if sample.answer is None:
+            answer = final_answer(sample.text, self.dataset)
+            if answer is None:
                 continue
-            for group in groups:
-                if answers_equivalent(group[0].answer, sample.answer, self.dataset):
+            for first, group in groups:
+                if answers_equivalent(first, answer, self.dataset):
                     group.append(sample)
                     break
             else:
-                groups.append([sample])
-        winner = max(groups, key=len)[0] if groups else samples[0]
+                groups.append((answer, [sample]))
+        winner = max(groups, key=lambda g: len(g[1]))[1][0] if groups else samples[0]
         trace.steps = winner.steps
         return _with_sampling_time(_finish(trace, started, winner.finish_reason), samples, picked_at)
 
