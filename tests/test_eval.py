@@ -133,6 +133,34 @@ def test_summary_metrics(gsm, tmp_path):
     assert m["per_model"]["target"]["flops_per_question"] == 0
 
 
+def _record(correct, level, steps, wall=2.0):
+    usage = {role: {"params": params, "generated_tokens": 10, "discarded_tokens": 0, "flops": 2.0 * params * 10,
+                    "flops_with_prompt": 3.0 * params * 10}
+             for role, params in (("draft", 10), ("target", 100), ("reward", 0))}
+    return {"id": str(level), "method": "rsd", "correct": correct, "level": level, "steps": steps, "usage": usage,
+            "flops": 2200.0, "flops_with_prompt": 3300.0, "wall_seconds": wall}
+
+
+def test_level_accuracy_acceptance_and_per_model_tables():
+    def step(source, reward, tokens=5, rejected=None):
+        return {"source": source, "reward": reward, "generated_tokens": tokens, "rejected_draft": rejected}
+
+    records = [
+        _record(True, 1, [step("draft", 0.9), step("draft", None, tokens=0)]),  # empty closing step: not judged
+        _record(False, 1, [step("target", None, rejected={"text": "x"}), step("draft", 0.8)]),
+        _record(True, 3, [step("target", None, rejected={"text": "y"})]),
+    ]
+    m = summarize(records)
+    assert m["accuracy_by_level"] == {"1": 0.5, "3": 1.0}
+    assert m["draft_acceptance"] == pytest.approx(2 / 4) and m["draft_acceptance_unit"] == "steps"
+    assert m["response_tokens_per_question"] == pytest.approx(20 / 3)
+    assert m["tokens_per_second"] == pytest.approx(20 / 6)  # delivered tokens, not all models' tokens
+    table = runner.markdown_table({"rsd": m})
+    assert "50.0% of steps" in table
+    assert "| method | level 1 | level 3 |" in table and "| rsd | 50.0% | 100.0% |" in table
+    assert "| rsd | 2.000e+02 / 3.000e+02 | 2.000e+03 / 3.000e+03 | - |" in table
+
+
 def test_run_eval_writes_every_output(gsm, tmp_path, monkeypatch):
     monkeypatch.setattr(runner.Solvers, "build", lambda self, name, delta=None: EchoSolver())
     cfg = runner.load_config(None, {"dataset": "gsm8k", "data_dir": str(gsm.parent), "methods": ["rsd", "draft"],
@@ -198,6 +226,14 @@ def test_config_validation(tmp_path):
         runner.load_config(None, {"dataset": "gsm8k", "delta": 2})
     with pytest.raises(InvalidInputError, match="--dataset"):
         runner.load_config(None, {})
+    with pytest.raises(InvalidInputError, match="unknown rule 'hard'"):
+        runner.load_config(None, {"dataset": "gsm8k", "rule": "hard"})
+    with pytest.raises(InvalidInputError, match="unknown aggregation 'mean'"):
+        runner.load_config(None, {"dataset": "gsm8k", "aggregation": "mean"})
+    with pytest.raises(InvalidInputError, match="no methods"):
+        runner.load_config(None, {"dataset": "gsm8k", "methods": []})
+    with pytest.raises(InvalidInputError, match="unknown prompt"):
+        runner.load_config(None, {"dataset": "gsm8k", "prompt": "my-own"})
     good = tmp_path / "c.yaml"
     good.write_text("dataset: math500\nlimit: 3\nmethods: [rsd, sd]\n")
     cfg = runner.load_config(str(good), {"limit": 5})

@@ -136,9 +136,15 @@ def eval_command(
     width: Optional[int] = typer.Option(None, help="Candidates per step for process_best_of_n/beam (default 4)."),
     beam_size: Optional[int] = typer.Option(None, help="Beams kept per step for beam (default 2)."),
     aggregation: Optional[str] = typer.Option(None, help="Step-reward aggregation: last, min, prod."),
+    rule: Optional[str] = typer.Option(None, help="RSD weighting rule: binary, clip, sigmoid (default binary)."),
     draft: Optional[str] = typer.Option(None), target: Optional[str] = typer.Option(None),
     reward: Optional[str] = typer.Option(None),
     max_tokens: Optional[int] = typer.Option(None), seed: Optional[int] = typer.Option(None),
+    temperature: Optional[float] = typer.Option(None, help="Sampling temperature of rsd/target/draft/sd "
+                                                "(default 0: greedy)."),
+    sample_temperature: Optional[float] = typer.Option(None, help="Temperature of the search methods' "
+                                                       "samples (default 0.7)."),
+    num_pred_tokens: Optional[int] = typer.Option(None, help="Draft tokens proposed per sd round (default 4)."),
     data_dir: Optional[str] = typer.Option(None, help="Directory of DATASET.jsonl files "
                                            "(default $REWARDSPEC_DATA, then ./shared/data or ../shared/data)."),
     question_field: Optional[str] = typer.Option(None), answer_field: Optional[str] = typer.Option(None),
@@ -152,9 +158,10 @@ def eval_command(
 
     cfg = load_config(config, _eval_overrides(
         dataset=dataset, limit=limit, methods=methods.split(",") if methods else None, delta=delta, n=n,
-        width=width, beam_size=beam_size, aggregation=aggregation, draft=draft, target=target, reward=reward,
-        max_tokens=max_tokens, seed=seed, data_dir=data_dir, question_field=question_field,
-        answer_field=answer_field, output=output))
+        width=width, beam_size=beam_size, aggregation=aggregation, rule=rule, draft=draft, target=target,
+        reward=reward, max_tokens=max_tokens, seed=seed, temperature=temperature,
+        sample_temperature=sample_temperature, num_pred_tokens=num_pred_tokens, data_dir=data_dir,
+        question_field=question_field, answer_field=answer_field, output=output))
     run_eval(cfg, resume=resume)
     console = make_console()
     console.print((Path(cfg.output) / "summary.md").read_text())
@@ -167,8 +174,11 @@ def sweep(
     deltas: str = typer.Option("0,0.3,0.5,0.7,0.9,1.0", help="Comma-separated δ values."),
     limit: Optional[int] = typer.Option(None), draft: Optional[str] = typer.Option(None),
     target: Optional[str] = typer.Option(None), reward: Optional[str] = typer.Option(None),
+    rule: Optional[str] = typer.Option(None, help="RSD weighting rule: binary, clip, sigmoid."),
     max_tokens: Optional[int] = typer.Option(None), seed: Optional[int] = typer.Option(None),
+    temperature: Optional[float] = typer.Option(None, help="Sampling temperature (default 0: greedy)."),
     data_dir: Optional[str] = typer.Option(None), output: Optional[str] = typer.Option(None),
+    question_field: Optional[str] = typer.Option(None), answer_field: Optional[str] = typer.Option(None),
     resume: bool = typer.Option(False), config: Optional[str] = typer.Option(None),
 ) -> None:
     """RSD at each δ plus target and draft; plots accuracy and FLOPs against δ."""
@@ -180,8 +190,10 @@ def sweep(
     except ValueError:
         raise InvalidInputError(f"--deltas must be comma-separated numbers; got '{deltas}'") from None
     cfg = load_config(config, _eval_overrides(
-        dataset=dataset, limit=limit, draft=draft, target=target, reward=reward, max_tokens=max_tokens,
-        seed=seed, data_dir=data_dir, output=output or "runs/sweep", methods=["rsd", "target", "draft"]))
+        dataset=dataset, limit=limit, draft=draft, target=target, reward=reward, rule=rule,
+        max_tokens=max_tokens, seed=seed, temperature=temperature, data_dir=data_dir,
+        question_field=question_field, answer_field=answer_field, output=output or "runs/sweep",
+        methods=["rsd", "target", "draft"]))
     run_sweep(cfg, values, resume=resume)
     console = make_console()
     console.print((Path(cfg.output) / "summary.md").read_text())

@@ -24,9 +24,10 @@ from rewardspec.eval.datasets import Example, load_dataset
 from rewardspec.eval.metrics import markdown_table, summarize
 from rewardspec.eval.plots import accuracy_vs_flops, sweep_plot
 from rewardspec.grading import final_answer, is_correct
-from rewardspec.methods.acceptance import DEFAULT_DELTA, check_delta
+from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES, check_delta
 from rewardspec.methods.rsd import DecodeConfig
-from rewardspec.prompts import format_question
+from rewardspec.methods.search import AGGREGATIONS
+from rewardspec.prompts import PROMPTS, format_question
 from rewardspec.rewards import DEFAULT_REWARD
 
 ALL_METHODS = ("rsd", "target", "draft", "sd", "best_of_n", "majority", "process_best_of_n", "beam")
@@ -78,9 +79,32 @@ class EvalConfig(BaseModel):
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(f"no methods; choose from {', '.join(ALL_METHODS)}")
         unknown = [m for m in value if m not in ALL_METHODS]
         if unknown:
             raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ALL_METHODS)}")
+        return value
+
+    @field_validator("rule")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        if value not in RULES:
+            raise ValueError(f"unknown rule {value!r}; choose from {', '.join(RULES)}")
+        return value
+
+    @field_validator("aggregation")
+    @classmethod
+    def _known_aggregation(cls, value: str) -> str:
+        if value not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {value!r}; choose from {', '.join(AGGREGATIONS)}")
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _known_prompt(cls, value: str) -> str:
+        if value not in PROMPTS:
+            raise ValueError(f"unknown prompt {value!r}; choose from {', '.join(PROMPTS)}")
         return value
 
     @field_validator("delta")
@@ -110,7 +134,7 @@ def load_config(path: str | None, overrides: dict[str, Any]) -> EvalConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInputError(f"config: {where}: {first['msg']}") from None
+        raise InvalidInputError(f"config: {where}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 class Solvers:
