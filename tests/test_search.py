@@ -79,12 +79,15 @@ def test_beam_search_and_bad_widths():
 
 
 def test_best_of_n_and_majority_share_samples_but_each_reports_its_cost():
-    draft = SeededModel(["3", "7", "5", "9"])
-    first = BestOfN(draft, KeywordReward("7"), n=4).solve("shared question")
+    draft, cache = SeededModel(["3", "7", "5", "9"]), {}
+    questions = [f"question {i}" for i in range(70)]  # more than any fixed-size cache would keep
+    first = [BestOfN(draft, KeywordReward("7"), n=4, cache=cache).solve(q) for q in questions]
     calls = draft.calls
-    second = MajorityVote(draft, n=4).solve("shared question")
+    second = [MajorityVote(draft, n=4, cache=cache).solve(q) for q in questions]
     assert draft.calls == calls  # the samples were reused
-    assert second.usage["draft"].generated_tokens == first.usage["draft"].generated_tokens
+    assert [t.usage["draft"].generated_tokens for t in second] == [t.usage["draft"].generated_tokens for t in first]
+    MajorityVote(draft, n=4).solve(questions[0])  # no cache given: nothing shared behind the caller's back
+    assert draft.calls > calls
 
 
 def test_best_of_n_works_with_the_self_likelihood_reward():

@@ -144,6 +144,7 @@ class Solvers:
         self.cfg = cfg
         self.dataset = dataset
         self.decode = DecodeConfig(max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed)
+        self.sample_cache: dict = {}  # best_of_n and majority draw the same samples once per run
 
     def build(self, method: str, delta: float | None = None):
         from rewardspec.methods.rsd import RSD
@@ -168,9 +169,11 @@ class Solvers:
                                        draft.params, target.params, cfg.num_pred_tokens, decode)
         draft, reward = load_model(cfg.draft), make_reward(cfg.reward, load_model)
         if method == "best_of_n":
-            return BestOfN(draft, reward, cfg.n, cfg.aggregation, cfg.sample_temperature, decode)
+            return BestOfN(draft, reward, cfg.n, cfg.aggregation, cfg.sample_temperature, decode,
+                           cache=self.sample_cache)
         if method == "majority":
-            return MajorityVote(draft, cfg.n, cfg.sample_temperature, self.dataset, decode)
+            return MajorityVote(draft, cfg.n, cfg.sample_temperature, self.dataset, decode,
+                                cache=self.sample_cache)
         beam = 1 if method == "process_best_of_n" else cfg.beam_size
         return StepSearch(draft, reward, cfg.width, beam, cfg.sample_temperature, cfg.aggregation,
                           decode, method=method)

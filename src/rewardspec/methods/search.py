@@ -23,7 +23,7 @@ from rewardspec.rewards.base import RewardModel
 from rewardspec.types import Generation, Step, Trace
 
 AGGREGATIONS = ("last", "min", "prod")
-_SAMPLE_CACHE: dict[tuple, list[Trace]] = {}
+SampleCache = dict  # (draft, question, n, decoding) -> the N sample traces; owned by whoever shares it
 
 
 def aggregate(rewards: list[float], how: str) -> float:
@@ -88,6 +88,7 @@ class BestOfN:
     sample_temperature: float = 0.7
     config: DecodeConfig = field(default_factory=DecodeConfig)
     method: str = "best_of_n"
+    cache: SampleCache | None = None
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -95,23 +96,24 @@ class BestOfN:
         aggregate([1.0], self.aggregation)
 
     def samples(self, question: str) -> list[Trace]:
-        """The N seeded draft samples; shared with majority voting in the same process.
+        """The N seeded draft samples, shared through ``cache`` with majority voting.
 
         Best-of-N and majority voting differ only in how they pick among the
-        same samples, so an evaluation that runs both samples once. Each
-        method still reports the full cost of its samples.
+        same samples, so an evaluation that runs both gives them one cache
+        and samples once. Each method still reports the full cost of its samples.
         """
         cfg = _sampling_config(self.config, self.sample_temperature)
         key = (id(self.draft), question, self.n, cfg)
-        if key not in _SAMPLE_CACHE:
-            if len(_SAMPLE_CACHE) >= 64:
-                _SAMPLE_CACHE.pop(next(iter(_SAMPLE_CACHE)))
-            _SAMPLE_CACHE[key] = [
-                RSD(draft=self.draft, method="draft",
-                    config=DecodeConfig(**{**cfg.__dict__, "seed": cfg.seed * 7919 + i})).solve(question)
-                for i in range(self.n)
-            ]
-        return copy.deepcopy(_SAMPLE_CACHE[key])
+        if self.cache is not None and key in self.cache:
+            return copy.deepcopy(self.cache[key])
+        samples = [
+            RSD(draft=self.draft, method="draft",
+                config=DecodeConfig(**{**cfg.__dict__, "seed": cfg.seed * 7919 + i})).solve(question)
+            for i in range(self.n)
+        ]
+        if self.cache is not None:
+            self.cache[key] = copy.deepcopy(samples)
+        return samples
 
     def solve(self, question: str, on_step=None) -> Trace:
         started = time.perf_counter()
@@ -153,6 +155,7 @@ class MajorityVote:
     dataset: str = "math"
     config: DecodeConfig = field(default_factory=DecodeConfig)
     method: str = "majority"
+    cache: SampleCache | None = None
 
     def solve(self, question: str, on_step=None) -> Trace:
         from rewardspec.grading import answers_equivalent, final_answer
@@ -160,7 +163,7 @@ class MajorityVote:
         started = time.perf_counter()
         trace = _new_trace(question, self.method, self.draft, None)
         sampler = BestOfN(self.draft, reward=None, n=self.n,  # type: ignore[arg-type]
-                          sample_temperature=self.sample_temperature, config=self.config)
+                          sample_temperature=self.sample_temperature, config=self.config, cache=self.cache)
         samples = sampler.samples(question)
         picked_at = time.perf_counter()
         # Vote on the answers as the grader reads them (option letters, lists of boxes), so
