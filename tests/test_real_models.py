@@ -122,3 +122,39 @@ def test_token_level_speculative_decoding_accepts_its_own_proposals(tiny):
     assert t.generated_tokens >= completion - 1
     # Proposals are verified in batches: far fewer draft calls than output tokens.
     assert d.calls < completion / 2
+
+
+def test_eval_interrupted_with_ctrl_c_resumes_without_loss_or_duplicates(tmp_path):
+    """The real command, the real tiny model: SIGINT after the second sample, then --resume."""
+    import signal
+    import time
+
+    data = tmp_path / "sums.jsonl"
+    data.write_text("".join(json.dumps({"question": f"What is {i} + {i}?", "answer": str(2 * i), "id": i}) + "\n"
+                            for i in range(8)))
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "rewardspec", "eval", "--dataset", str(data), "--methods", "draft",
+               "--draft", "smollm2-135m", "--max-tokens", "48", "--output", str(out)]
+    samples = out / "samples-draft.jsonl"
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if samples.exists() and len(samples.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    before = [json.loads(line) for line in samples.read_text().splitlines()]
+    assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err
+    assert 2 <= len(before) < 8, "the run should have been stopped part-way"
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)  # without --resume: refused
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+    done = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = [json.loads(line) for line in samples.read_text().splitlines()]
+    assert after[: len(before)] == before  # finished samples untouched
+    assert sorted(r["id"] for r in after) == [str(i) for i in range(8)]  # nothing lost, nothing twice
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["methods"]["draft"]["n"] == 8

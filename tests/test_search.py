@@ -85,7 +85,9 @@ def test_best_of_n_and_majority_share_samples_but_each_reports_its_cost():
     calls = draft.calls
     second = [MajorityVote(draft, n=4, cache=cache).solve(q) for q in questions]
     assert draft.calls == calls  # the samples were reused
-    assert [t.usage["draft"].generated_tokens for t in second] == [t.usage["draft"].generated_tokens for t in first]
+    for role_usage in ("generated_tokens", "prompt_tokens"):  # best-of-N scores without a second draft pass
+        assert [getattr(t.usage["draft"], role_usage) for t in second] == \
+            [getattr(t.usage["draft"], role_usage) for t in first]
     MajorityVote(draft, n=4).solve(questions[0])  # no cache given: nothing shared behind the caller's back
     assert draft.calls > calls
 

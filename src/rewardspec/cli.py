@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 import typer
@@ -124,6 +126,17 @@ def _eval_overrides(**values) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
+@contextmanager
+def _resumable(output: str) -> Iterator[None]:
+    """On Ctrl-C, say that the finished samples are kept and how to go on from them."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(f"rewardspec: interrupted; every finished sample is saved in {output}/: "
+              "run the same command with --resume to continue", file=sys.stderr)
+        sys.exit(130)
+
+
 @app.command("eval")
 def eval_command(
     dataset: Optional[str] = typer.Option(None, help="math500, gsm8k, gaokao2023en, olympiadbench, amc23, "
@@ -162,7 +175,8 @@ def eval_command(
         reward=reward, max_tokens=max_tokens, seed=seed, temperature=temperature,
         sample_temperature=sample_temperature, num_pred_tokens=num_pred_tokens, data_dir=data_dir,
         question_field=question_field, answer_field=answer_field, output=output))
-    run_eval(cfg, resume=resume)
+    with _resumable(cfg.output):
+        run_eval(cfg, resume=resume)
     console = make_console()
     console.print((Path(cfg.output) / "summary.md").read_text())
     console.print(f"wrote {cfg.output}/: samples-*.jsonl, summary.json, summary.md, accuracy_vs_flops.png")
@@ -194,7 +208,8 @@ def sweep(
         max_tokens=max_tokens, seed=seed, temperature=temperature, data_dir=data_dir,
         question_field=question_field, answer_field=answer_field, output=output or "runs/sweep",
         methods=["rsd", "target", "draft"]))
-    run_sweep(cfg, values, resume=resume)
+    with _resumable(cfg.output):
+        run_sweep(cfg, values, resume=resume)
     console = make_console()
     console.print((Path(cfg.output) / "summary.md").read_text())
     console.print(f"wrote {cfg.output}/: samples-*.jsonl, summary.json, summary.md, sweep.png")

@@ -77,6 +77,21 @@ def _with_sampling_time(trace: Trace, samples: list[Trace], picked_at: float) ->
     return trace
 
 
+class _RecordingModel:
+    """A draft that remembers the generations it returned, in order (one per sample step)."""
+
+    def __init__(self, model: LanguageModel) -> None:
+        self.model, self.generations = model, []
+
+    def __getattr__(self, name: str):
+        return getattr(self.model, name)
+
+    def generate_step(self, messages, response_prefix, sampling):
+        generation = self.model.generate_step(messages, response_prefix, sampling)
+        self.generations.append(generation)
+        return generation
+
+
 @dataclass
 class BestOfN:
     """N full draft samples; the one whose step rewards aggregate highest wins."""
@@ -102,15 +117,21 @@ class BestOfN:
         same samples, so an evaluation that runs both gives them one cache
         and samples once. Each method still reports the full cost of its samples.
         """
+        return [trace for trace, _ in self._samples_with_generations(question)]
+
+    def _samples_with_generations(self, question: str) -> list[tuple[Trace, list[Generation]]]:
+        """Each sample with the draft generations behind its steps (their log-probabilities
+        are what a likelihood reward reads, so nothing has to be scored again)."""
         cfg = _sampling_config(self.config, self.sample_temperature)
         key = (id(self.draft), question, self.n, cfg)
         if self.cache is not None and key in self.cache:
             return copy.deepcopy(self.cache[key])
-        samples = [
-            RSD(draft=self.draft, method="draft",
-                config=DecodeConfig(**{**cfg.__dict__, "seed": cfg.seed * 7919 + i})).solve(question)
-            for i in range(self.n)
-        ]
+        samples = []
+        for i in range(self.n):
+            recorder = _RecordingModel(self.draft)
+            trace = RSD(draft=recorder, method="draft",  # type: ignore[arg-type]
+                        config=DecodeConfig(**{**cfg.__dict__, "seed": cfg.seed * 7919 + i})).solve(question)
+            samples.append((trace, recorder.generations))
         if self.cache is not None:
             self.cache[key] = copy.deepcopy(samples)
         return samples
@@ -119,20 +140,14 @@ class BestOfN:
         started = time.perf_counter()
         trace = _new_trace(question, self.method, self.draft, self.reward)
         best, best_score = None, -1.0
-        samples = self.samples(question)
+        pairs = self._samples_with_generations(question)
+        samples = [sample for sample, _ in pairs]
         picked_at = time.perf_counter()
-        for sample in samples:
+        for sample, generations in pairs:
             _add_sample_cost(trace, sample)
             rewards, previous = [], []
-            messages = build_messages(question, self.config.system_prompt)
-            for step in sample.steps:
+            for step, gen in zip(sample.steps, generations):
                 if step.text.strip():
-                    # The finished sample kept no log-probabilities; rescoring the step with
-                    # the draft gives them back (a reward on the draft's own likelihood needs
-                    # them), and that prefill is counted as draft prompt work.
-                    lp = self.draft.score_continuation(messages, "".join(previous), step.text)
-                    trace.usage["draft"].prompt_tokens += lp.prompt_tokens + len(lp.token_logprobs)
-                    gen = Generation(step.text, step.generated_tokens, 0, "step", lp.token_logprobs)
                     score = self.reward.score(question, previous, step.text, gen)
                     trace.usage["reward"].add_score(score)
                     step.reward = score.value
