@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -86,25 +86,12 @@ class EvalConfig(BaseModel):
             raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ALL_METHODS)}")
         return value
 
-    @field_validator("rule")
+    @field_validator("rule", "aggregation", "prompt")
     @classmethod
-    def _known_rule(cls, value: str) -> str:
-        if value not in RULES:
-            raise ValueError(f"unknown rule {value!r}; choose from {', '.join(RULES)}")
-        return value
-
-    @field_validator("aggregation")
-    @classmethod
-    def _known_aggregation(cls, value: str) -> str:
-        if value not in AGGREGATIONS:
-            raise ValueError(f"unknown aggregation {value!r}; choose from {', '.join(AGGREGATIONS)}")
-        return value
-
-    @field_validator("prompt")
-    @classmethod
-    def _known_prompt(cls, value: str) -> str:
-        if value not in PROMPTS:
-            raise ValueError(f"unknown prompt {value!r}; choose from {', '.join(PROMPTS)}")
+    def _one_of_the_known(cls, value: str, info: ValidationInfo) -> str:
+        known = {"rule": RULES, "aggregation": AGGREGATIONS, "prompt": PROMPTS}[info.field_name]
+        if value not in known:
+            raise ValueError(f"unknown {info.field_name} {value!r}; choose from {', '.join(known)}")
         return value
 
     @field_validator("delta")
