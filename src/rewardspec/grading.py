@@ -16,21 +16,22 @@ The work is split in three layers:
   degrees, currency and thousands separators taken off), and ``math-verify``
   (SymPy) for everything symbolic.
 
-Grading never raises and never hangs: any failure counts as "incorrect", and
-``math-verify`` runs under a wall-clock budget.
+Grading never raises and never hangs, in any thread: any failure counts as
+"incorrect"; every pattern runs in time linear in its input; and
+``math-verify`` runs under a wall-clock budget (:mod:`rewardspec.symbolic`).
 """
 
 from __future__ import annotations
 
 import re
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any
+
+from rewardspec import symbolic
+from rewardspec.symbolic import symbolic_equal
 
 __all__ = [
     "extract_answer",
@@ -44,7 +45,7 @@ __all__ = [
     "to_number",
 ]
 
-#: Seconds one grading call may spend in SymPy before it counts as incorrect.
+#: Seconds one grading call may spend in SymPy; past them, the comparison counts as incorrect.
 TIME_BUDGET_S = 1.0
 # Longer strings are not final answers; parsing them is slow and pointless.
 _MAX_SYMBOLIC_CHARS = 300
@@ -63,37 +64,56 @@ _CHOICE_CUE = re.compile(
     r"(?:answer|option|choice)(?:\s+(?:is|would\s+be|will\s+be))?\s*(?:[:=]|(?<=is|be))", re.I
 )
 _NUMBER = re.compile(r"(?<![\d.,])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\d])|(?<![\d.])-?\.\d+")
-_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$([^$]+?)(?<!\\)\$", re.S)
 
 
-def _boxed_spans(text: str) -> list[tuple[int, int, str]]:
-    """Every ``\\boxed`` answer as (start, end, content), in order of appearance."""
+_BARE_BOX_CONTENT = re.compile(r"[^\s${}]+")
+
+
+def _boxed_spans(text: str) -> list[tuple[int, int, int, int]]:
+    """Every ``\\boxed`` answer as (start, end, content start, content end), in order of appearance.
+
+    Braces are paired once for the whole text, so a response with thousands
+    of boxes costs one pass, not one scan per box; contents are sliced only
+    where they are used (nested boxes would otherwise copy the text once per level).
+    """
     spans = []
+    pairs: dict[int, int] | None = None
     for match in _BOX_COMMAND.finditer(text):
         pos = match.end()
         while pos < len(text) and text[pos] == " ":
             pos += 1
         if pos < len(text) and text[pos] == "{":
-            end = _matching_brace(text, pos)
+            pairs = _brace_pairs(text) if pairs is None else pairs
+            end = pairs.get(pos)
             if end is not None:
-                spans.append((match.start(), end + 1, text[pos + 1 : end].strip()))
+                spans.append((match.start(), end + 1, pos + 1, end))
             continue
-        token = re.match(r"[^\s${}]+", text[pos:])  # ``\boxed 5``
+        token = _BARE_BOX_CONTENT.match(text, pos)  # ``\boxed 5``
         if token and pos > match.end():
-            spans.append((match.start(), pos + token.end(), token.group().rstrip(".,;")))
+            content = token.group().rstrip(".,;")
+            spans.append((match.start(), token.end(), pos, pos + len(content)))
     return spans
 
 
-def _matching_brace(text: str, open_pos: int) -> int | None:
-    depth = 0
-    for pos in range(open_pos, len(text)):
-        if text[pos] == "{" and text[pos - 1 : pos] != "\\":
-            depth += 1
-        elif text[pos] == "}" and text[pos - 1 : pos] != "\\":
-            depth -= 1
-            if depth == 0:
-                return pos
-    return None
+def _content(text: str, span: tuple[int, int, int, int]) -> str:
+    return text[span[2] : span[3]].strip()
+
+
+def _brace_pairs(text: str) -> dict[int, int]:
+    """Position of each unescaped ``{`` that is closed -> position of its ``}``."""
+    pairs, stack = {}, []
+    for match in _BRACE.finditer(text):
+        pos = match.start()
+        if text[pos - 1 : pos] == "\\":
+            continue
+        if text[pos] == "{":
+            stack.append(pos)
+        elif stack:
+            pairs[stack.pop()] = pos
+    return pairs
+
+
+_BRACE = re.compile(r"[{}]")
 
 
 def last_boxed(text: str) -> str | None:
@@ -102,7 +122,7 @@ def last_boxed(text: str) -> str | None:
     last = max(_BOX_COMMAND.finditer(text), key=lambda m: m.start(), default=None)
     if not spans or last is None or spans[-1][0] != last.start():
         return None  # the last box was never closed: the answer was cut off
-    return spans[-1][2]
+    return _content(text, spans[-1])
 
 
 def _cut_sentence(tail: str) -> str:
@@ -150,11 +170,17 @@ def extract_answer(text: str) -> str | None:
 
 
 def _final_paragraph_boxes(text: str) -> list[str]:
+    """The boxes of the last paragraph with a box; a box inside another is part of that one."""
     spans = _boxed_spans(text)
     if not spans:
         return []
     start = text.rfind("\n\n", 0, spans[-1][0])
-    return [content for begin, _, content in spans if begin > start]
+    boxes, outer_end = [], -1
+    for span in spans:
+        if span[0] > start and span[0] >= outer_end:
+            boxes.append(_content(text, span))
+            outer_end = span[1]
+    return boxes
 
 
 def _extract_for_grading(response: str, dataset: str, gold_is_list: bool) -> str | None:
@@ -177,10 +203,41 @@ def _extract_for_grading(response: str, dataset: str, gold_is_list: bool) -> str
 def _last_math_or_number(text: str) -> str | None:
     """Whichever comes last: a maths span such as ``$x=3$``, or a bare number."""
     number = _last_number(text)
-    spans = list(_MATH_SPAN.finditer(text))
-    if spans and (number is None or spans[-1].end() >= number[0]):
-        return next(group for group in spans[-1].groups() if group is not None).strip()
+    span = _last_math_span(text)
+    if span is not None and (number is None or span[0] >= number[0]):
+        return span[1]
     return number[1] if number else None
+
+
+_MATH_OPENER = re.compile(r"\$|\\[\[(]")
+_MATH_CLOSERS = {"$$": "$$", "\\[": "\\]", "\\(": "\\)"}
+
+
+def _last_math_span(text: str) -> tuple[int, str] | None:
+    """(end, content) of the last ``$$..$$``, ``\\[..\\]``, ``\\(..\\)`` or ``$..$`` span.
+
+    Spans are read left to right, as a regular expression would, but each
+    kind of delimiter is searched for with ``str.find``, and a kind with no
+    closing delimiter left is not searched for again: unclosed ``\\[`` or
+    ``$`` repeated thousands of times cost one pass.
+    """
+    last, pos, closed = None, 0, {"$$": True, "\\[": True, "\\(": True}
+    while (opener := _MATH_OPENER.search(text, pos)) is not None:
+        start = opener.start()
+        kind = "$$" if text.startswith("$$", start) else opener.group()
+        if kind != "$" and closed[kind]:
+            end = text.find(_MATH_CLOSERS[kind], start + 3)
+            if end >= 0:
+                last, pos = (end + 2, text[start + 2 : end].strip()), end + 2
+                continue
+            closed[kind] = False
+        if kind != "$$" and text[start] == "$" and text[start - 1 : start] not in ("\\", "$"):
+            end = text.find("$", start + 1)
+            if end > start + 1 and text[end - 1] != "\\":
+                last, pos = (end + 1, text[start + 1 : end].strip()), end + 1
+                continue
+        pos = start + 1
+    return last
 
 
 def _choice_at_start(phrase: str, letters: str) -> str | None:
@@ -226,7 +283,7 @@ def gsm8k_gold(answer_field: str) -> str:
 def _plain_gold(text: str) -> str:
     """A gold answer without its ``$`` delimiters and trailing full stop."""
     text = re.sub(r"(?<!\\)\$", "", str(text)).strip()
-    text = re.sub(r"\s*solution:?$", "", text, flags=re.I)  # one GaoKao row carries this
+    text = _GOLD_SOLUTION_TAIL.sub("", text)  # one GaoKao row carries this
     return text.rstrip(".").strip()
 
 
@@ -295,7 +352,7 @@ _COSMETIC = [
     (re.compile(r"\\(?:text|mbox)\{\s*(or|and)\s*\}"), r" \1 "),
     (re.compile(r"(?<!\\)\\[,;: ]|\\q?quad|~"), " "),
     (re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree"), ""),
-    (re.compile(r"\\%|\s*\bpercent\b"), "%"),
+    (re.compile(r"\\%|(?<!\s)\s*\bpercent\b"), "%"),
     (re.compile(r"\\infin(?:ity)?\b|∞"), r"\\infty"),
     (re.compile(r"\\varnothing|\\\{\s*\\\}|∅"), r"\\emptyset"),
     (re.compile(r"\+\s*\\infty"), r"\\infty"),
@@ -358,10 +415,16 @@ _UNIT_SUFFIX = re.compile(rf"(?<=[\d}}.\s]){_UNIT}{_POWER}$", re.I)
 _LETTER_UNIT_SUFFIX = re.compile(rf"(?<=[\d.\s]){_LETTER_UNIT}{_POWER}$")
 _MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "or", "and", "pi"}
 _TEXT_SUFFIX = re.compile(r"\\(?:text|mbox|mathrm|textrm)\s*\{([^{}]*)\}(?:\s*\^\s*\{?[23]\}?)?$")
-_WORD_SUFFIX = re.compile(r"\s([A-Za-z]{2,}(?:\s+[A-Za-z]+)*)$")
-_CURRENCY = re.compile(r"^(?:\\\$|\$|USD|€|£|¥)\s*|\s*(?:\\\$|\$)$")
+# Trailing words ("18 dollars"): the run of letters and spaces at the end, found from its
+# start only (the look-behind), then the words in it from the first space before a word
+# of two letters or more (what "\s([A-Za-z]{2,}(?:\s+[A-Za-z]+)*)$" matched, in linear time).
+_LETTERS_AND_SPACES_TAIL = re.compile(r"(?<![A-Za-z\s])[A-Za-z\s]*$")
+_FIRST_TRAILING_WORD = re.compile(r"\s(?=[A-Za-z]{2})")
+_CURRENCY = re.compile(r"^(?:\\\$|\$|USD|€|£|¥)\s*|(?<!\s)\s*(?:\\\$|\$)$")
 _THOUSANDS = re.compile(r"(?<![\d,.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])")
 _DECIMAL = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_SLASH = re.compile(r"(?<!\s)\s*/\s*")
+_GOLD_SOLUTION_TAIL = re.compile(r"(?<!\s)\s*solution:?$", re.I)
 
 
 def _drop_if_words(match: re.Match[str]) -> str:
@@ -370,12 +433,16 @@ def _drop_if_words(match: re.Match[str]) -> str:
 
 def _strip_trailing_words(text: str) -> str:
     """``18 dollars`` -> ``18``, but ``2 sin x`` stays: only words after a number, never functions."""
-    word = _WORD_SUFFIX.search(text)
-    if word is None or not re.search(r"\d", text[: word.start()]):
+    body = text[:-1] if text.endswith("\n") else text
+    tail = _LETTERS_AND_SPACES_TAIL.search(text)
+    if tail is None or not (body[-1:].isascii() and body[-1:].isalpha()):
         return text
-    if set(word.group(1).lower().split()) & _MATH_WORDS:
+    first = _FIRST_TRAILING_WORD.search(text, tail.start())
+    if first is None or not re.search(r"\d", text[: first.start()]):
         return text
-    return text[: word.start()].strip()
+    if set(text[first.end() :].lower().split()) & _MATH_WORDS:
+        return text
+    return text[: first.start()].strip()
 
 
 def _strip_units(text: str, loose: bool = True) -> str:
@@ -405,7 +472,7 @@ def _fold_thousands(text: str) -> str:
 
 def _plain_number(text: str) -> Fraction | None:
     """Integers, decimals, ``a/b``, ``\\frac{a}{b}`` and mixed numbers, exactly."""
-    text = re.sub(r"\s*/\s*", "/", text)
+    text = _SLASH.sub("/", text)
     sign = -1 if text.startswith("-") else 1
     body = text[1:].strip() if text[:1] in "+-" else text
     if re.fullmatch(rf"{_DECIMAL}(?:[eE][+-]?\d{{1,3}})?", body):  # 1e3, but never 1e999999
@@ -480,7 +547,8 @@ def _top_level_split(text: str, separator: re.Pattern[str]) -> list[str]:
     return [part.strip() for part in parts]
 
 
-_LIST_SEPARATOR = re.compile(r"\s*[,;]\s*|\s+(?:or|and)\s+")
+# The look-behinds make a run of spaces be tried from its start only (linear, not quadratic).
+_LIST_SEPARATOR = re.compile(r"(?<!\s)\s*[,;]\s*|(?<!\s)\s+(?:or|and)\s+")
 _UNION = re.compile(r"\s*\\cup\s*")
 _PLUS_MINUS = re.compile(r"\\pm")
 _BASE_NUMBER = re.compile(r"(\d[0-9A-Z]*)_\{?(\d+)\}?")
@@ -634,118 +702,29 @@ def _scalar_equal(pred: str, gold: str) -> bool:
 # ---------------------------------------------------------------------------
 
 
-class _OutOfTime(BaseException):
-    """Raised by the alarm; a BaseException so that SymPy's ``except Exception`` lets it pass."""
-
-
-_deadline_armed = threading.local()
-
-
-@lru_cache(maxsize=1)
-def _math_verify() -> tuple[Callable[..., list], Callable[..., bool], Any]:
-    """Import math-verify (and SymPy) once, on first use, outside any time budget."""
-    import math_verify
-    from math_verify import grader, parser
-
-    # We time SymPy ourselves (below), so tell math-verify its "no timeout" warning was shown.
-    grader.TIMEOUT_WARNING_SHOWN = parser.TIMEOUT_WARNING_SHOWN = True
-    # Units are ours to strip: math-verify's list also drops "am", "pm", "c" and "t".
-    normalization = math_verify.LatexNormalizationConfig(
-        basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all", equations=False
-    )
-    config = math_verify.LatexExtractionConfig(normalization_config=normalization)
-    # The first parse builds the LaTeX parser (~0.2 s): do it here, not inside a time budget.
-    warm = math_verify.parse(r"$\frac{\sqrt{2}}{2}+\pi x$", extraction_config=[config], parsing_timeout=None)
-    math_verify.verify(warm, warm, timeout_seconds=None)
-    return math_verify.parse, math_verify.verify, config
-
-
-@lru_cache(maxsize=4096)
-def _parsed(latex: str) -> tuple:
-    parse, _, config = _math_verify()
-    return tuple(parse(f"${latex}$", extraction_config=[config], parsing_timeout=None))
-
-
-_too_slow: set[tuple[str, str]] = set()
-# Without an alarm (off the main thread) these are skipped: towers, huge powers and
-# factorials, and big expansions such as (x+1)^{1000} can keep SymPy busy for seconds.
-_RISKY = re.compile(
-    r"\^\s*\{[^{}]*\^|\^\s*\{?\s*\d{7,}|[)}a-zA-Z]\s*\^\s*\{?\s*\d{3,}|\d{4,}\s*!|[)}]\s*!"
-    r"|\\(?:sum|prod|int|lim|underbrace|cdots|ldots)"
-)
+_budget = threading.local()
 
 
 def _symbolic_equal(pred: str, gold: str) -> bool:
-    """math-verify's verdict; False when it cannot parse or runs out of time."""
+    """math-verify's verdict within what is left of this grading call's budget; False otherwise."""
     if max(len(pred), len(gold)) > _MAX_SYMBOLIC_CHARS:
         return False
-    if not getattr(_deadline_armed, "value", False) and (_RISKY.search(pred) or _RISKY.search(gold)):
-        return False
-    if (pred, gold) in _too_slow:
-        return False
-    _, verify, _ = _math_verify()
-    try:
-        gold_parsed, pred_parsed = _parsed(gold), _parsed(pred)
-        if not gold_parsed or not pred_parsed:
-            return False
-        return bool(
-            verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None, allow_set_relation_comp=True)
-        )
-    except _OutOfTime:
-        if len(_too_slow) < 10_000:
-            _too_slow.add((pred, gold))  # sampled responses repeat: do not wait for SymPy twice
-        raise
-
-
-@contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    """Raise ``_OutOfTime`` in the block after ``seconds`` (main thread only, like all signals).
-
-    The alarm repeats every 50 ms until the block ends, so a stray ``except:`` in
-    SymPy cannot swallow it for good; an outer timer (pytest-timeout) is restored.
-    """
-    state = {"armed": True}
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        if state["armed"]:
-            raise _OutOfTime
-
-    try:
-        previous_handler = signal.signal(signal.SIGALRM, on_alarm)
-    except (AttributeError, ValueError, OSError):  # not the main thread, or no SIGALRM (Windows)
-        yield
-        return
-    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
-    started = time.monotonic()
-    _deadline_armed.value = True
-    try:
-        yield
-    finally:
-        while True:  # the alarm may strike while we disarm it; retry until disarmed
-            try:
-                state["armed"] = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, signal.SIG_DFL if previous_handler is None else previous_handler)
-                _deadline_armed.value = False
-                break
-            except _OutOfTime:
-                continue
-        if outer_delay > 0:
-            remaining = max(outer_delay - (time.monotonic() - started), 1e-3)
-            signal.setitimer(signal.ITIMER_REAL, remaining, outer_interval)
+    remaining = getattr(_budget, "until", time.monotonic() + TIME_BUDGET_S) - time.monotonic()
+    return symbolic_equal(pred, gold, remaining)
 
 
 def _guarded(check: Callable[[], bool]) -> bool:
-    """Run a grading step so that errors, hangs and parse failures all read as incorrect."""
+    """Run a grading step so that errors and parse failures read as incorrect, with SymPy's
+    time capped at ``TIME_BUDGET_S`` for the whole call (see :mod:`rewardspec.symbolic`)."""
+    symbolic.available()  # import math-verify outside the budget (once; ~1 s)
+    outer = getattr(_budget, "until", None)
+    _budget.until = time.monotonic() + TIME_BUDGET_S if outer is None else outer
     try:
-        _math_verify()
+        return bool(check())
     except Exception:
-        pass  # without math-verify, the exact paths still grade numbers, lists and letters
-    try:
-        with _deadline(TIME_BUDGET_S):
-            return bool(check())
-    except (Exception, _OutOfTime):
         return False
+    finally:
+        _budget.until = outer
 
 
 def answers_equivalent(answer: str | None, gold: str | None, dataset: str = "math") -> bool:
