@@ -158,3 +158,16 @@ def test_eval_interrupted_with_ctrl_c_resumes_without_loss_or_duplicates(tmp_pat
     assert sorted(r["id"] for r in after) == [str(i) for i in range(8)]  # nothing lost, nothing twice
     summary = json.loads((out / "summary.json").read_text())
     assert summary["methods"]["draft"]["n"] == 8
+
+
+def test_a_real_model_that_falls_into_a_loop_is_cut_early(tiny):
+    """Greedy SmolLM2 carries on a "2 + 2 + ..." chain; the step ends as degenerate long before
+    its budget; the guard only ends the step early, it changes no token."""
+    messages = build_messages("Add up the costs.")
+    prefix = "\\[ \\text{Total cost} = " + "2 + " * 12
+    looping = tiny.generate_step(messages, prefix, SamplingParams(max_tokens=400, repetition_limit=64))
+    assert looping.finish_reason == "degenerate"
+    assert 64 <= looping.generated_tokens < 200 and "2 + 2 + 2" in looping.text
+    unguarded = tiny.generate_step(messages, prefix, SamplingParams(max_tokens=looping.generated_tokens,
+                                                                    repetition_limit=0))
+    assert unguarded.finish_reason == "length" and unguarded.text == looping.text

@@ -19,7 +19,8 @@ def step_line(index: int, step: Step) -> Text:
     line.append(f"{step.source:<6}", style=f"bold {colour}")
     if step.rejected_draft is not None:
         rej = step.rejected_draft
-        line.append(f" draft rejected r={rej.reward:.2f} ({rej.generated_tokens} tok)", style="red")
+        why = "looping" if rej.degenerate else f"r={rej.reward:.2f}"
+        line.append(f" draft rejected {why} ({rej.generated_tokens} tok)", style="red")
     elif step.reward is not None:
         line.append(f" accepted r={step.reward:.2f}", style=colour)
     line.append(f" {step.generated_tokens} tok", style="dim")

@@ -21,14 +21,15 @@ class Generation:
     generated_tokens: int
     prompt_tokens: int
     """Prompt tokens actually processed, after reuse of a cached prefix."""
-    finish_reason: Literal["step", "eos", "length", "stop"]
+    finish_reason: Literal["step", "eos", "length", "stop", "degenerate"]
+    """"degenerate": the step fell into a loop and was cut (see :mod:`rewardspec.steps`)."""
     token_logprobs: list[float] | None = None
     """Log-probability of each generated token under the generating model."""
 
     @property
     def ends_answer(self) -> bool:
         """True when this step is the last one of the response."""
-        return self.finish_reason in ("eos", "length", "stop")
+        return self.finish_reason in ("eos", "length", "stop", "degenerate")
 
 
 @dataclass
@@ -47,8 +48,10 @@ class RejectedDraft:
     """A draft step the acceptance rule turned down; its tokens were spent."""
 
     text: str
-    reward: float
+    reward: float | None
+    """None when the step was never scored: it was rejected for looping (``degenerate``)."""
     generated_tokens: int
+    degenerate: bool = False
 
 
 @dataclass

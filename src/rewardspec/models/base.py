@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from rewardspec.steps import DEFAULT_SEPARATOR
+from rewardspec.steps import DEFAULT_REPETITION_LIMIT, DEFAULT_SEPARATOR
 from rewardspec.types import Generation
 
 Message = dict[str, str]
@@ -28,6 +28,8 @@ class SamplingParams:
     seed: int = 0
     separator: str = DEFAULT_SEPARATOR
     stop: tuple[str, ...] = ()
+    repetition_limit: int = DEFAULT_REPETITION_LIMIT
+    """Tokens of repetition that end a step as "degenerate" (see :mod:`rewardspec.steps`); 0: off."""
 
 
 @dataclass

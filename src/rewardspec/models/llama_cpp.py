@@ -23,7 +23,8 @@ import numpy as np
 from rewardspec.errors import InvalidInputError, MissingPackageError
 from rewardspec.models.base import ContinuationScore, Message, SamplingParams
 from rewardspec.prompts import plain_prompt
-from rewardspec.steps import cut_generation
+from rewardspec.detokenize import ByteDetokenizer
+from rewardspec.steps import StepCutter
 from rewardspec.types import Generation
 
 
@@ -167,8 +168,9 @@ class LlamaCppModel:
             processed = self._sync(tokens)
             out: list[int] = []
             logprobs: list[float] = []
-            text = ""
-            finish = "length"
+            detok = ByteDetokenizer(self._token_bytes)
+            cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
+            text, finish = None, "length"
             while len(out) < sampling.max_tokens:
                 logits = self._last_logits()
                 shifted = logits - logits.max()
@@ -179,15 +181,14 @@ class LlamaCppModel:
                 if self._is_eog(token):
                     finish = "eos"
                     break
-                text = self._decode(out)
-                cut = cut_generation(text, sampling.separator, sampling.stop)
+                cut = cutter.push(detok.push(token), token)
                 if cut is not None:
-                    text, finish = cut
+                    text, finish = cut.text, cut.reason
                     break
                 if len(out) < sampling.max_tokens:
                     self.llm.eval([token])
-            if finish == "eos":
-                text = self._decode(out[:-1])
+            if text is None:
+                text = cutter.text + detok.flush()
             return Generation(
                 text=text,
                 generated_tokens=len(out),
@@ -196,8 +197,8 @@ class LlamaCppModel:
                 token_logprobs=logprobs,
             )
 
-    def _decode(self, tokens: list[int]) -> str:
-        return self.llm.detokenize(tokens).decode("utf-8", errors="ignore")
+    def _token_bytes(self, token: int) -> bytes:
+        return self.llm.detokenize([token])
 
     def score_continuation(
         self, messages: list[Message], response_prefix: str, continuation: str

@@ -45,7 +45,8 @@ from rewardspec.errors import (
     UnknownModelError,
 )
 from rewardspec.models.base import ContinuationScore, Message, SamplingParams
-from rewardspec.steps import cut_generation
+from rewardspec.detokenize import WindowDetokenizer
+from rewardspec.steps import StepCutter
 from rewardspec.types import Generation
 
 torch: Any = None
@@ -602,7 +603,9 @@ class TransformersModel:
             processed = len(tokens) - common
             out: list[int] = []
             logprobs: list[float] = []
-            text, finish = "", "length"
+            detok = WindowDetokenizer(self._decode)
+            cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
+            text, finish = None, "length"
             while len(out) < sampling.max_tokens:
                 token, logprob = sample_token(logits, sampling.temperature, sampling.top_p, gen)
                 out.append(token)
@@ -610,15 +613,14 @@ class TransformersModel:
                 if token in self._eos:
                     finish = "eos"
                     break
-                text = self._decode(out)
-                cut = cut_generation(text, sampling.separator, sampling.stop)
+                cut = cutter.push(detok.push(token), token)
                 if cut is not None:
-                    text, finish = cut
+                    text, finish = cut.text, cut.reason
                     break
                 if len(out) < sampling.max_tokens:
                     logits = self._run(slot, [token])[-1].to("cpu", torch.float64)
-            if finish == "eos":
-                text = self._decode(out[:-1])
+            if text is None:
+                text = cutter.text + detok.flush()
             return Generation(
                 text=text,
                 generated_tokens=len(out),
@@ -693,6 +695,9 @@ class TransformersModel:
         next_pos = positions[:, -1] + 1
         tokens: list[list[int]] = [[] for _ in reqs]
         logprobs: list[list[float]] = [[] for _ in reqs]
+        detoks = [WindowDetokenizer(self._decode) for _ in reqs]
+        cutters = [StepCutter(r.sampling.separator, r.sampling.stop, r.sampling.repetition_limit)
+                   for r in reqs]
         texts = [""] * batch
         finish: list[str | None] = [None] * batch
         while any(f is None for f in finish):
@@ -707,16 +712,15 @@ class TransformersModel:
                 step_tokens[i, 0] = token
                 if token in self._eos:
                     finish[i] = "eos"
-                    texts[i] = self._decode(tokens[i][:-1])
+                    texts[i] = cutters[i].text + detoks[i].flush()
                     continue
-                text = self._decode(tokens[i])
-                cut = cut_generation(text, s.separator, s.stop)
+                cut = cutters[i].push(detoks[i].push(token), token)
                 if cut is not None:
-                    texts[i], finish[i] = cut
+                    texts[i], finish[i] = cut.text, cut.reason
                     continue
-                texts[i] = text
                 if len(tokens[i]) >= s.max_tokens:
                     finish[i] = "length"
+                    texts[i] = cutters[i].text + detoks[i].flush()
             if all(f is not None for f in finish):
                 break
             alive = torch.tensor([f is None for f in finish], dtype=torch.long).unsqueeze(1)

@@ -9,7 +9,11 @@ from rewardspec.types import ROLES, ModelUsage, Step, Trace
 
 
 def finish_reason(trace: Trace) -> str:
-    """OpenAI's finish_reason: 'stop' when the answer ended, 'length' when a budget cut it."""
+    """OpenAI's finish_reason: 'stop' when the answer ended, 'length' when a budget cut it.
+
+    A loop ("degenerate") or the question's token ceiling ("budget") cut the answer short
+    too, so they read as 'length'; ``rsd.finish_reason`` says which.
+    """
     return "stop" if trace.finish_reason in ("eos", "stop") else "length"
 
 
@@ -23,6 +27,7 @@ def step_info(index: int, step: Step) -> dict[str, Any]:
         "tokens": step.generated_tokens,
         "rejected_draft": None if rejected is None else {
             "text": rejected.text, "reward": rejected.reward, "tokens": rejected.generated_tokens,
+            "degenerate": rejected.degenerate,
         },
     }
 

@@ -11,6 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rewardspec.errors import InvalidInputError
+from rewardspec.steps import check_stops
+
 MethodName = Literal["rsd", "target", "draft"]
 
 
@@ -62,8 +65,11 @@ class RequestBase(BaseModel):
     @field_validator("stop")
     @classmethod
     def _stops(cls, value: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(value, list) and len(value) > 16:
-            raise ValueError("at most 16 stop sequences")
+        if value is not None:
+            try:
+                check_stops([value] if isinstance(value, str) else value)
+            except InvalidInputError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     def stop_sequences(self) -> tuple[str, ...]:
