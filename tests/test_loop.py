@@ -128,3 +128,71 @@ def test_baseline_usage_lists_only_the_model_it_ran():
     trace = solver.solve("q")
     assert trace.usage["draft"].params == 0 and trace.usage["reward"].params == 0
     assert trace.usage["target"].params == 1000
+
+
+# -- loops and the question's token ceiling -----------------------------------------------
+
+
+class LoopingDraft(ScriptedModel):
+    """A draft whose steps at the given indices fell into a loop (cut as "degenerate")."""
+
+    def __init__(self, looping_at: set[int], **kw):
+        super().__init__("draft", DRAFT, params=100, **kw)
+        self.looping_at = looping_at
+
+    def generate_step(self, messages, response_prefix, sampling):
+        gen = super().generate_step(messages, response_prefix, sampling)
+        if response_prefix.count("\n\n") in self.looping_at:
+            gen.text, gen.finish_reason = "2 + 2 + 2 + 2 + 2 + 2", "degenerate"
+        return gen
+
+
+def test_a_looping_draft_step_is_rejected_unscored_and_the_target_writes_it():
+    draft = LoopingDraft({1})
+    target = ScriptedModel("target", TARGET, params=1000)
+    reward = QueueReward([0.9, 0.9])
+    trace = RSD(draft=draft, target=target, reward=reward).solve("q")
+    assert [s.source for s in trace.steps] == ["draft", "target", "draft"]
+    rejected = trace.steps[1].rejected_draft
+    assert rejected.degenerate and rejected.reward is None and rejected.text.startswith("2 + 2")
+    assert reward.seen == ["d1\n\n", "d3 \\boxed{5}"]  # the loop cost no reward call
+    assert trace.usage["draft"].discarded_tokens == 10
+    assert trace.finish_reason == "eos" and trace.answer == "5"
+    assert trace.to_dict()["steps"][1]["rejected_draft"]["degenerate"] is True
+
+
+def test_a_loop_ends_a_single_model_answer_with_the_reason():
+    trace = RSD(draft=LoopingDraft({1}), method="draft").solve("q")
+    assert len(trace.steps) == 2 and trace.finish_reason == "degenerate"
+
+
+def test_the_ceiling_on_all_tokens_ends_the_answer_as_budget():
+    # Every draft step is rejected: each round costs 10 draft + 10 target tokens.
+    solver, draft, target, _ = make([0.0] * 20, config=DecodeConfig(max_tokens=40, max_total_tokens=45))
+    trace = solver.solve("q")
+    assert trace.finish_reason == "budget"
+    spent = trace.usage["draft"].generated_tokens + trace.usage["target"].generated_tokens
+    assert spent == 45  # 20 + 20, then the last draft call only got the 5 tokens left
+    assert draft.calls[-1][1].max_tokens == 5
+    assert trace.response_tokens == 20  # well under max_tokens: the ceiling, not max_tokens, ended it
+
+
+def test_the_default_ceiling_is_a_multiple_of_max_tokens():
+    from rewardspec.methods.rsd import TOTAL_BUDGET_MULTIPLE
+
+    assert DecodeConfig(max_tokens=300).total_budget == TOTAL_BUDGET_MULTIPLE * 300
+    assert DecodeConfig(max_tokens=300, max_total_tokens=500).total_budget == 500
+    # Draft-only and target-only can never reach it: their tokens are their response's.
+    solver, *_ = make([], method="target", config=DecodeConfig(max_tokens=25))
+    assert solver.solve("q").finish_reason == "length"
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"max_tokens": 100, "max_total_tokens": 50}, "max_total_tokens"),
+    ({"repetition_limit": -1}, "repetition_limit"),
+    ({"stop": tuple(f"s{i}" for i in range(17))}, "at most 16 stop"),
+    ({"stop": ("x" * 257,)}, "at most 256 characters"),
+])
+def test_bad_budgets_and_stops_are_refused(kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        DecodeConfig(**kwargs)

@@ -98,3 +98,21 @@ def test_best_of_n_works_with_the_self_likelihood_reward():
     draft = SeededModel(["3", "7"])
     trace = BestOfN(draft, LikelihoodReward(), n=2).solve("q with self likelihood")
     assert trace.answer in ("3", "7") and all(s.reward is not None for s in trace.steps if s.text.strip())
+
+
+def test_step_search_stops_at_the_question_ceiling():
+    class Rambling:
+        """Every other candidate rambles for 100 tokens; the reward keeps the short ones."""
+
+        name, params = "rambling", 10
+
+        def generate_step(self, messages, response_prefix, sampling):
+            text, tokens = ("short\n\n", 10) if sampling.seed % 2 == 0 else ("long\n\n", 100)
+            tokens = min(tokens, sampling.max_tokens)
+            return Generation(text, tokens, 3, "step", [-0.1] * tokens)
+
+    config = DecodeConfig(max_tokens=1000, max_total_tokens=1000, max_steps=64)
+    trace = StepSearch(Rambling(), KeywordReward("short"), width=2, config=config).solve("q")
+    assert trace.finish_reason == "budget"
+    assert trace.response_tokens < 1000  # the answer was short: the ceiling, not max_tokens, ended it
+    assert 2000 <= trace.usage["draft"].generated_tokens <= 2000 + 110  # the ceiling x candidates per step

@@ -59,6 +59,9 @@ def solve(
     reward: str = typer.Option(DEFAULT_REWARD, help="Reward model spec (see `rewardspec models`)."),
     max_tokens: int = typer.Option(1024, help="Most tokens in the response."),
     max_steps: int = typer.Option(64, help="Most steps in the response."),
+    max_total_tokens: Optional[int] = typer.Option(None, help="Most tokens all models may generate, "
+                                                   "rejected drafts included (default 4 x max-tokens)."),
+    repetition_limit: int = typer.Option(64, help="Tokens of repetition that end a step as a loop (0: off)."),
     temperature: float = typer.Option(0.0, help="0 is greedy."),
     top_p: float = typer.Option(1.0, help="Nucleus sampling mass."),
     seed: int = typer.Option(0, help="Seed for sampling and for soft acceptance rules."),
@@ -73,7 +76,8 @@ def solve(
     if method not in METHODS:
         raise InvalidInputError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
     config = DecodeConfig(max_tokens=max_tokens, max_steps=max_steps, temperature=temperature,
-                          top_p=top_p, seed=seed,
+                          top_p=top_p, seed=seed, max_total_tokens=max_total_tokens,
+                          repetition_limit=repetition_limit,
                           separator=separator.encode().decode("unicode_escape"))
     solver = build_solvers(draft, target, reward, delta, rule, config, (method,))[method]
     if as_json:
@@ -142,6 +146,7 @@ def eval_command(
     dataset: Optional[str] = typer.Option(None, help="math500, gsm8k, gaokao2023en, olympiadbench, amc23, "
                                           "aime24, mmlu_stem, gpqa, or a .jsonl path."),
     limit: Optional[int] = typer.Option(None, help="First N questions only."),
+    ids: Optional[str] = typer.Option(None, help="Only the problems with these ids, e.g. 504 or 500-549,700."),
     methods: Optional[str] = typer.Option(None, help="Comma-separated: rsd,target,draft,sd,best_of_n,"
                                           "majority,process_best_of_n,beam (default rsd,target,draft)."),
     delta: Optional[float] = typer.Option(None, help="RSD acceptance threshold δ (default 0.7)."),
@@ -152,7 +157,12 @@ def eval_command(
     rule: Optional[str] = typer.Option(None, help="RSD weighting rule: binary, clip, sigmoid (default binary)."),
     draft: Optional[str] = typer.Option(None), target: Optional[str] = typer.Option(None),
     reward: Optional[str] = typer.Option(None),
-    max_tokens: Optional[int] = typer.Option(None), seed: Optional[int] = typer.Option(None),
+    max_tokens: Optional[int] = typer.Option(None, help="Most tokens in a response (default 1024)."),
+    max_total_tokens: Optional[int] = typer.Option(None, help="Most tokens all models may generate for one "
+                                                   "question, rejected drafts included (default 4 x max-tokens)."),
+    repetition_limit: Optional[int] = typer.Option(None, help="Tokens of repetition that end a step as a loop "
+                                                   "(default 64; 0: off)."),
+    seed: Optional[int] = typer.Option(None),
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature of rsd/target/draft/sd "
                                                 "(default 0: greedy)."),
     sample_temperature: Optional[float] = typer.Option(None, help="Temperature of the search methods' "
@@ -170,9 +180,10 @@ def eval_command(
     from rewardspec.display import make_console
 
     cfg = load_config(config, _eval_overrides(
-        dataset=dataset, limit=limit, methods=methods.split(",") if methods else None, delta=delta, n=n,
-        width=width, beam_size=beam_size, aggregation=aggregation, rule=rule, draft=draft, target=target,
-        reward=reward, max_tokens=max_tokens, seed=seed, temperature=temperature,
+        dataset=dataset, limit=limit, ids=ids, methods=methods.split(",") if methods else None, delta=delta,
+        n=n, width=width, beam_size=beam_size, aggregation=aggregation, rule=rule, draft=draft, target=target,
+        reward=reward, max_tokens=max_tokens, max_total_tokens=max_total_tokens,
+        repetition_limit=repetition_limit, seed=seed, temperature=temperature,
         sample_temperature=sample_temperature, num_pred_tokens=num_pred_tokens, data_dir=data_dir,
         question_field=question_field, answer_field=answer_field, output=output))
     with _resumable(cfg.output):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
+
+# Ways an answer can end that mean it was cut short, not finished by the model.
+CUT_SHORT = ("length", "budget", "degenerate", "max_steps")
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -60,6 +63,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         # Tokens of the answers delivered per second: comparable across methods, unlike
         # all models' generated tokens (best-of-N's discarded samples, SD's verified drafts).
         "tokens_per_second": response / wall if wall else None,
+        # How answers ended: "eos"/"stop" finished; "length" hit max_tokens, "budget" the question's
+        # ceiling on all tokens, "degenerate" a loop; "max_steps" ran out of steps.
+        "finish_reasons": dict(sorted(Counter(r.get("finish_reason") or "?" for r in records).items())),
     }
 
 
@@ -92,6 +98,14 @@ def markdown_table(methods: dict[str, dict[str, Any]]) -> str:
         for name, m in shown.items():
             by_level = m.get("accuracy_by_level") or {}
             text += f"| {name} | " + " | ".join(_pct(by_level.get(x)) for x in levels) + " |\n"
+    reasons = sorted({k for m in shown.values() for k in m.get("finish_reasons") or {}},
+                     key=lambda k: (k in CUT_SHORT, k))
+    if reasons:
+        text += ("\n## How answers ended (budget: the question's token ceiling; degenerate: a loop)\n\n"
+                 "| method | " + " | ".join(reasons) + " |\n|" + "---|" * (len(reasons) + 1) + "\n")
+        for name, m in shown.items():
+            counts = m.get("finish_reasons") or {}
+            text += f"| {name} | " + " | ".join(str(counts.get(k, 0)) for k in reasons) + " |\n"
     text += ("\n## FLOPs per question by model (generated tokens / with prompt tokens)\n\n"
              "| method | draft | target | reward |\n|---|---|---|---|\n")
     for name, m in shown.items():

@@ -26,6 +26,7 @@ from rewardspec.eval.plots import accuracy_vs_flops, sweep_plot
 from rewardspec.grading import final_answer, is_correct
 from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES, check_delta
 from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.steps import DEFAULT_REPETITION_LIMIT
 from rewardspec.methods.search import AGGREGATIONS
 from rewardspec.prompts import PROMPTS, format_question
 from rewardspec.rewards import DEFAULT_REWARD
@@ -34,7 +35,8 @@ ALL_METHODS = ("rsd", "target", "draft", "sd", "best_of_n", "majority", "process
 
 # What each method's samples depend on. A resumed run must match these, or it
 # would silently mix samples made under different settings in one file.
-_SHARED_SETTINGS = ("dataset", "prompt", "max_tokens", "seed", "question_field", "answer_field")
+_SHARED_SETTINGS = ("dataset", "prompt", "max_tokens", "max_total_tokens", "repetition_limit", "seed",
+                    "question_field", "answer_field")
 _METHOD_SETTINGS = {
     "rsd": ("draft", "target", "reward", "delta", "rule", "temperature"),
     "target": ("target", "temperature"),
@@ -55,6 +57,7 @@ class EvalConfig(BaseModel):
 
     dataset: str
     limit: int | None = None
+    ids: str | None = None
     methods: list[str] = Field(default_factory=lambda: ["rsd", "target", "draft"])
     delta: float = DEFAULT_DELTA
     rule: str = "binary"
@@ -68,6 +71,8 @@ class EvalConfig(BaseModel):
     target: str = "qwen2.5-coder-1.5b"
     reward: str = DEFAULT_REWARD
     max_tokens: int = 1024
+    max_total_tokens: int | None = None
+    repetition_limit: int = DEFAULT_REPETITION_LIMIT
     temperature: float = 0.0
     seed: int = 0
     prompt: str = "qwen25-math-cot"
@@ -130,7 +135,9 @@ class Solvers:
     def __init__(self, cfg: EvalConfig, dataset: str) -> None:
         self.cfg = cfg
         self.dataset = dataset
-        self.decode = DecodeConfig(max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed)
+        self.decode = DecodeConfig(max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
+                                   max_total_tokens=cfg.max_total_tokens,
+                                   repetition_limit=cfg.repetition_limit)
         self.sample_cache: dict = {}  # best_of_n and majority draw the same samples once per run
 
     def build(self, method: str, delta: float | None = None):
@@ -287,7 +294,7 @@ def _write_summary(out: Path, methods: dict[str, dict[str, Any]], cfg: EvalConfi
 
 def _prepare(cfg: EvalConfig) -> tuple[list[Example], str, Path, Solvers]:
     examples = load_dataset(cfg.dataset, limit=cfg.limit, data_directory=cfg.data_dir,
-                            question_field=cfg.question_field, answer_field=cfg.answer_field)
+                            question_field=cfg.question_field, answer_field=cfg.answer_field, ids=cfg.ids)
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
     return examples, examples[0].dataset, out, Solvers(cfg, examples[0].dataset)

@@ -7,7 +7,9 @@ same loop with one model writing every step, so their traces and accounting
 compare field by field with RSD's.
 
 Every request carries its own budget and step counter; nothing here spans
-a batch of requests.
+a batch of requests. Besides ``max_tokens`` (the response) a request has a
+ceiling on all the tokens its models generate, rejected drafts included, so
+no question costs more than a known multiple of its answer's budget.
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ from rewardspec.methods.acceptance import (
 from rewardspec.models.base import LanguageModel, Message, SamplingParams
 from rewardspec.prompts import QWEN_MATH_COT_SYSTEM, build_messages
 from rewardspec.rewards.base import RewardModel
-from rewardspec.steps import DEFAULT_SEPARATOR
+from rewardspec.steps import DEFAULT_REPETITION_LIMIT, DEFAULT_SEPARATOR, check_stops
 from rewardspec.types import Generation, RejectedDraft, Step, Trace
+
+#: Unless set, a question may generate this many times ``max_tokens``, all models together.
+TOTAL_BUDGET_MULTIPLE = 4
 
 Method = Literal["rsd", "target", "draft"]
 METHODS: tuple[str, ...] = ("rsd", "target", "draft")
@@ -51,6 +56,15 @@ class DecodeConfig:
     separator: str = DEFAULT_SEPARATOR
     stop: tuple[str, ...] = ()
     system_prompt: str | None = QWEN_MATH_COT_SYSTEM
+    max_total_tokens: int | None = None
+    """Ceiling on the tokens all models generate for one question, rejected drafts included;
+    None: ``TOTAL_BUDGET_MULTIPLE x max_tokens``. Reaching it ends the answer ("budget")."""
+    repetition_limit: int = DEFAULT_REPETITION_LIMIT
+    """Tokens of repetition that end a step as degenerate; 0 turns loop detection off."""
+
+    @property
+    def total_budget(self) -> int:
+        return self.max_total_tokens or TOTAL_BUDGET_MULTIPLE * self.max_tokens
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -63,6 +77,12 @@ class DecodeConfig:
             raise InvalidInputError(f"top_p must be in (0, 1]; got {self.top_p}")
         if not self.separator:
             raise InvalidInputError("the step separator must not be empty")
+        if self.max_total_tokens is not None and self.max_total_tokens < self.max_tokens:
+            raise InvalidInputError(
+                f"max_total_tokens ({self.max_total_tokens}) must be at least max_tokens ({self.max_tokens})")
+        if self.repetition_limit < 0:
+            raise InvalidInputError(f"repetition_limit must be >= 0; got {self.repetition_limit}")
+        object.__setattr__(self, "stop", check_stops(tuple(self.stop)))
 
 
 def step_seed(seed: int, step_index: int, role: str) -> int:
@@ -127,26 +147,41 @@ class RSD:
         for index in range(cfg.max_steps):
             prefix = trace.text
 
-            def sampling(role: str) -> SamplingParams:
+            def sampling(role: str) -> SamplingParams | None:
+                """This step's sampling for ``role``, or None when the question's budget is spent."""
+                budget_left = cfg.total_budget - _generated(trace)
+                if budget_left <= 0:
+                    return None
                 return SamplingParams(
-                    max_tokens=tokens_left,
+                    max_tokens=min(tokens_left, budget_left),
                     temperature=cfg.temperature,
                     top_p=cfg.top_p,
                     seed=step_seed(cfg.seed, index, role),
                     separator=cfg.separator,
                     stop=cfg.stop,
+                    repetition_limit=cfg.repetition_limit,
                 )
 
-            step, gen = self._round(trace, question, messages, prefix, sampling, accept_rng)
+            decided = self._round(trace, question, messages, prefix, sampling, accept_rng)
+            if decided is None:
+                finish = "budget"
+                break
+            step, gen = decided
             trace.steps.append(step)
             if on_step is not None:
                 on_step(step)
             tokens_left -= step.generated_tokens
+            if gen.finish_reason == "length" and tokens_left > 0:
+                finish = "budget"  # cut by the question's ceiling, not by max_tokens
+                break
             if gen.ends_answer:
                 finish = gen.finish_reason
                 break
             if tokens_left <= 0:
                 finish = "length"
+                break
+            if _generated(trace) >= cfg.total_budget:
+                finish = "budget"
                 break
 
         trace.finish_reason = finish
@@ -154,29 +189,45 @@ class RSD:
         trace.wall_seconds = time.perf_counter() - started
         return trace
 
-    def _round(self, trace, question, messages, prefix, sampling, accept_rng) -> tuple[Step, Generation]:
-        """Decide one step: returns it and the generation that produced it."""
+    def _round(self, trace, question, messages, prefix, sampling, accept_rng) -> tuple[Step, Generation] | None:
+        """Decide one step: it and the generation that produced it; None if the budget ran out."""
         if self.method == "target":
             return self._write(trace, "target", messages, prefix, sampling("target"))
-        draft_step, gen = self._write(trace, "draft", messages, prefix, sampling("draft"))
+        drafted = self._write(trace, "draft", messages, prefix, sampling("draft"))
+        if drafted is None:
+            return None
+        draft_step, gen = drafted
         if self.method == "draft":
             return draft_step, gen
         if not gen.text.strip() and gen.ends_answer:
             # The draft ends the answer with no text: there is no step to judge.
             return draft_step, gen
-        previous = [s.text for s in trace.steps]
-        score = self.reward.score(question, previous, gen.text, gen)
-        trace.usage["reward"].add_score(score)
-        if decide(self.rule, score.value, accept_rng):
-            draft_step.reward = score.value
-            return draft_step, gen
+        if gen.finish_reason == "degenerate":
+            score = None  # a loop is rejected as it is: no reward call is spent on it
+        else:
+            score = self.reward.score(question, [s.text for s in trace.steps], gen.text, gen)
+            trace.usage["reward"].add_score(score)
+            if decide(self.rule, score.value, accept_rng):
+                draft_step.reward = score.value
+                return draft_step, gen
         trace.usage["draft"].discarded_tokens += gen.generated_tokens
-        target_step, target_gen = self._write(trace, "target", messages, prefix, sampling("target"))
-        target_step.rejected_draft = RejectedDraft(gen.text, score.value, gen.generated_tokens)
+        written = self._write(trace, "target", messages, prefix, sampling("target"))
+        if written is None:
+            return None
+        target_step, target_gen = written
+        target_step.rejected_draft = RejectedDraft(gen.text, None if score is None else score.value,
+                                                   gen.generated_tokens, gen.finish_reason == "degenerate")
         return target_step, target_gen
 
-    def _write(self, trace, role, messages, prefix, params) -> tuple[Step, Generation]:
+    def _write(self, trace, role, messages, prefix, params) -> tuple[Step, Generation] | None:
+        if params is None:
+            return None
         model: LanguageModel = getattr(self, role)
         gen = model.generate_step(messages, prefix, params)
         trace.usage[role].add_generation(gen)
         return Step(gen.text, role, None, gen.generated_tokens), gen
+
+
+def _generated(trace: Trace) -> int:
+    """Tokens the models generated for this question so far, discarded ones included."""
+    return trace.usage["draft"].generated_tokens + trace.usage["target"].generated_tokens

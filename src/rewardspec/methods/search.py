@@ -233,7 +233,12 @@ class StepSearch:
         messages = build_messages(question, cfg.system_prompt)
         # A beam: (steps, rewards, tokens used, finished reason or "")
         beams: list[tuple[list[Step], list[float], int, str]] = [([], [], 0, "")]
+        # The question's ceiling on generated tokens, scaled by the candidates sampled per step.
+        ceiling = cfg.total_budget * self.width
         for index in range(cfg.max_steps):
+            if trace.usage["draft"].generated_tokens >= ceiling:
+                beams = [(steps, rewards, used, done or "budget") for steps, rewards, used, done in beams]
+                break
             # `width` candidates per step in all, shared by the beams still open
             # (so the first step samples `width` from the empty prefix).
             per_beam = max(1, self.width // max(1, sum(not done for *_, done in beams)))
@@ -244,8 +249,9 @@ class StepSearch:
                     continue
                 prefix = "".join(s.text for s in steps)
                 for j in range(per_beam):
+                    left = ceiling - trace.usage["draft"].generated_tokens
                     gen = self._sample(trace, messages, prefix, cfg, index, b * per_beam + j,
-                                       cfg.max_tokens - used)
+                                       min(cfg.max_tokens - used, max(1, left)))
                     score = self.reward.score(question, [s.text for s in steps], gen.text, gen)
                     trace.usage["reward"].add_score(score)
                     step = Step(gen.text, "draft", score.value, gen.generated_tokens)

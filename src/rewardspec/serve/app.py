@@ -166,6 +166,8 @@ def plan_request(config: ServeConfig, body: RequestBase, questions: list[str | l
         decode = DecodeConfig(
             max_tokens=max_tokens,
             max_steps=config.max_steps,
+            max_total_tokens=config.total_token_multiple * max_tokens,
+            repetition_limit=config.repetition_limit,
             temperature=config.temperature if body.temperature is None else body.temperature,
             top_p=config.top_p if body.top_p is None else body.top_p,
             seed=seed,

@@ -62,6 +62,11 @@ class ServeConfig(BaseModel):
     max_tokens: int = Field(2048, ge=1, description="Most response tokens a request may ask for.")
     default_max_tokens: int = Field(512, ge=1, description="max_tokens when a request names none.")
     max_steps: int = Field(64, ge=1, description="Most steps in one response.")
+    total_token_multiple: int = Field(
+        4, ge=1, description="Ceiling on the tokens all models generate for one choice, rejected drafts "
+                             "included, as a multiple of its max_tokens; reaching it ends the answer.")
+    repetition_limit: int = Field(64, ge=0, description="Tokens of repetition that end a step as a loop "
+                                                        "(0: off).")
     max_n: int = Field(4, ge=1, le=128, description="Most choices (n) per request.")
 
     # -- decoding defaults -------------------------------------------------
