@@ -13,9 +13,11 @@ class ScriptedModel:
         self.name, self.params, self.steps = name, params, steps
         self.tokens_per_step = tokens_per_step
         self.calls: list[tuple[str, SamplingParams]] = []
+        self.messages: list[list[dict]] = []
 
     def generate_step(self, messages, response_prefix, sampling):
         self.calls.append((response_prefix, sampling))
+        self.messages.append(messages)
         # The i-th step of the response, whoever wrote the earlier ones.
         index = min(response_prefix.count("\n\n"), len(self.steps) - 1)
         last = index == len(self.steps) - 1
@@ -38,9 +40,11 @@ class QueueReward:
     def __init__(self, values: list[float], params: int = 7, scored: int = 4):
         self.values, self.params, self.scored = list(values), params, scored
         self.seen: list[str] = []
+        self.questions: list[str] = []
 
     def score(self, question, previous_steps, step, generation=None):
         self.seen.append(step)
+        self.questions.append(question)
         return RewardScore(self.values.pop(0), scored_tokens=self.scored, prompt_tokens=2)
 
 

@@ -55,7 +55,7 @@ def test_sha256_mismatch(tmp_path):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["solve", "q", "--method", "beam"], "unknown method"),
+    (["solve", "q", "--method", "beem"], "unknown method"),
     (["solve", "q", "--reward", "oracle"], "unknown reward"),
     (["solve", "q", "--max-tokens", "0"], "max_tokens"),
 ])

@@ -226,7 +226,7 @@ def test_config_validation(tmp_path):
         runner.load_config(None, {"dataset": "gsm8k", "delta": 2})
     with pytest.raises(InvalidInputError, match="--dataset"):
         runner.load_config(None, {})
-    with pytest.raises(InvalidInputError, match="unknown rule 'hard'"):
+    with pytest.raises(InvalidInputError, match="unknown acceptance rule 'hard'"):
         runner.load_config(None, {"dataset": "gsm8k", "rule": "hard"})
     with pytest.raises(InvalidInputError, match="unknown aggregation 'mean'"):
         runner.load_config(None, {"dataset": "gsm8k", "aggregation": "mean"})
@@ -238,3 +238,25 @@ def test_config_validation(tmp_path):
     good.write_text("dataset: math500\nlimit: 3\nmethods: [rsd, sd]\n")
     cfg = runner.load_config(str(good), {"limit": 5})
     assert cfg.limit == 5 and cfg.methods == ["rsd", "sd"]
+
+
+@pytest.mark.models
+def test_a_real_eval_builds_every_method_through_the_composition_root(gsm, tmp_path):
+    """No monkeypatching: the tiny real model as draft and target, each method built from the table."""
+    cfg = runner.load_config(None, {
+        "dataset": "gsm8k", "data_dir": str(gsm.parent), "ids": "1-2", "draft": "smollm2-135m",
+        "target": "smollm2-135m", "reward": "likelihood", "max_tokens": 12, "n": 2, "width": 2,
+        "methods": ["rsd", "target", "draft", "best_of_n", "majority", "beam"],
+        "output": str(tmp_path / "out")})
+    summary = runner.run_eval(cfg, console=Console(quiet=True))
+    for method in cfg.methods:
+        records = runner.read_samples(tmp_path / "out" / f"samples-{method}.jsonl")
+        assert [r["id"] for r in records] == ["1", "2"], method
+        assert all(r["method"] == method and r["usage"]["draft" if method != "target" else "target"]
+                   ["generated_tokens"] > 0 for r in records)
+        assert summary[method]["n"] == 2
+    # best_of_n and majority shared their samples: the same tokens were paid for by each.
+    best = runner.read_samples(tmp_path / "out" / "samples-best_of_n.jsonl")
+    vote = runner.read_samples(tmp_path / "out" / "samples-majority.jsonl")
+    assert [r["usage"]["draft"]["generated_tokens"] for r in best] == \
+        [r["usage"]["draft"]["generated_tokens"] for r in vote]

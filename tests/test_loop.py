@@ -69,8 +69,10 @@ def test_max_tokens_is_per_request_and_counts_kept_steps():
     assert trace.response_tokens == 25
     assert draft.calls[-1][1].max_tokens == 5
     # A second request starts with its full budget: nothing carries over.
+    first_calls = len(draft.calls)
     trace2 = solver.solve("q2")
-    assert draft.calls[len(trace.steps)][1].max_tokens == 25 or trace2.response_tokens <= 25
+    assert draft.calls[first_calls][1].max_tokens == 25
+    assert trace2.response_tokens == 25 and trace2.finish_reason == "length"
 
 
 def test_max_steps_terminates():
@@ -119,6 +121,9 @@ def test_chat_messages_are_passed_through_and_question_is_last_user_turn():
     chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+3?"}]
     trace = solver.solve(chat)
     assert trace.question == "What is 2+3?"
+    # Both models get the chat exactly as given (no system prompt added), and the reward the question.
+    assert draft.messages and all(m == chat for m in draft.messages + target.messages)
+    assert reward.questions == ["What is 2+3?"] * 3
     with pytest.raises(InvalidInputError):
         solver.solve([{"role": "system", "content": "no user turn"}])
 
@@ -196,3 +201,14 @@ def test_the_default_ceiling_is_a_multiple_of_max_tokens():
 def test_bad_budgets_and_stops_are_refused(kwargs, match):
     with pytest.raises(InvalidInputError, match=match):
         DecodeConfig(**kwargs)
+
+
+def test_delta_has_one_source_of_truth():
+    from rewardspec.methods.acceptance import BinaryRule
+
+    draft, target = ScriptedModel("d", DRAFT, 1), ScriptedModel("t", TARGET, 2)
+    solver = RSD(draft=draft, target=target, reward=QueueReward([0.5] * 3), rule=BinaryRule(0.3))
+    assert solver.delta == 0.3 and solver.solve("q").delta == 0.3  # decided and recorded at 0.3
+    assert RSD(draft=draft, target=target, reward=QueueReward([]), delta=0.4).rule.delta == 0.4
+    with pytest.raises(InvalidInputError, match="decides at 0.3"):
+        RSD(draft=draft, target=target, reward=QueueReward([]), delta=0.7, rule=BinaryRule(0.3))

@@ -327,7 +327,8 @@ def test_unknown_model_is_404(client):
     (dict(messages=[{"role": "wizard", "content": "hi"}]), 422, "messages.0.role"),
     (dict(messages=chat("hi"), temperature=7), 422, "temperature"),
     (dict(messages=chat("hi"), extra_body={"rsd_delta": 1.5}), 422, "rsd_delta"),
-    (dict(messages=chat("hi"), extra_body={"method": "beam"}), 422, "method"),
+    (dict(messages=chat("hi"), extra_body={"method": "beam"}), 400, "method"),  # a method not served here
+    (dict(messages=chat("hi"), extra_body={"method": "beem"}), 400, "method"),
     (dict(messages=chat("hi"), max_tokens=100_000), 400, "max_tokens"),
     (dict(messages=chat("hi"), n=50), 400, "n"),
     (dict(messages=[SYSTEM]), 400, "messages"),
@@ -392,7 +393,8 @@ def test_server_failures_are_500_with_a_message(srv, client, monkeypatch):
 
 # -- overload, auth, shutdown -----------------------------------------------------------
 def test_overload_is_429_at_once_and_shutdown_503():
-    with serving(max_concurrent_requests=1, api_key="sekret") as small:
+    # No loop detection here: the busy request must keep decoding while the next one arrives.
+    with serving(max_concurrent_requests=1, api_key="sekret", repetition_limit=0) as small:
         client = small.client(api_key="sekret")
         with pytest.raises(openai.AuthenticationError):
             small.client(api_key="wrong").models.list()
@@ -416,3 +418,22 @@ def test_overload_is_429_at_once_and_shutdown_503():
         with pytest.raises(openai.InternalServerError) as err:
             client.chat.completions.create(model="rsd", messages=chat("hi"), max_tokens=2)
         assert err.value.status_code == 503 and _error(err.value)["code"] == "shutting_down"
+
+
+def test_every_method_in_the_table_is_served_through_the_same_path():
+    """best_of_n and majority, asked for by name, run through the same build and job path as rsd."""
+    with serving(methods=["rsd", "best_of_n", "majority"], n=2, default_max_tokens=8) as running:
+        client = running.client()
+        models = {m.id for m in client.models.list().data}
+        assert models == {"rsd"}  # target and draft are not served here, so no pinned ids
+        for method in ("best_of_n", "majority"):
+            reply = client.chat.completions.create(model="rsd", messages=chat("What is 2 + 3?"), seed=1,
+                                                   extra_body={"method": method})
+            extension = reply.model_extra["rsd"]
+            assert extension["method"] == method and extension["delta"] is None
+            assert extension["models"]["target"] is None and extension["models"]["draft"]
+            # Two samples were drawn and paid for; one was delivered.
+            assert extension["usage"]["draft"]["generated_tokens"] > reply.usage.completion_tokens > 0
+            assert reply.choices[0].message.content
+        with pytest.raises(openai.BadRequestError, match="not served here"):
+            client.chat.completions.create(model="rsd", messages=chat("hi"), extra_body={"method": "beam"})

@@ -182,7 +182,7 @@ def test_config_from_yaml_and_json(tmp_path):
 
 
 @pytest.mark.parametrize("text, words", [
-    ("delta: 1.5\n", ["delta", "less than or equal to 1"]),
+    ("delta: 1.5\n", ["delta", "in [0, 1]", "got 1.5"]),
     ("dleta: 0.5\n", ["dleta", "Extra inputs"]),
     ("max_tokens: 10\ndefault_max_tokens: 20\n", ["default_max_tokens (20) exceeds"]),
     ("methods: [draft]\n", ["default_method 'rsd'"]),

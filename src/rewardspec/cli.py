@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Optional
 import typer
 
+from rewardspec.build import DEFAULT_DRAFT, DEFAULT_TARGET, build_solvers, solver_settings
 from rewardspec.errors import InvalidInputError, RewardspecError
-from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES, check_delta
-from rewardspec.methods.rsd import METHODS, RSD, DecodeConfig
-from rewardspec.rewards import DEFAULT_REWARD, make_reward
+from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES
+from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.methods.table import METHODS
+from rewardspec.rewards import DEFAULT_REWARD
 
 app = typer.Typer(
     add_completion=False,
@@ -26,27 +28,6 @@ app = typer.Typer(
     help="Reward-Guided Speculative Decoding: a small draft writes each reasoning step, "
     "a reward model judges it, and the large target rewrites only the steps it rejects.",
 )
-
-DEFAULT_DRAFT = "qwen2.5-coder-0.5b"
-DEFAULT_TARGET = "qwen2.5-coder-1.5b"
-
-
-def build_solvers(draft: str, target: str, reward: str, delta: float, rule: str,
-                  config: DecodeConfig, methods: tuple[str, ...] = METHODS) -> dict[str, RSD]:
-    """Load the models once and build one solver per method, sharing them."""
-    from rewardspec.models import load_model
-
-    check_delta(delta)
-    # The reward spec first: a typo there should fail before seconds of model loading.
-    reward_model = make_reward(reward, load_model) if "rsd" in methods else None
-    draft_model = load_model(draft) if {"rsd", "draft"} & set(methods) else None
-    target_model = load_model(target) if {"rsd", "target"} & set(methods) else None
-    return {
-        m: RSD(draft=draft_model, target=target_model, reward=reward_model,
-               delta=delta, rule=rule, method=m, config=config)  # type: ignore[arg-type]
-        for m in methods
-    }
-
 
 @app.command()
 def solve(
@@ -73,13 +54,12 @@ def solve(
 
     if not question.strip():
         raise InvalidInputError("the question is empty; pass the problem text to solve")
-    if method not in METHODS:
-        raise InvalidInputError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
     config = DecodeConfig(max_tokens=max_tokens, max_steps=max_steps, temperature=temperature,
                           top_p=top_p, seed=seed, max_total_tokens=max_total_tokens,
                           repetition_limit=repetition_limit,
                           separator=separator.encode().decode("unicode_escape"))
-    solver = build_solvers(draft, target, reward, delta, rule, config, (method,))[method]
+    settings = solver_settings(draft=draft, target=target, reward=reward, delta=delta, rule=rule)
+    solver = build_solvers((method,), settings, config)[method]
     if as_json:
         trace = solver.solve(question)
         print(json.dumps(trace.to_dict(), indent=2))
@@ -106,8 +86,8 @@ def demo(
 
     console = make_console()
     with console.status("loading models (first run assembles and verifies the weights)…"):
-        solvers = build_solvers(draft, target, reward, delta, "binary",
-                                DecodeConfig(max_tokens=512))
+        settings = solver_settings(draft=draft, target=target, reward=reward, delta=delta)
+        solvers = build_solvers(("rsd", "target", "draft"), settings, DecodeConfig(max_tokens=512))
     run_demo(solvers, console, PROBLEMS[: max(0, problems)])
 
 

@@ -15,42 +15,30 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from rewardspec.build import Models, SolverSettings, build_solver
 from rewardspec.errors import InvalidInputError
 from rewardspec.eval.datasets import Example, load_dataset
 from rewardspec.eval.metrics import markdown_table, summarize
 from rewardspec.eval.plots import accuracy_vs_flops, sweep_plot
 from rewardspec.grading import final_answer, is_correct
-from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES, check_delta
+from rewardspec.methods.acceptance import check_delta
 from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.methods.table import METHODS
+from rewardspec.prompts import format_question
 from rewardspec.steps import DEFAULT_REPETITION_LIMIT
-from rewardspec.methods.search import AGGREGATIONS
-from rewardspec.prompts import PROMPTS, format_question
-from rewardspec.rewards import DEFAULT_REWARD
 
-ALL_METHODS = ("rsd", "target", "draft", "sd", "best_of_n", "majority", "process_best_of_n", "beam")
-
-# What each method's samples depend on. A resumed run must match these, or it
-# would silently mix samples made under different settings in one file.
+# What every method's samples depend on, besides its own settings (methods.table). A resumed
+# run must match these, or it would silently mix samples made under different settings.
 _SHARED_SETTINGS = ("dataset", "prompt", "max_tokens", "max_total_tokens", "repetition_limit", "seed",
                     "question_field", "answer_field")
-_METHOD_SETTINGS = {
-    "rsd": ("draft", "target", "reward", "delta", "rule", "temperature"),
-    "target": ("target", "temperature"),
-    "draft": ("draft", "temperature"),
-    "sd": ("draft", "target", "num_pred_tokens", "temperature"),
-    "best_of_n": ("draft", "reward", "n", "aggregation", "sample_temperature"),
-    "majority": ("draft", "n", "sample_temperature"),
-    "process_best_of_n": ("draft", "reward", "width", "aggregation", "sample_temperature"),
-    "beam": ("draft", "reward", "width", "beam_size", "aggregation", "sample_temperature"),
-}
 RUN_FILE = "run.json"
 
 
-class EvalConfig(BaseModel):
+class EvalConfig(SolverSettings):
     """Everything a run depends on; saved in summary.json and loadable from --config."""
 
     model_config = ConfigDict(extra="forbid")
@@ -59,17 +47,6 @@ class EvalConfig(BaseModel):
     limit: int | None = None
     ids: str | None = None
     methods: list[str] = Field(default_factory=lambda: ["rsd", "target", "draft"])
-    delta: float = DEFAULT_DELTA
-    rule: str = "binary"
-    n: int = 8
-    width: int = 4
-    beam_size: int = 2
-    aggregation: str = "last"
-    num_pred_tokens: int = 4
-    sample_temperature: float = 0.7
-    draft: str = "qwen2.5-coder-0.5b"
-    target: str = "qwen2.5-coder-1.5b"
-    reward: str = DEFAULT_REWARD
     max_tokens: int = 1024
     max_total_tokens: int | None = None
     repetition_limit: int = DEFAULT_REPETITION_LIMIT
@@ -85,24 +62,11 @@ class EvalConfig(BaseModel):
     @classmethod
     def _known_methods(cls, value: list[str]) -> list[str]:
         if not value:
-            raise ValueError(f"no methods; choose from {', '.join(ALL_METHODS)}")
-        unknown = [m for m in value if m not in ALL_METHODS]
+            raise ValueError(f"no methods; choose from {', '.join(METHODS)}")
+        unknown = [m for m in value if m not in METHODS]
         if unknown:
-            raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ALL_METHODS)}")
+            raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
         return value
-
-    @field_validator("rule", "aggregation", "prompt")
-    @classmethod
-    def _one_of_the_known(cls, value: str, info: ValidationInfo) -> str:
-        known = {"rule": RULES, "aggregation": AGGREGATIONS, "prompt": PROMPTS}[info.field_name]
-        if value not in known:
-            raise ValueError(f"unknown {info.field_name} {value!r}; choose from {', '.join(known)}")
-        return value
-
-    @field_validator("delta")
-    @classmethod
-    def _delta(cls, value: float) -> float:
-        return check_delta(value)
 
 
 def load_config(path: str | None, overrides: dict[str, Any]) -> EvalConfig:
@@ -130,7 +94,7 @@ def load_config(path: str | None, overrides: dict[str, Any]) -> EvalConfig:
 
 
 class Solvers:
-    """Builds each method on demand, sharing the loaded models between them."""
+    """Builds each method on demand (through the composition root), sharing the loaded models."""
 
     def __init__(self, cfg: EvalConfig, dataset: str) -> None:
         self.cfg = cfg
@@ -138,39 +102,12 @@ class Solvers:
         self.decode = DecodeConfig(max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
                                    max_total_tokens=cfg.max_total_tokens,
                                    repetition_limit=cfg.repetition_limit)
+        self.models = Models(cfg)
         self.sample_cache: dict = {}  # best_of_n and majority draw the same samples once per run
 
     def build(self, method: str, delta: float | None = None):
-        from rewardspec.methods.rsd import RSD
-        from rewardspec.methods.search import BestOfN, MajorityVote, StepSearch
-        from rewardspec.models import load_model
-        from rewardspec.rewards import make_reward
-
-        cfg, decode = self.cfg, self.decode
-        if method in ("rsd", "target", "draft"):
-            draft = load_model(cfg.draft) if method != "target" else None
-            target = load_model(cfg.target) if method != "draft" else None
-            reward = make_reward(cfg.reward, load_model) if method == "rsd" else None
-            return RSD(draft=draft, target=target, reward=reward,
-                       delta=cfg.delta if delta is None else delta, rule=cfg.rule,
-                       method=method, config=decode)  # type: ignore[arg-type]
-        if method == "sd":
-            from rewardspec.methods.speculative import SpeculativeDecoding
-            from rewardspec.registry import resolve_gguf
-
-            draft, target = load_model(cfg.draft), load_model(cfg.target)
-            return SpeculativeDecoding(str(resolve_gguf(cfg.draft)[0]), str(resolve_gguf(cfg.target)[0]),
-                                       draft.params, target.params, cfg.num_pred_tokens, decode)
-        draft, reward = load_model(cfg.draft), make_reward(cfg.reward, load_model)
-        if method == "best_of_n":
-            return BestOfN(draft, reward, cfg.n, cfg.aggregation, cfg.sample_temperature, decode,
-                           cache=self.sample_cache)
-        if method == "majority":
-            return MajorityVote(draft, cfg.n, cfg.sample_temperature, self.dataset, decode,
-                                cache=self.sample_cache)
-        beam = 1 if method == "process_best_of_n" else cfg.beam_size
-        return StepSearch(draft, reward, cfg.width, beam, cfg.sample_temperature, cfg.aggregation,
-                          decode, method=method)
+        return build_solver(method, self.cfg, self.decode, self.models, delta=delta, dataset=self.dataset,
+                            sample_cache=self.sample_cache)
 
 
 def method_settings(cfg: EvalConfig, method: str, delta: float | None = None) -> dict[str, Any]:
@@ -178,7 +115,7 @@ def method_settings(cfg: EvalConfig, method: str, delta: float | None = None) ->
     values = cfg.model_dump()
     if delta is not None:
         values["delta"] = delta
-    return {"method": method, **{k: values[k] for k in _SHARED_SETTINGS + _METHOD_SETTINGS[method]}}
+    return {"method": method, **{k: values[k] for k in _SHARED_SETTINGS + METHODS[method].settings}}
 
 
 def check_settings(path: Path, settings: dict[str, Any], has_samples: bool) -> None:

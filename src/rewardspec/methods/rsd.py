@@ -39,7 +39,8 @@ from rewardspec.types import Generation, RejectedDraft, Step, Trace
 TOTAL_BUDGET_MULTIPLE = 4
 
 Method = Literal["rsd", "target", "draft"]
-METHODS: tuple[str, ...] = ("rsd", "target", "draft")
+#: The methods this loop runs; the table of every method is :mod:`rewardspec.methods.table`.
+LOOP_METHODS: tuple[str, ...] = ("rsd", "target", "draft")
 _ROLES_USED = {"rsd": ("draft", "target", "reward"), "target": ("target",), "draft": ("draft",)}
 
 
@@ -85,6 +86,19 @@ class DecodeConfig:
         object.__setattr__(self, "stop", check_stops(tuple(self.stop)))
 
 
+def as_chat(question: str | list[Message], system_prompt: str | None) -> tuple[str, list[Message]]:
+    """(the question's text, the chat to send): a question gets the system prompt, a chat is
+    sent as it is and its last user turn is the question (what reward models judge against)."""
+    if isinstance(question, list):
+        messages = question
+        question = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    else:
+        messages = build_messages(question, system_prompt)
+    if not question or not question.strip():
+        raise InvalidInputError("the question is empty; pass the problem text to solve")
+    return question, messages
+
+
 def step_seed(seed: int, step_index: int, role: str) -> int:
     """A seed per (request, step, role): the draft's i-th step samples the same
     way in RSD and in draft-only, so δ=0 reproduces draft-only exactly."""
@@ -98,19 +112,18 @@ class RSD:
     draft: LanguageModel | None = None
     target: LanguageModel | None = None
     reward: RewardModel | None = None
-    delta: float = DEFAULT_DELTA
+    delta: float | None = None
+    """δ, given here or by ``rule`` (an :class:`AcceptanceRule` object), not both; default 0.7."""
     rule: AcceptanceRule | str = "binary"
     method: Method = "rsd"
     config: DecodeConfig = field(default_factory=DecodeConfig)
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
+        if self.method not in LOOP_METHODS:
             raise InvalidInputError(
-                f"unknown method '{self.method}'; choose one of {', '.join(METHODS)}"
+                f"unknown method '{self.method}'; choose one of {', '.join(LOOP_METHODS)}"
             )
-        self.delta = check_delta(self.delta)
-        if isinstance(self.rule, str):
-            self.rule = make_rule(self.rule, self.delta)
+        self.delta, self.rule = _one_delta(self.delta, self.rule)
         missing = [role for role in _ROLES_USED[self.method] if getattr(self, role) is None]
         if missing:
             raise InvalidInputError(f"method '{self.method}' needs a {' and a '.join(missing)} model")
@@ -128,13 +141,7 @@ class RSD:
         (the server uses this to cancel work for a client that went away).
         """
         cfg = self.config
-        if isinstance(question, list):
-            messages = question
-            question = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
-        else:
-            messages = build_messages(question, cfg.system_prompt)
-        if not question or not question.strip():
-            raise InvalidInputError("the question is empty; pass the problem text to solve")
+        question, messages = as_chat(question, cfg.system_prompt)
         started = time.perf_counter()
         trace = Trace(question=question, method=self.method,
                       delta=self.delta if self.method == "rsd" else None)
@@ -226,6 +233,19 @@ class RSD:
         gen = model.generate_step(messages, prefix, params)
         trace.usage[role].add_generation(gen)
         return Step(gen.text, role, None, gen.generated_tokens), gen
+
+
+def _one_delta(delta: float | None, rule: AcceptanceRule | str) -> tuple[float, AcceptanceRule]:
+    """δ has one source of truth: a rule object carries its own, which RSD then records."""
+    if isinstance(rule, str):
+        delta = check_delta(DEFAULT_DELTA if delta is None else delta)
+        return delta, make_rule(rule, delta)
+    decides_at = getattr(rule, "delta", None)
+    if delta is not None and decides_at is not None and check_delta(delta) != decides_at:
+        raise InvalidInputError(
+            f"delta={delta} but the {rule.name} rule decides at {decides_at}; give δ once, to the rule or to RSD")
+    chosen = decides_at if decides_at is not None else (DEFAULT_DELTA if delta is None else delta)
+    return check_delta(chosen), rule
 
 
 def _generated(trace: Trace) -> int:

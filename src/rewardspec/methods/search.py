@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.grading import extract_answer
-from rewardspec.methods.rsd import RSD, DecodeConfig, step_seed
+from rewardspec.methods.rsd import RSD, DecodeConfig, as_chat, step_seed
 from rewardspec.models.base import LanguageModel, SamplingParams
-from rewardspec.prompts import build_messages
 from rewardspec.rewards.base import RewardModel
 from rewardspec.types import Generation, Step, Trace
 
@@ -110,7 +109,7 @@ class BestOfN:
             raise InvalidInputError(f"n must be at least 1; got {self.n}")
         aggregate([1.0], self.aggregation)
 
-    def samples(self, question: str) -> list[Trace]:
+    def samples(self, question: str | list) -> list[Trace]:
         """The N seeded draft samples, shared through ``cache`` with majority voting.
 
         Best-of-N and majority voting differ only in how they pick among the
@@ -119,11 +118,12 @@ class BestOfN:
         """
         return [trace for trace, _ in self._samples_with_generations(question)]
 
-    def _samples_with_generations(self, question: str) -> list[tuple[Trace, list[Generation]]]:
+    def _samples_with_generations(self, question: str | list) -> list[tuple[Trace, list[Generation]]]:
         """Each sample with the draft generations behind its steps (their log-probabilities
         are what a likelihood reward reads, so nothing has to be scored again)."""
         cfg = _sampling_config(self.config, self.sample_temperature)
-        key = (id(self.draft), question, self.n, cfg)
+        asked = tuple((m["role"], m["content"]) for m in question) if isinstance(question, list) else question
+        key = (id(self.draft), asked, self.n, cfg)
         if self.cache is not None and key in self.cache:
             return copy.deepcopy(self.cache[key])
         samples = []
@@ -136,9 +136,10 @@ class BestOfN:
             self.cache[key] = copy.deepcopy(samples)
         return samples
 
-    def solve(self, question: str, on_step=None) -> Trace:
+    def solve(self, question: str | list, on_step=None) -> Trace:
         started = time.perf_counter()
-        trace = _new_trace(question, self.method, self.draft, self.reward)
+        text, _ = as_chat(question, self.config.system_prompt)
+        trace = _new_trace(text, self.method, self.draft, self.reward)
         best, best_score = None, -1.0
         pairs = self._samples_with_generations(question)
         samples = [sample for sample, _ in pairs]
@@ -148,7 +149,7 @@ class BestOfN:
             rewards, previous = [], []
             for step, gen in zip(sample.steps, generations):
                 if step.text.strip():
-                    score = self.reward.score(question, previous, step.text, gen)
+                    score = self.reward.score(text, previous, step.text, gen)
                     trace.usage["reward"].add_score(score)
                     step.reward = score.value
                     rewards.append(score.value)
@@ -172,11 +173,11 @@ class MajorityVote:
     method: str = "majority"
     cache: SampleCache | None = None
 
-    def solve(self, question: str, on_step=None) -> Trace:
+    def solve(self, question: str | list, on_step=None) -> Trace:
         from rewardspec.grading import answers_equivalent, final_answer
 
         started = time.perf_counter()
-        trace = _new_trace(question, self.method, self.draft, None)
+        trace = _new_trace(as_chat(question, self.config.system_prompt)[0], self.method, self.draft, None)
         sampler = BestOfN(self.draft, reward=None, n=self.n,  # type: ignore[arg-type]
                           sample_temperature=self.sample_temperature, config=self.config, cache=self.cache)
         samples = sampler.samples(question)
@@ -226,11 +227,11 @@ class StepSearch:
             )
         aggregate([1.0], self.aggregation)
 
-    def solve(self, question: str, on_step=None) -> Trace:
+    def solve(self, question: str | list, on_step=None) -> Trace:
         started = time.perf_counter()
         cfg = _sampling_config(self.config, self.sample_temperature)
+        question, messages = as_chat(question, cfg.system_prompt)
         trace = _new_trace(question, self.method, self.draft, self.reward)
-        messages = build_messages(question, cfg.system_prompt)
         # A beam: (steps, rewards, tokens used, finished reason or "")
         beams: list[tuple[list[Step], list[float], int, str]] = [([], [], 0, "")]
         # The question's ceiling on generated tokens, scaled by the candidates sampled per step.

@@ -15,6 +15,7 @@ draft's are the tokens it proposed, and those the target rejected are
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -22,8 +23,7 @@ import numpy as np
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.grading import extract_answer
-from rewardspec.methods.rsd import DecodeConfig
-from rewardspec.prompts import build_messages
+from rewardspec.methods.rsd import DecodeConfig, as_chat
 from rewardspec.steps import split_steps
 from rewardspec.types import Step, Trace
 
@@ -64,9 +64,51 @@ class _GreedyDraft:
         return np.asarray(out, dtype=np.intc)
 
 
+class _Contexts:
+    """The two llama.cpp contexts of one draft/target pair, built once and shared under a lock."""
+
+    def __init__(self, draft_path: str, target_path: str, k: int, n_ctx: int) -> None:
+        import llama_cpp
+
+        draft_llm = llama_cpp.Llama(model_path=draft_path, n_ctx=n_ctx, verbose=False)
+        self.draft = _GreedyDraft(draft_llm, k)
+        self.target = llama_cpp.Llama(model_path=target_path, n_ctx=n_ctx,
+                                      draft_model=self.draft, logits_all=True, verbose=False)
+        if draft_llm.n_vocab() != self.target.n_vocab():
+            raise InvalidInputError(
+                "token-level speculative decoding needs draft and target to share a tokenizer; "
+                f"vocabularies differ ({draft_llm.n_vocab()} vs {self.target.n_vocab()})"
+            )
+        self.lock = threading.Lock()
+        self.evaluated = 0
+        original_eval = self.target.eval
+
+        def counting_eval(tokens):
+            self.evaluated += len(tokens)
+            return original_eval(tokens)
+
+        self.target.eval = counting_eval  # type: ignore[method-assign]
+
+
+_CONTEXTS: dict[tuple[str, str, int, int], _Contexts] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def _contexts(draft_path: str, target_path: str, k: int, n_ctx: int) -> _Contexts:
+    key = (draft_path, target_path, k, n_ctx)
+    with _CONTEXTS_LOCK:
+        if key not in _CONTEXTS:
+            _CONTEXTS[key] = _Contexts(draft_path, target_path, k, n_ctx)
+        return _CONTEXTS[key]
+
+
 @dataclass
 class SpeculativeDecoding:
-    """Greedy token-level speculative decoding through llama-cpp-python."""
+    """Greedy token-level speculative decoding through llama-cpp-python.
+
+    Solvers of the same pair share one pair of contexts (built on first use), so a
+    server can build one solver per request.
+    """
 
     draft_path: str
     target_path: str
@@ -77,44 +119,41 @@ class SpeculativeDecoding:
     n_ctx: int = 4096
     method: str = "sd"
 
-    def __post_init__(self) -> None:
-        import llama_cpp
+    @classmethod
+    def over(cls, draft, target, num_pred_tokens: int, config: DecodeConfig) -> SpeculativeDecoding:
+        """SD for two loaded llama.cpp models (it needs their GGUF files: it runs its own contexts)."""
+        paths = [getattr(m, "path", None) for m in (draft, target)]
+        if None in paths:
+            raise InvalidInputError("method 'sd' runs on GGUF models (the llama.cpp backend); "
+                                    "draft and target must be registry names or .gguf paths")
+        return cls(str(paths[0]), str(paths[1]), draft.params, target.params, num_pred_tokens, config,
+                   n_ctx=getattr(target, "n_ctx", 4096))
 
+    def __post_init__(self) -> None:
         if self.num_pred_tokens < 1:
             raise InvalidInputError(f"num_pred_tokens must be >= 1; got {self.num_pred_tokens}")
-        draft_llm = llama_cpp.Llama(model_path=self.draft_path, n_ctx=self.n_ctx, verbose=False)
-        self._draft = _GreedyDraft(draft_llm, self.num_pred_tokens)
-        self._target = llama_cpp.Llama(model_path=self.target_path, n_ctx=self.n_ctx,
-                                       draft_model=self._draft, logits_all=True, verbose=False)
-        if draft_llm.n_vocab() != self._target.n_vocab():
-            raise InvalidInputError(
-                "token-level speculative decoding needs draft and target to share a tokenizer; "
-                f"vocabularies differ ({draft_llm.n_vocab()} vs {self._target.n_vocab()})"
-            )
-        self._evaluated = 0
-        original_eval = self._target.eval
+        shared = _contexts(self.draft_path, self.target_path, self.num_pred_tokens, self.n_ctx)
+        self._shared = shared
+        self._draft, self._target = shared.draft, shared.target
 
-        def counting_eval(tokens):
-            self._evaluated += len(tokens)
-            return original_eval(tokens)
+    def solve(self, question: str | list, on_step=None) -> Trace:
+        question, messages = as_chat(question, self.config.system_prompt)
+        with self._shared.lock:
+            return self._solve(question, messages)
 
-        self._target.eval = counting_eval  # type: ignore[method-assign]
-
-    def solve(self, question: str, on_step=None) -> Trace:
+    def _solve(self, question: str, messages) -> Trace:
         cfg = self.config
-        if not question.strip():
-            raise InvalidInputError("the question is empty; pass the problem text to solve")
         started = time.perf_counter()
         self._target.reset()  # a fresh prompt each time: prefix reuse would hide prompt cost
-        before = (self._evaluated, self._draft.proposed, self._draft.prompt_tokens, self._draft.calls)
+        before = (self._shared.evaluated, self._draft.proposed, self._draft.prompt_tokens, self._draft.calls)
         result = self._target.create_chat_completion(
-            messages=build_messages(question, cfg.system_prompt),  # type: ignore[arg-type]
+            messages=messages,  # type: ignore[arg-type]
             max_tokens=cfg.max_tokens, temperature=0.0, repeat_penalty=1.0, seed=cfg.seed,
             stop=list(cfg.stop) or None,
         )
         text = result["choices"][0]["message"]["content"] or ""
         usage = result["usage"]
-        evaluated = self._evaluated - before[0]
+        evaluated = self._shared.evaluated - before[0]
         proposed = self._draft.proposed - before[1]
         completion = usage["completion_tokens"]
         prompt = usage["prompt_tokens"]

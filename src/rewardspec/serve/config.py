@@ -9,51 +9,42 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rewardspec.build import SolverSettings
 from rewardspec.errors import InvalidInputError
-from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES
-from rewardspec.methods.rsd import METHODS
+from rewardspec.methods.rsd import LOOP_METHODS
+from rewardspec.methods.table import METHODS
 from rewardspec.prompts import QWEN_MATH_COT_SYSTEM
-from rewardspec.rewards import DEFAULT_REWARD
 from rewardspec.steps import DEFAULT_SEPARATOR
-
-DEFAULT_DRAFT = "qwen2.5-coder-0.5b"
-DEFAULT_TARGET = "qwen2.5-coder-1.5b"
-MethodName = Literal["rsd", "target", "draft"]
 
 
 class ConfigError(InvalidInputError):
     """The server configuration file is missing, unreadable or invalid."""
 
 
-class ServeConfig(BaseModel):
-    """Everything ``rewardspec serve`` needs; every field has a default."""
+class ServeConfig(SolverSettings):
+    """Everything ``rewardspec serve`` needs; every field has a default.
+
+    The models, reward, δ, rule and each method's knobs (n, width, ...) are the
+    :class:`~rewardspec.build.SolverSettings` every command shares.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # -- models -----------------------------------------------------------
-    draft: str = Field(DEFAULT_DRAFT, min_length=1,
-                       description="Draft model: any name or path load_model accepts.")
-    target: str = Field(DEFAULT_TARGET, min_length=1,
-                        description="Target model: any name or path load_model accepts.")
-    reward: str = Field(DEFAULT_REWARD, min_length=1, description="Reward spec (see make_reward).")
-    delta: float = Field(DEFAULT_DELTA, ge=0.0, le=1.0,
-                         description="Default acceptance threshold; requests may override it.")
-    rule: str = Field("binary", description=f"Acceptance rule: {', '.join(RULES)}.")
     n_ctx: int = Field(4096, ge=256, description="Context window of each llama.cpp model.")
     n_threads: int | None = Field(None, ge=1, description="CPU threads per model (default: all).")
 
     # -- what is served ----------------------------------------------------
     model_id: str = Field("rsd", min_length=1, pattern=r"^[A-Za-z0-9._:/-]+$",
                           description="The model id clients ask for; it runs RSD.")
-    methods: tuple[MethodName, ...] = Field(
-        METHODS, min_length=1,
-        description="Methods served. 'target' and 'draft' are also served as model ids "
-                    "'<model_id>-target' and '<model_id>-draft'.")
-    default_method: MethodName = "rsd"
+    methods: tuple[str, ...] = Field(
+        LOOP_METHODS, min_length=1,
+        description=f"Methods served, any of {', '.join(METHODS)}. 'target' and 'draft' are also "
+                    "served as model ids '<model_id>-target' and '<model_id>-draft'.")
+    default_method: str = "rsd"
 
     # -- limits ------------------------------------------------------------
     max_concurrent_requests: int = Field(
@@ -87,16 +78,12 @@ class ServeConfig(BaseModel):
     api_key: str | None = Field(
         None, description="If set, requests must send 'Authorization: Bearer <api_key>'.")
 
-    @field_validator("rule")
-    @classmethod
-    def _known_rule(cls, value: str) -> str:
-        if value not in (*RULES, "always", "never"):
-            raise ValueError(f"unknown acceptance rule '{value}'; choose one of {', '.join(RULES)}")
-        return value
-
     @field_validator("methods")
     @classmethod
-    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _known_methods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [m for m in value if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
         return tuple(dict.fromkeys(value))
 
     @model_validator(mode="after")
@@ -109,12 +96,12 @@ class ServeConfig(BaseModel):
                              f"methods {list(self.methods)}")
         return self
 
-    def model_ids(self) -> dict[str, MethodName | None]:
+    def model_ids(self) -> dict[str, str | None]:
         """Served model ids and the method each pins (None: the request's ``method`` decides)."""
-        ids: dict[str, MethodName | None] = {self.model_id: None}
+        ids: dict[str, str | None] = {self.model_id: None}
         for method in ("target", "draft"):
             if method in self.methods:
-                ids[f"{self.model_id}-{method}"] = method  # type: ignore[assignment]
+                ids[f"{self.model_id}-{method}"] = method
         return ids
 
 

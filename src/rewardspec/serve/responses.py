@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rewardspec.methods.table import METHODS
 from rewardspec.serve.scheduling import ChoiceResult
 from rewardspec.types import ROLES, ModelUsage, Step, Trace
 
@@ -74,7 +75,7 @@ def request_summary(results: list[ChoiceResult], method: str, delta: float | Non
     for r in results:
         for i, step in enumerate(r.trace.steps):
             steps.append({"choice": r.index, "text": step.text, **step_info(i, step)})
-    used = {"rsd": ROLES, "target": ("target",), "draft": ("draft",)}[method]
+    used = METHODS[method].roles
     return {
         "method": method,
         "delta": delta if method == "rsd" else None,

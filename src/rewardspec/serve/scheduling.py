@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from rewardspec.build import Models, build_solver
 from rewardspec.errors import RewardspecError
 from rewardspec.methods.acceptance import make_rule
-from rewardspec.methods.rsd import RSD, DecodeConfig
+from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.methods.table import Method, roles_of
 from rewardspec.models.base import Message
-from rewardspec.rewards import make_reward
 from rewardspec.scheduler import RequestCancelled, RequestScope, install_model_lock, request_scope
 from rewardspec.serve.config import ServeConfig
 from rewardspec.types import Step, Trace
@@ -119,6 +120,11 @@ class _MeteredModel:
     def __init__(self, model: Any, meter: _Meter) -> None:
         self.model, self.meter = model, meter
         self.name, self.params = model.name, model.params
+
+    def __getattr__(self, name: str) -> Any:  # path, n_ctx, ...: what the model itself says
+        if name == "model":
+            raise AttributeError(name)
+        return getattr(self.model, name)
 
     def generate_step(self, messages, response_prefix, sampling):
         gen = self.model.generate_step(messages, response_prefix, sampling)
@@ -249,13 +255,14 @@ class Engine:
             install_model_lock(model, isolate=config.isolate_requests)
             return model
 
-        methods = set(config.methods)
         make_rule(config.rule, config.delta)  # fail before loading anything
-        # The reward spec first: a typo there should fail before seconds of model loading.
-        self.reward = make_reward(config.reward, load) if "rsd" in methods else None
+        self._models = Models(config, loader=load)
+        # Every role a served method needs, loaded now (the reward spec first: a typo there
+        # should fail before seconds of model loading).
+        self._models.load(roles_of(config.methods))
+        self.reward = self._models.loaded("reward")
         _install_on_reward(self.reward)
-        self.draft = load(config.draft) if methods & {"rsd", "draft"} else None
-        self.target = load(config.target) if methods & {"rsd", "target"} else None
+        self.draft, self.target = self._models.loaded("draft"), self._models.loaded("target")
         self._executor = ThreadPoolExecutor(max_workers=config.max_concurrent_requests,
                                             thread_name_prefix="rsd-request")
         self._lock = threading.Lock()
@@ -264,12 +271,10 @@ class Engine:
         self.closing = False
         self.stats: Counter[str] = Counter()
 
-    def solver(self, method: str, delta: float, decode: DecodeConfig, meter: _Meter) -> RSD:
+    def solver(self, method: str, delta: float, decode: DecodeConfig, meter: _Meter) -> Method:
         """A fresh solver for one choice, over per-request views of the shared models."""
-        wrap = (lambda m: _MeteredModel(m, meter) if m is not None else None)  # noqa: E731
-        return RSD(draft=wrap(self.draft), target=wrap(self.target), reward=self.reward,
-                   delta=delta, rule=self.config.rule, method=method,  # type: ignore[arg-type]
-                   config=decode)
+        return build_solver(method, self.config, decode, self._models.view(partial(_MeteredModel, meter=meter)),
+                            delta=delta)
 
     def submit(self, choices: list[ChoiceSpec], method: str, delta: float,
                decode: DecodeConfig) -> Job:

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from rewardspec.errors import InvalidInputError
 from rewardspec.steps import check_stops
 
-MethodName = Literal["rsd", "target", "draft"]
 
 
 class StreamOptions(BaseModel):
@@ -60,7 +59,8 @@ class RequestBase(BaseModel):
     # rewardspec extensions
     rsd_delta: float | None = Field(None, ge=0.0, le=1.0,
                                     description="Acceptance threshold for this request.")
-    method: MethodName | None = Field(None, description="rsd, target or draft.")
+    method: str | None = Field(None, min_length=1,
+                               description="Any method the server serves (rsd, target, draft, best_of_n, ...).")
 
     @field_validator("stop")
     @classmethod

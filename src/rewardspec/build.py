@@ -1,0 +1,161 @@
+"""The one composition root: a validated config in, a solver out.
+
+``rewardspec solve``, ``rewardspec eval`` and ``rewardspec serve`` all build
+their solvers here, from the same settings (:class:`SolverSettings`, which
+the eval and serve configs extend) and the same table of methods
+(:mod:`rewardspec.methods.table`). Models are loaded on first use and shared
+by every method of a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES, check_delta
+from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.methods.search import AGGREGATIONS
+from rewardspec.methods.table import Method, Parts, method_spec
+from rewardspec.prompts import PROMPTS
+from rewardspec.rewards import DEFAULT_REWARD
+
+__all__ = ["DEFAULT_DRAFT", "DEFAULT_TARGET", "Models", "SolverSettings", "build_solver", "build_solvers",
+           "solver_settings"]
+
+DEFAULT_DRAFT = "qwen2.5-coder-0.5b"
+DEFAULT_TARGET = "qwen2.5-coder-1.5b"
+#: Rules a config may name: the paper's and the soft ones, plus the two constant ones for ablations.
+CONFIG_RULES = (*RULES, "always", "never")
+
+
+class SolverSettings(BaseModel):
+    """Which models and reward, and each method's own knobs; shared by every config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    draft: str = Field(DEFAULT_DRAFT, min_length=1, description="Draft model: any name or path load_model accepts.")
+    target: str = Field(DEFAULT_TARGET, min_length=1,
+                        description="Target model: any name or path load_model accepts.")
+    reward: str = Field(DEFAULT_REWARD, min_length=1, description="Reward spec (see make_reward).")
+    delta: float = Field(DEFAULT_DELTA, description="RSD's acceptance threshold δ in [0, 1].")
+    rule: str = Field("binary", description=f"Acceptance rule ω: {', '.join(RULES)}.")
+    n: int = Field(8, ge=1, description="Samples for best_of_n and majority.")
+    width: int = Field(4, ge=1, description="Candidates per step for process_best_of_n and beam.")
+    beam_size: int = Field(2, ge=1, description="Beams kept per step for beam.")
+    aggregation: str = Field("last", description=f"Step-reward aggregation: {', '.join(AGGREGATIONS)}.")
+    num_pred_tokens: int = Field(4, ge=1, description="Draft tokens proposed per sd round.")
+    sample_temperature: float = Field(0.7, ge=0.0, description="Temperature of the search methods' samples.")
+
+    @field_validator("rule", "aggregation", "prompt", check_fields=False)
+    @classmethod
+    def _one_of_the_known(cls, value: str, info: ValidationInfo) -> str:
+        """Fields chosen from a known list (``prompt`` is the eval config's)."""
+        known = {"rule": CONFIG_RULES, "aggregation": AGGREGATIONS, "prompt": PROMPTS}[info.field_name]
+        if value not in known:
+            shown = RULES if info.field_name == "rule" else known
+            what = "acceptance rule" if info.field_name == "rule" else info.field_name
+            raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(shown)}")
+        return value
+
+    @field_validator("delta")
+    @classmethod
+    def _delta(cls, value: float) -> float:
+        from rewardspec.errors import InvalidInputError
+
+        try:
+            return check_delta(value)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class Models:
+    """The draft, target and reward of one run, each loaded on first use and then shared.
+
+    ``loader`` turns a model spec into a model (default :func:`rewardspec.models.load_model`);
+    the server passes one that installs its fair locks.
+    """
+
+    def __init__(self, settings: SolverSettings, loader: Callable[[str], Any] | None = None) -> None:
+        if loader is None:
+            from rewardspec.models import load_model
+
+            loader = load_model
+        self.settings, self.loader = settings, loader
+        self._loaded: dict[str, Any] = {}
+        self._parent: Models | None = None
+        self._wrap: Callable[[Any], Any] = lambda model: model
+
+    def _get(self, role: str) -> Any:
+        if role not in self._loaded:
+            if self._parent is not None:
+                model = self._parent._get(role)
+                self._loaded[role] = model if role == "reward" else self._wrap(model)
+            elif role == "reward":
+                from rewardspec.rewards import make_reward
+
+                self._loaded[role] = make_reward(self.settings.reward, self.loader)
+            else:
+                self._loaded[role] = self.loader(getattr(self.settings, role))
+        return self._loaded[role]
+
+    @property
+    def draft(self) -> Any:
+        return self._get("draft")
+
+    @property
+    def target(self) -> Any:
+        return self._get("target")
+
+    @property
+    def reward(self) -> Any:
+        return self._get("reward")
+
+    def load(self, roles: set[str] | tuple[str, ...]) -> None:
+        """Load these roles now; the reward first, so a typo in its spec fails before any model loads."""
+        for role in sorted(roles, key=lambda r: r != "reward"):
+            self._get(role)
+
+    def loaded(self, role: str) -> Any | None:
+        return self._loaded.get(role)
+
+    def view(self, wrap: Callable[[Any], Any]) -> Models:
+        """The same models, the language models wrapped by ``wrap`` (the server meters each request's)."""
+        other = Models(self.settings, self.loader)
+        other._parent, other._wrap = self, wrap
+        return other
+
+
+def solver_settings(**values: Any) -> SolverSettings:
+    """Settings from keyword values (None: the default), refused in one line when one is bad."""
+    from pydantic import ValidationError
+
+    from rewardspec.errors import InvalidInputError
+
+    try:
+        return SolverSettings(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInputError(f"{'.'.join(map(str, first['loc']))}: "
+                                f"{first['msg'].removeprefix('Value error, ')}") from None
+
+
+def build_solvers(methods: tuple[str, ...] | list[str], settings: SolverSettings, decode: DecodeConfig,
+                  models: Models | None = None) -> dict[str, Method]:
+    """One solver per method, all over the same models (loaded once, the reward first)."""
+    models = models or Models(settings)
+    for name in methods:
+        method_spec(name)  # every name checked before any model loads
+    return {name: build_solver(name, settings, decode, models) for name in methods}
+
+
+def build_solver(method: str, settings: SolverSettings, decode: DecodeConfig, models: Models, *,
+                 delta: float | None = None, dataset: str = "math",
+                 sample_cache: dict | None = None) -> Method:
+    """The solver for ``method``, over ``models``; ``delta`` overrides the settings' (a sweep, a request)."""
+    spec = method_spec(method)
+    models.load(spec.roles)
+    parts = Parts(settings, decode, models, settings.delta if delta is None else check_delta(delta),
+                  dataset, sample_cache)
+    return spec.build(parts)
