@@ -69,7 +69,16 @@ def test_input_layout_and_activation():
         raw = reward.v_head(h).item()
     value = reward.score(QUESTION, STEPS[:1], STEPS[1]).value
     assert value == pytest.approx(1 / (1 + torch.exp(torch.tensor(-raw)).item()), abs=1e-6)
-    assert not 0 <= raw <= 1 or value != pytest.approx(raw)
+    # Whatever the random head gives, make its raw output exactly 2.0 there: a sigmoid reads
+    # 0.8808, where the raw value (2.0) or a clip to [0, 1] (1.0) would not.
+    shift = 2.0 - raw
+    with torch.no_grad():
+        reward.v_head.bias += shift
+    try:
+        assert reward.score(QUESTION, STEPS[:1], STEPS[1]).value == pytest.approx(0.880797, abs=1e-5)
+    finally:
+        with torch.no_grad():
+            reward.v_head.bias -= shift
 
 
 def test_value_head_keys_are_read_from_the_index():

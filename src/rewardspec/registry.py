@@ -19,7 +19,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,6 +211,15 @@ def materialize(model: EmbeddedModel) -> Path:
 _HUB_NAME = re.compile(r"^(?:hf:)?(?P<repo>[\w.-]+/[\w.-]+)(?::(?P<file>.+))?$")
 
 
+def parse_hub_name(name: str) -> tuple[str, str | None] | None:
+    """``owner/repo`` or ``owner/repo:FILE`` (``hf:`` optional) -> (repo, file); None if it is not one.
+
+    The one reading of hub names, for the llama.cpp and transformers backends alike.
+    """
+    hub = _HUB_NAME.match(name.strip())
+    return (hub.group("repo"), hub.group("file")) if hub else None
+
+
 def download_from_hub(repo: str, filename: str | None) -> Path:
     """Fetch a GGUF file from the Hugging Face hub (for users who have one).
 
@@ -256,22 +264,13 @@ def resolve_gguf(name_or_path: str) -> tuple[Path, EmbeddedModel | None]:
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path, None
-    hub = _HUB_NAME.match(name_or_path.strip())
-    if path.suffix == ".gguf" and not (hub and hub.group("file")):
+    hub = parse_hub_name(name_or_path)
+    if path.suffix == ".gguf" and not (hub and hub[1]):
         raise UnknownModelError(f"model file '{name_or_path}' does not exist")
     if hub:
-        return download_from_hub(hub.group("repo"), hub.group("file")), None
+        return download_from_hub(*hub), None
     known = ", ".join(sorted(EMBEDDED))
     raise UnknownModelError(
         f"unknown model '{name_or_path}': not an embedded model ({known}), "
         "not a path to a local GGUF file and not a hub name (owner/repo[:file.gguf])"
     )
-
-
-def clear_cached(model: EmbeddedModel) -> None:
-    """Remove ``model``'s assembled file (used by tests and ``models --clear``)."""
-    for path in cache_dir().glob(f"{model.name}*"):
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()

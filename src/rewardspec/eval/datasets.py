@@ -20,8 +20,6 @@ from typing import Any
 
 from rewardspec.errors import InvalidInputError, MissingPackageError, RewardspecError
 
-LETTERS = "ABCDEFGHIJ"
-
 
 @dataclass(frozen=True)
 class DatasetSpec:

@@ -1,39 +1,64 @@
-"""Language-model backends behind one protocol, loaded by name or path."""
+"""Language-model backends behind one protocol, loaded by spec.
+
+A spec is ``BACKEND:SOURCE`` or a bare ``SOURCE`` (the llama.cpp backend).
+Each backend is one row of :data:`BACKENDS`: its prefix and a loader that
+takes the source, the context size and the thread count. A new backend is a
+module with its ``LanguageModel`` plus one row here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rewardspec.models.base import ContinuationScore, LanguageModel, SamplingParams
 
-__all__ = ["ContinuationScore", "LanguageModel", "SamplingParams", "load_model"]
+__all__ = ["BACKENDS", "ContinuationScore", "LanguageModel", "SamplingParams", "load_model"]
+
+
+def _llama_cpp(source: str, n_ctx: int, n_threads: int | None) -> tuple[tuple, Callable[[], LanguageModel]]:
+    from rewardspec.models.llama_cpp import LlamaCppModel
+    from rewardspec.registry import resolve_gguf
+
+    path, embedded = resolve_gguf(source)
+    return ((str(path), n_ctx, n_threads),
+            lambda: LlamaCppModel(path, embedded.name if embedded else None, n_ctx=n_ctx, n_threads=n_threads))
+
+
+def _transformers(source: str, n_ctx: int, n_threads: int | None) -> tuple[tuple, Callable[[], LanguageModel]]:
+    from rewardspec.models.transformers_backend import load_transformers_model
+
+    return ("transformers", source, n_ctx), lambda: load_transformers_model(source, n_ctx=n_ctx)
+
+
+#: prefix -> loader(source, n_ctx, n_threads) -> (cache key, how to build the model)
+BACKENDS: dict[str, Callable[[str, int, int | None], tuple[tuple, Callable[[], LanguageModel]]]] = {
+    "llama.cpp": _llama_cpp,
+    "transformers": _transformers,
+}
+DEFAULT_BACKEND = "llama.cpp"
 
 _LOADED: dict[tuple, LanguageModel] = {}
 
 
-def load_model(name_or_path: str, *, n_ctx: int = 4096, n_threads: int | None = None) -> LanguageModel:
-    """Load an embedded model (registry name or alias) or a local GGUF file.
+def split_spec(spec: str) -> tuple[str, str]:
+    """``transformers:Qwen/Qwen2.5-Math-7B`` -> (backend, source); a bare source is llama.cpp's."""
+    spec = spec.strip()
+    backend, sep, source = spec.partition(":")
+    if sep and backend in BACKENDS:
+        return backend, source
+    return DEFAULT_BACKEND, spec
 
-    ``transformers:SOURCE[?device=..&dtype=..]`` loads SOURCE (a local
-    directory, a .gguf file, an embedded model or a hub name) with the
-    transformers backend instead (see models/transformers_backend.py).
+
+def load_model(name_or_path: str, *, n_ctx: int = 4096, n_threads: int | None = None) -> LanguageModel:
+    """Load a model by spec: an embedded name or alias, a local GGUF file or a hub name
+    (llama.cpp), or ``transformers:SOURCE[?device=..&dtype=..]`` (a local directory, a
+    .gguf file, an embedded model or a hub name; see models/transformers_backend.py).
 
     Models are cached per process, so a draft that also serves as a reward
     model is loaded once and shares its KV cache.
     """
-    if name_or_path.strip().startswith("transformers:"):
-        from rewardspec.models.transformers_backend import load_transformers_model
-
-        spec = name_or_path.strip()[len("transformers:"):]
-        hf_key = ("transformers", spec, n_ctx)
-        if hf_key not in _LOADED:
-            _LOADED[hf_key] = load_transformers_model(spec, n_ctx=n_ctx)
-        return _LOADED[hf_key]
-    from rewardspec.models.llama_cpp import LlamaCppModel
-    from rewardspec.registry import resolve_gguf
-
-    path, embedded = resolve_gguf(name_or_path)
-    key = (str(path), n_ctx, n_threads)
+    backend, source = split_spec(name_or_path)
+    key, build = BACKENDS[backend](source, n_ctx, n_threads)
     if key not in _LOADED:
-        _LOADED[key] = LlamaCppModel(
-            path, embedded.name if embedded else None, n_ctx=n_ctx, n_threads=n_threads
-        )
+        _LOADED[key] = build()
     return _LOADED[key]

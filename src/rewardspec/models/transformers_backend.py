@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import threading
 from collections import OrderedDict
@@ -44,8 +43,9 @@ from rewardspec.errors import (
     MissingPackageError,
     UnknownModelError,
 )
-from rewardspec.models.base import ContinuationScore, Message, SamplingParams
 from rewardspec.detokenize import WindowDetokenizer
+from rewardspec.models.base import ContinuationScore, Message, SamplingParams
+from rewardspec.registry import parse_hub_name
 from rewardspec.steps import StepCutter
 from rewardspec.types import Generation
 
@@ -122,9 +122,6 @@ def check_options(spec: str, options: dict[str, str], allowed: Sequence[str]) ->
 
 
 # -- where the weights are --------------------------------------------------
-
-_HUB_REPO = re.compile(r"^(?:hf:)?(?P<repo>[\w.-]+/[\w.-]+)(?::(?P<file>[^:]+\.gguf))?$")
-
 
 @dataclass(frozen=True)
 class Source:
@@ -252,10 +249,12 @@ def resolve_source(name_or_path: str, option_hint: str = "transformers:SOURCE") 
     if embedded is not None:
         gguf = materialize(embedded)
         return Source(str(gguf.parent), gguf.name, alias=embedded.name)
-    hub = _HUB_REPO.match(name)
+    hub = parse_hub_name(name)
+    if hub and hub[1] is not None and (":" in hub[1] or not hub[1].endswith(".gguf")):
+        hub = None  # transformers reads a hub repository, or one GGUF file in it
     looks_local = name.startswith(("/", ".", "~")) or os.sep + os.sep in name
     if hub and not looks_local:
-        return _fetch_from_hub(hub.group("repo"), hub.group("file"), option_hint)
+        return _fetch_from_hub(hub[0], hub[1], option_hint)
     raise UnknownModelError(
         f"model '{name}' is not a local directory, not a .gguf file, not an embedded model "
         f"and not a hub name (owner/model); expected {option_hint}"

@@ -134,7 +134,3 @@ class TransformersReward(ABC):
         scored = len(ids) - max(common, step_start)
         value = min(1.0, max(0.0, float(value)))
         return RewardScore(value, scored_tokens=scored, prompt_tokens=processed - scored)
-
-    def score_steps(self, question: str, steps: list[str]) -> list[float]:
-        """Rewards of every step of a response, each scored after the ones before it."""
-        return [self.score(question, steps[:i], s).value for i, s in enumerate(steps)]
