@@ -67,6 +67,12 @@ class DecodeConfig:
     def total_budget(self) -> int:
         return self.max_total_tokens or TOTAL_BUDGET_MULTIPLE * self.max_tokens
 
+    def sampling(self, max_tokens: int, seed: int) -> SamplingParams:
+        """One model call's sampling: this config's, with that call's budget and seed."""
+        return SamplingParams(max_tokens=max_tokens, temperature=self.temperature, top_p=self.top_p,
+                              seed=seed, separator=self.separator, stop=self.stop,
+                              repetition_limit=self.repetition_limit)
+
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
             raise InvalidInputError(f"max_tokens must be at least 1; got {self.max_tokens}")
@@ -159,15 +165,7 @@ class RSD:
                 budget_left = cfg.total_budget - _generated(trace)
                 if budget_left <= 0:
                     return None
-                return SamplingParams(
-                    max_tokens=min(tokens_left, budget_left),
-                    temperature=cfg.temperature,
-                    top_p=cfg.top_p,
-                    seed=step_seed(cfg.seed, index, role),
-                    separator=cfg.separator,
-                    stop=cfg.stop,
-                    repetition_limit=cfg.repetition_limit,
-                )
+                return cfg.sampling(min(tokens_left, budget_left), step_seed(cfg.seed, index, role))
 
             decided = self._round(trace, question, messages, prefix, sampling, accept_rng)
             if decided is None:

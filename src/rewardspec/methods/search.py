@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from rewardspec.errors import InvalidInputError
 from rewardspec.grading import extract_answer
 from rewardspec.methods.rsd import RSD, DecodeConfig, as_chat, step_seed
-from rewardspec.models.base import LanguageModel, SamplingParams
+from rewardspec.models.base import LanguageModel
 from rewardspec.rewards.base import RewardModel
 from rewardspec.types import Generation, Step, Trace
 
@@ -270,11 +270,7 @@ class StepSearch:
 
     def _sample(self, trace: Trace, messages, prefix: str, cfg: DecodeConfig, index: int,
                 candidate: int, budget: int) -> Generation:
-        params = SamplingParams(
-            max_tokens=max(1, budget), temperature=cfg.temperature, top_p=cfg.top_p,
-            seed=step_seed(cfg.seed * 7919 + candidate, index, "draft"),
-            separator=cfg.separator, stop=cfg.stop,
-        )
+        params = cfg.sampling(max(1, budget), step_seed(cfg.seed * 7919 + candidate, index, "draft"))
         gen = self.draft.generate_step(messages, prefix, params)
         trace.usage["draft"].add_generation(gen)
         return gen

@@ -40,16 +40,10 @@ class _GreedyDraft:
     def __call__(self, input_ids, /, **kwargs):
         import llama_cpp
 
+        from rewardspec.models.llama_cpp import sync_context
+
         llm = self.llm
-        tokens = np.asarray(input_ids, dtype=np.intc)
-        cached = llm.input_ids[: llm.n_tokens]
-        limit = min(len(cached), len(tokens))
-        diff = np.nonzero(cached[:limit] != tokens[:limit])[0]
-        common = int(diff[0]) if diff.size else limit
-        common = min(common, len(tokens) - 1)
-        llm.n_tokens = common
-        llm.eval(tokens[common:].tolist())
-        self.prompt_tokens += len(tokens) - common
+        self.prompt_tokens += sync_context(llm, np.asarray(input_ids, dtype=np.intc).tolist())
         out: list[int] = []
         vocab = llm._model.vocab
         for _ in range(self.k):

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rewardspec.errors import InvalidInputError, MissingPackageError
+from rewardspec.errors import MissingPackageError
 from rewardspec.models.base import ContinuationScore, Message, SamplingParams
+from rewardspec.models.stepping import ChatTokens, check_room, write_step
 from rewardspec.prompts import plain_prompt
 from rewardspec.detokenize import ByteDetokenizer
-from rewardspec.steps import StepCutter
 from rewardspec.types import Generation
 
 
@@ -46,6 +46,25 @@ def usable_cpus() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def sync_context(llm, tokens) -> int:
+    """Make a llama.cpp context hold ``tokens`` with fresh logits for the last one.
+
+    Returns how many prompt tokens were actually evaluated: the longest
+    prefix already in the KV cache is kept.
+    """
+    cached = llm.input_ids[: llm.n_tokens]
+    limit = min(len(cached), len(tokens))
+    common = 0
+    if limit:
+        diff = np.nonzero(cached[:limit] != np.asarray(tokens[:limit]))[0]
+        common = int(diff[0]) if diff.size else limit
+    if common == len(tokens):
+        common -= 1  # re-evaluate the last token to get its logits back
+    llm.n_tokens = common
+    llm.eval(list(tokens[common:]))
+    return len(tokens) - common
 
 
 class LlamaCppModel:
@@ -92,54 +111,23 @@ class LlamaCppModel:
                 bos_token=vocab.token_get_text(vocab.token_bos()),
                 add_generation_prompt=True,
             )
-        self._prompt_cache: dict[tuple[tuple[str, str], ...], list[int]] = {}
+        self._tokens = ChatTokens(self._render, self._encode)
 
     # -- tokens -----------------------------------------------------------
-    def _chat_tokens(self, messages: list[Message]) -> list[int]:
-        key = tuple((m["role"], m["content"]) for m in messages)
-        cached = self._prompt_cache.get(key)
-        if cached is None:
-            if self._formatter is not None:
-                res = self._formatter(messages=messages)
-                cached = self.llm.tokenize(
-                    res.prompt.encode("utf-8"), add_bos=not res.added_special, special=True
-                )
-            else:
-                cached = self.llm.tokenize(plain_prompt(messages).encode("utf-8"), add_bos=True)
-            if len(self._prompt_cache) > 256:
-                self._prompt_cache.clear()
-            self._prompt_cache[key] = cached
-        return cached
+    def _render(self, messages: list[Message]) -> list[int]:
+        if self._formatter is not None:
+            res = self._formatter(messages=messages)
+            return self.llm.tokenize(res.prompt.encode("utf-8"), add_bos=not res.added_special, special=True)
+        return self.llm.tokenize(plain_prompt(messages).encode("utf-8"), add_bos=True)
 
-    def _tokens(self, messages: list[Message], response_prefix: str) -> list[int]:
-        tokens = list(self._chat_tokens(messages))
-        if response_prefix:
-            tokens += self.llm.tokenize(
-                response_prefix.encode("utf-8"), add_bos=False, special=False
-            )
-        return tokens
+    def _encode(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _sync(self, tokens: list[int]) -> int:
-        """Make the context hold ``tokens`` with fresh logits for the last one.
-
-        Returns how many prompt tokens were actually evaluated: the longest
-        prefix already in the KV cache is kept.
-        """
-        llm = self.llm
-        cached = llm.input_ids[: llm.n_tokens]
-        limit = min(len(cached), len(tokens))
-        common = 0
-        if limit:
-            diff = np.nonzero(cached[:limit] != np.asarray(tokens[:limit]))[0]
-            common = int(diff[0]) if diff.size else limit
-        if common == len(tokens):
-            common -= 1  # re-evaluate the last token to get its logits back
-        llm.n_tokens = common
-        llm.eval(tokens[common:])
-        return len(tokens) - common
+        return sync_context(self.llm, tokens)
 
     def _last_logits(self) -> np.ndarray:
         ptr = self.llm._ctx.get_logits_ith(-1)
@@ -149,11 +137,7 @@ class LlamaCppModel:
         return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
 
     def _check_room(self, n_prompt: int, n_new: int) -> None:
-        if n_prompt + n_new > self.n_ctx:
-            raise InvalidInputError(
-                f"{self.name}: prompt of {n_prompt} tokens plus {n_new} new tokens exceeds "
-                f"the context window of {self.n_ctx}; shorten the question or lower max_tokens"
-            )
+        check_room(self.name, self.n_ctx, n_prompt, n_new)
 
     # -- LanguageModel ----------------------------------------------------
     def generate_step(
@@ -161,41 +145,12 @@ class LlamaCppModel:
     ) -> Generation:
         if sampling.max_tokens <= 0:
             return Generation("", 0, 0, "length", [])
-        rng = np.random.default_rng(sampling.seed)
         with self._lock:
             tokens = self._tokens(messages, response_prefix)
             self._check_room(len(tokens), sampling.max_tokens)
             processed = self._sync(tokens)
-            out: list[int] = []
-            logprobs: list[float] = []
-            detok = ByteDetokenizer(self._token_bytes)
-            cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
-            text, finish = None, "length"
-            while len(out) < sampling.max_tokens:
-                logits = self._last_logits()
-                shifted = logits - logits.max()
-                log_z = np.log(np.exp(shifted).sum())
-                token = _sample(shifted, sampling.temperature, sampling.top_p, rng)
-                logprobs.append(float(shifted[token] - log_z))
-                out.append(token)
-                if self._is_eog(token):
-                    finish = "eos"
-                    break
-                cut = cutter.push(detok.push(token), token)
-                if cut is not None:
-                    text, finish = cut.text, cut.reason
-                    break
-                if len(out) < sampling.max_tokens:
-                    self.llm.eval([token])
-            if text is None:
-                text = cutter.text + detok.flush()
-            return Generation(
-                text=text,
-                generated_tokens=len(out),
-                prompt_tokens=processed,
-                finish_reason=finish,  # type: ignore[arg-type]
-                token_logprobs=logprobs,
-            )
+            return write_step(sampling, self._last_logits, lambda token: self.llm.eval([token]), self._is_eog,
+                              ByteDetokenizer(self._token_bytes), processed)
 
     def _token_bytes(self, token: int) -> bytes:
         return self.llm.detokenize([token])
@@ -228,19 +183,3 @@ class LlamaCppModel:
                 shifted = row - row.max()
                 logprobs.append(float(shifted[token] - np.log(np.exp(shifted).sum())))
             return ContinuationScore(logprobs, processed)
-
-
-def _sample(shifted_logits: np.ndarray, temperature: float, top_p: float, rng) -> int:
-    """Greedy at temperature 0, else temperature + nucleus sampling."""
-    if temperature <= 0:
-        return int(np.argmax(shifted_logits))
-    probs = np.exp(shifted_logits / temperature)
-    probs /= probs.sum()
-    if top_p < 1.0:
-        order = np.argsort(-probs)
-        cum = np.cumsum(probs[order])
-        keep = order[: int(np.searchsorted(cum, top_p)) + 1]
-        mask = np.zeros_like(probs)
-        mask[keep] = probs[keep]
-        probs = mask / mask.sum()
-    return int(rng.choice(len(probs), p=probs))

@@ -2,11 +2,10 @@
 
 Same semantics as the llama.cpp backend:
 
-* a step ends on *decoded* text (:func:`rewardspec.steps.find_step_end`),
-  not on a token id;
-* sampling uses a ``torch.Generator`` seeded from ``SamplingParams.seed`` on
-  every call, so a request's output does not depend on what the model served
-  before it;
+* a step ends on *decoded* text, not on a token id, and the token loop,
+  the sampler (a NumPy generator seeded from ``SamplingParams.seed`` on every
+  call) and the context check are the ones in :mod:`rewardspec.models.stepping`,
+  so a request's output does not depend on what the model served before it;
 * the KV cache of a request is kept between its calls (one slot per request,
   keyed by its chat, a few slots in LRU order) and only the tokens after the
   longest common prefix are run; ``prompt_tokens`` counts the tokens actually
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import parse_qsl, urlparse
 
+import numpy as np
+
 from rewardspec.errors import (
     HubUnavailableError,
     InvalidInputError,
@@ -45,6 +46,7 @@ from rewardspec.errors import (
 )
 from rewardspec.detokenize import WindowDetokenizer
 from rewardspec.models.base import ContinuationScore, Message, SamplingParams
+from rewardspec.models.stepping import ChatTokens, check_room, sample_token, write_step
 from rewardspec.registry import parse_hub_name
 from rewardspec.steps import StepCutter
 from rewardspec.types import Generation
@@ -513,7 +515,7 @@ class TransformersModel:
         self._cache = PrefixCache(cache_slots)
         self._lock = threading.Lock()
         self._eos = self._end_tokens()
-        self._prompt_cache: dict[tuple[tuple[str, str], ...], list[int]] = {}
+        self._tokens = ChatTokens(self._render, self._encode)
         pad = self.tokenizer.pad_token_id
         self._pad = pad if pad is not None else min(self._eos) if self._eos else 0
 
@@ -530,29 +532,16 @@ class TransformersModel:
         return ids
 
     # -- tokens -------------------------------------------------------------
-    def _chat_tokens(self, messages: list[Message]) -> list[int]:
-        key = tuple((m["role"], m["content"]) for m in messages)
-        cached = self._prompt_cache.get(key)
-        if cached is None:
-            if self.tokenizer.chat_template:
-                text = self.tokenizer.apply_chat_template(
-                    messages, tokenize=False, add_generation_prompt=True
-                )
-                cached = self.tokenizer.encode(text, add_special_tokens=False)
-            else:
-                from rewardspec.prompts import plain_prompt
+    def _render(self, messages: list[Message]) -> list[int]:
+        if self.tokenizer.chat_template:
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            return self.tokenizer.encode(text, add_special_tokens=False)
+        from rewardspec.prompts import plain_prompt
 
-                cached = self.tokenizer.encode(plain_prompt(messages), add_special_tokens=True)
-            if len(self._prompt_cache) > 256:
-                self._prompt_cache.clear()
-            self._prompt_cache[key] = cached
-        return cached
+        return self.tokenizer.encode(plain_prompt(messages), add_special_tokens=True)
 
-    def _tokens(self, messages: list[Message], response_prefix: str) -> list[int]:
-        tokens = list(self._chat_tokens(messages))
-        if response_prefix:
-            tokens += self.tokenizer.encode(response_prefix, add_special_tokens=False)
-        return tokens
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
@@ -563,11 +552,7 @@ class TransformersModel:
         )
 
     def _check_room(self, n_prompt: int, n_new: int) -> None:
-        if n_prompt + n_new > self.n_ctx:
-            raise InvalidInputError(
-                f"{self.name}: prompt of {n_prompt} tokens plus {n_new} new tokens exceeds "
-                f"the context window of {self.n_ctx}; shorten the question or lower max_tokens"
-            )
+        check_room(self.name, self.n_ctx, n_prompt, n_new)
 
     # -- forward passes -----------------------------------------------------
     def _run(self, slot: CacheSlot, tokens: list[int], keep: int = 1):
@@ -592,41 +577,17 @@ class TransformersModel:
     ) -> Generation:
         if sampling.max_tokens <= 0:
             return Generation("", 0, 0, "length", [])
-        gen = torch.Generator(device="cpu")
-        gen.manual_seed(int(sampling.seed) & 0xFFFF_FFFF_FFFF_FFFF)
         with self._lock, torch.inference_mode():
             tokens = self._tokens(messages, response_prefix)
             self._check_room(len(tokens), sampling.max_tokens)
             slot, common = self._cache.prepare(self._key(messages), tokens)
-            logits = self._run(slot, tokens[common:])[-1].to("cpu", torch.float64)
-            processed = len(tokens) - common
-            out: list[int] = []
-            logprobs: list[float] = []
-            detok = WindowDetokenizer(self._decode)
-            cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
-            text, finish = None, "length"
-            while len(out) < sampling.max_tokens:
-                token, logprob = sample_token(logits, sampling.temperature, sampling.top_p, gen)
-                out.append(token)
-                logprobs.append(logprob)
-                if token in self._eos:
-                    finish = "eos"
-                    break
-                cut = cutter.push(detok.push(token), token)
-                if cut is not None:
-                    text, finish = cut.text, cut.reason
-                    break
-                if len(out) < sampling.max_tokens:
-                    logits = self._run(slot, [token])[-1].to("cpu", torch.float64)
-            if text is None:
-                text = cutter.text + detok.flush()
-            return Generation(
-                text=text,
-                generated_tokens=len(out),
-                prompt_tokens=processed,
-                finish_reason=finish,  # type: ignore[arg-type]
-                token_logprobs=logprobs,
-            )
+            state = {"logits": self._run(slot, tokens[common:])[-1]}
+
+            def feed(token: int) -> None:
+                state["logits"] = self._run(slot, [token])[-1]
+
+            return write_step(sampling, lambda: state["logits"].to("cpu", torch.float64).numpy(), feed,
+                              self._eos.__contains__, WindowDetokenizer(self._decode), len(tokens) - common)
 
     def score_continuation(
         self, messages: list[Message], response_prefix: str, continuation: str
@@ -680,17 +641,13 @@ class TransformersModel:
             ids[i, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
             mask[i, width - len(prompt):] = 1
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        gens = []
-        for r in reqs:
-            g = torch.Generator(device="cpu")
-            g.manual_seed(int(r.sampling.seed) & 0xFFFF_FFFF_FFFF_FFFF)
-            gens.append(g)
+        gens = [np.random.default_rng(r.sampling.seed) for r in reqs]
         out = self.model(
             input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
             position_ids=positions.to(self.device), use_cache=True, logits_to_keep=1,
         )
         past = out.past_key_values
-        logits = out.logits[:, -1].to("cpu", torch.float64)
+        logits = out.logits[:, -1].to("cpu", torch.float64).numpy()
         next_pos = positions[:, -1] + 1
         tokens: list[list[int]] = [[] for _ in reqs]
         logprobs: list[list[float]] = [[] for _ in reqs]
@@ -730,37 +687,13 @@ class TransformersModel:
                 use_cache=True, logits_to_keep=1,
             )
             past = out.past_key_values
-            logits = out.logits[:, -1].to("cpu", torch.float64)
+            logits = out.logits[:, -1].to("cpu", torch.float64).numpy()
             next_pos = next_pos + 1
         return [
             Generation(texts[i], len(tokens[i]), len(prompts[i]), finish[i],  # type: ignore[arg-type]
                        logprobs[i])
             for i in range(batch)
         ]
-
-
-def sample_token(logits, temperature: float, top_p: float, generator) -> tuple[int, float]:
-    """Greedy at temperature 0, else temperature + nucleus sampling.
-
-    Returns the token and its log-probability under the model's unscaled
-    distribution (what the likelihood reward reads).
-    """
-    logits = logits.to(torch.float64)
-    log_z = torch.logsumexp(logits, dim=-1)
-    if temperature <= 0:
-        token = int(torch.argmax(logits))
-    else:
-        probs = torch.softmax(logits / temperature, dim=-1)
-        if top_p < 1.0:
-            order = torch.argsort(probs, descending=True)
-            cum = torch.cumsum(probs[order], dim=-1)
-            cut = int(torch.searchsorted(cum, torch.tensor(top_p, dtype=cum.dtype))) + 1
-            keep = order[:cut]
-            masked = torch.zeros_like(probs)
-            masked[keep] = probs[keep]
-            probs = masked / masked.sum()
-        token = int(torch.multinomial(probs, 1, generator=generator))
-    return token, float(logits[token] - log_z)
 
 
 MODEL_OPTIONS = ("device", "dtype", "name", "cache_slots", "trust_remote_code", "device_map")

@@ -1,0 +1,100 @@
+"""What the in-process backends share: sampling, the token loop of one step, prompt tokens, room.
+
+llama.cpp and transformers differ in how they run a forward pass and where
+their KV cache lives; everything else about writing one step is the same,
+and lives here once:
+
+* :func:`sample_token`: greedy at temperature 0, else temperature and
+  nucleus sampling from a NumPy generator seeded per call, so a request's
+  output does not depend on what the model served before it;
+* :func:`write_step`: the token loop, cut by :class:`~rewardspec.steps.StepCutter`;
+* :class:`ChatTokens`: a chat's prompt rendered and tokenized once;
+* :func:`check_room`: one clear error when prompt plus budget overflow the context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.models.base import Message, SamplingParams
+from rewardspec.steps import StepCutter
+from rewardspec.types import Generation
+
+
+def sample_token(logits: np.ndarray, temperature: float, top_p: float,
+                 rng: np.random.Generator) -> tuple[int, float]:
+    """The next token and its log-probability under the model's unscaled distribution
+    (what the likelihood reward reads)."""
+    shifted = logits.astype(np.float64, copy=False) - logits.max()
+    log_z = float(np.log(np.exp(shifted).sum()))
+    if temperature <= 0:
+        token = int(np.argmax(shifted))
+    else:
+        probs = np.exp(shifted / temperature)
+        probs /= probs.sum()
+        if top_p < 1.0:
+            order = np.argsort(-probs)
+            cum = np.cumsum(probs[order])
+            keep = order[: int(np.searchsorted(cum, top_p)) + 1]
+            mask = np.zeros_like(probs)
+            mask[keep] = probs[keep]
+            probs = mask / mask.sum()
+        token = int(rng.choice(len(probs), p=probs))
+    return token, float(shifted[token]) - log_z
+
+
+def write_step(sampling: SamplingParams, logits: Callable[[], np.ndarray], feed: Callable[[int], None],
+               is_end: Callable[[int], bool], detokenizer, prompt_tokens: int) -> Generation:
+    """One step's token loop: sample from ``logits()``, stop on the end token, a stop string,
+    the separator, a loop or the budget; ``feed(token)`` runs the model on each kept token."""
+    rng = np.random.default_rng(sampling.seed)
+    cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
+    out: list[int] = []
+    logprobs: list[float] = []
+    text, finish = None, "length"
+    while len(out) < sampling.max_tokens:
+        token, logprob = sample_token(logits(), sampling.temperature, sampling.top_p, rng)
+        out.append(token)
+        logprobs.append(logprob)
+        if is_end(token):
+            finish = "eos"
+            break
+        cut = cutter.push(detokenizer.push(token), token)
+        if cut is not None:
+            text, finish = cut.text, cut.reason
+            break
+        if len(out) < sampling.max_tokens:
+            feed(token)
+    if text is None:
+        text = cutter.text + detokenizer.flush()
+    return Generation(text, len(out), prompt_tokens, finish, logprobs)  # type: ignore[arg-type]
+
+
+class ChatTokens:
+    """Prompt token ids per distinct chat, rendered by the backend's template once (bounded cache)."""
+
+    def __init__(self, render: Callable[[list[Message]], list[int]], encode: Callable[[str], list[int]],
+                 size: int = 256) -> None:
+        self._render, self._encode, self._size = render, encode, size
+        self._cache: dict[tuple[tuple[str, str], ...], list[int]] = {}
+
+    def __call__(self, messages: list[Message], response_prefix: str = "") -> list[int]:
+        """The chat's prompt tokens, then the response written so far."""
+        key = tuple((m["role"], m["content"]) for m in messages)
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) >= self._size:
+                self._cache.clear()
+            cached = self._cache[key] = self._render(messages)
+        return list(cached) + (self._encode(response_prefix) if response_prefix else [])
+
+
+def check_room(name: str, n_ctx: int, n_prompt: int, n_new: int) -> None:
+    if n_prompt + n_new > n_ctx:
+        raise InvalidInputError(
+            f"{name}: prompt of {n_prompt} tokens plus {n_new} new tokens exceeds "
+            f"the context window of {n_ctx}; shorten the question or lower max_tokens"
+        )
