@@ -11,7 +11,7 @@ import pytest
 
 from rewardspec.models.base import SamplingParams
 from rewardspec.prompts import build_messages
-from rewardspec.scheduler import (
+from rewardspec.serve.locks import (
     FairLock,
     ModelLock,
     RequestCancelled,
@@ -151,12 +151,12 @@ class _as_current:
         self.scope = scope
 
     def __enter__(self):
-        from rewardspec.scheduler import _CURRENT
+        from rewardspec.serve.locks import _CURRENT
 
         self.token = _CURRENT.set(self.scope)
 
     def __exit__(self, *exc):
-        from rewardspec.scheduler import _CURRENT
+        from rewardspec.serve.locks import _CURRENT
 
         _CURRENT.reset(self.token)
 

@@ -2,7 +2,7 @@
 
 Each admitted request runs its step loop (``RSD.solve``) in a worker thread
 of its own, so every request advances on its own; the models' calls meet in
-their FIFO locks (:mod:`rewardspec.scheduler`). Nothing waits for a batch.
+their FIFO locks (:mod:`rewardspec.serve.locks`). Nothing waits for a batch.
 
 * Admission is a counter: at most ``max_concurrent_requests`` requests hold a
   worker at once; one more is refused at once (:class:`Overloaded`, HTTP 429)
@@ -36,7 +36,7 @@ from rewardspec.methods.acceptance import make_rule
 from rewardspec.methods.rsd import DecodeConfig
 from rewardspec.methods.table import Method, roles_of
 from rewardspec.models.base import Message
-from rewardspec.scheduler import RequestCancelled, RequestScope, install_model_lock, request_scope
+from rewardspec.serve.locks import RequestCancelled, RequestScope, install_model_lock, request_scope
 from rewardspec.serve.config import ServeConfig
 from rewardspec.types import Step, Trace
 
