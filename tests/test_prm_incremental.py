@@ -11,7 +11,7 @@ pytest.importorskip("transformers")
 
 from prm_fixtures import QUESTION, STEPS, reward_spec  # noqa: E402
 
-from rewardspec.models.transformers_backend import resolve_source  # noqa: E402
+from rewardspec.models.hf_common import resolve_source  # noqa: E402
 from rewardspec.rewards.prm import FAMILIES, parse_prm_spec  # noqa: E402
 
 KINDS = ["qwen-prm", "skywork-prm", "math-shepherd", "rlhflow", "orm"]

@@ -56,9 +56,9 @@ def test_missing_local_paths(tmp_path):
 
 def test_hub_without_network_says_so_and_points_to_a_local_path(monkeypatch):
     pytest.importorskip("transformers")
-    from rewardspec.models import transformers_backend
+    from rewardspec.models import hf_common
 
-    monkeypatch.setattr(transformers_backend, "hub_reachable",
+    monkeypatch.setattr(hf_common, "hub_reachable",
                         lambda timeout=3.0: (False, "huggingface.co unreachable"))
     with pytest.raises(HubUnavailableError) as info:
         make_reward("qwen-prm:Qwen/Qwen2.5-Math-PRM-7B?device=cpu")
@@ -74,7 +74,7 @@ def test_hub_without_network_says_so_and_points_to_a_local_path(monkeypatch):
 def test_import_rewardspec_does_not_import_torch():
     code = (
         "import sys, rewardspec, rewardspec.rewards, rewardspec.models, rewardspec.rewards.prm\n"
-        "import rewardspec.models.transformers_backend\n"
+        "import rewardspec.models.transformers_backend, rewardspec.models.hf_common\n"
         "from rewardspec.rewards.prm import parse_prm_spec\n"
         "parse_prm_spec('orm:x?scale=2')\n"
         "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from rewardspec.errors import InvalidInputError
-from rewardspec.models.transformers_backend import (
+from rewardspec.models.hf_common import (
     check_options,
     parse_bool,
     parse_number,
@@ -127,7 +127,7 @@ def load_prm(spec: str):
     family, source_name, options = parse_prm_spec(spec)
     key = repr((family, source_name, sorted(options.items())))
     if key not in _LOADED:
-        from rewardspec.models.transformers_backend import resolve_source
+        from rewardspec.models.hf_common import resolve_source
 
         source = resolve_source(source_name, f"{family}:SOURCE")
         fam = FAMILIES[family]

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from rewardspec.errors import InvalidInputError
-from rewardspec.models.transformers_backend import (
+from rewardspec.models.hf_common import (
     PrefixCache,
     Source,
     common_prefix,

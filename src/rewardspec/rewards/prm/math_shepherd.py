@@ -19,7 +19,7 @@ of the card's example are the policy's own words and are not added.
 from __future__ import annotations
 
 from rewardspec.errors import InvalidInputError
-from rewardspec.models.transformers_backend import Source, count_params
+from rewardspec.models.hf_common import Source, count_params
 from rewardspec.rewards.prm.base import TransformersReward, torch, transformers
 
 STEP_TAG = "ки"

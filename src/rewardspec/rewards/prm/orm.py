@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 from rewardspec.errors import InvalidInputError
-from rewardspec.models.transformers_backend import Source, count_params
+from rewardspec.models.hf_common import Source, count_params
 from rewardspec.rewards.prm.base import TransformersReward, transformers
 
 

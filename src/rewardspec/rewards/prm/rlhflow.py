@@ -17,7 +17,7 @@ Each step is stripped (the Llama 3 template trims message contents anyway).
 from __future__ import annotations
 
 from rewardspec.errors import InvalidInputError
-from rewardspec.models.transformers_backend import Source, count_params
+from rewardspec.models.hf_common import Source, count_params
 from rewardspec.rewards.prm.base import TransformersReward, torch, transformers
 
 

@@ -23,7 +23,7 @@ last tag, which has seen the whole step.
 from __future__ import annotations
 
 from rewardspec.errors import InvalidInputError
-from rewardspec.models.transformers_backend import (
+from rewardspec.models.hf_common import (
     Source,
     checkpoint_tensors,
     count_params,
