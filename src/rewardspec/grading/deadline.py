@@ -7,7 +7,7 @@ threads (the server, concurrent graders). So:
 
 * on the main thread a SIGALRM deadline interrupts SymPy (cheap, in-process);
 * in any other thread, where no signal can be armed, the comparison runs in
-  a helper process (``python -m rewardspec.symbolic``), which is killed and
+  a helper process (``python -m rewardspec.grading.worker``), which is killed and
   started again when it runs past its time;
 * inputs that would keep SymPy inside one long C call (a tower of powers, a
   factorial of thousands, brackets nested deeper than any answer) are refused
@@ -184,6 +184,9 @@ class _Worker:
             except (OSError, queue.Empty):
                 self._stop()
                 return None
+            if answer not in ("0", "1"):  # the helper died on this input
+                self._stop()
+                return None
             return answer == "1"
 
     def _start(self) -> bool:
@@ -192,7 +195,7 @@ class _Worker:
         self._lines = queue.Queue()
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "rewardspec.symbolic"], stdin=subprocess.PIPE,
+                [sys.executable, "-m", "rewardspec.grading.worker"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
                 env=_child_env())
         except OSError:
@@ -218,7 +221,9 @@ class _Worker:
 
 def _child_env() -> dict[str, str]:
     """This environment, with the directory rewardspec was imported from on the path."""
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    import rewardspec
+
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(rewardspec.__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     return env
@@ -227,13 +232,14 @@ def _child_env() -> dict[str, str]:
 def _pump(stream, lines: queue.Queue) -> None:
     for line in stream:
         lines.put(line.strip())
+    lines.put("")  # the helper exited: whoever waits for a line hears it at once
 
 
 _worker = _Worker()
 atexit.register(_worker._stop)
 
 
-def _serve() -> None:
+def serve() -> None:
     """The helper process: one JSON ``[pred, gold]`` per line in, ``1`` or ``0`` per line out."""
     _math_verify()
     print("ready", flush=True)
@@ -264,6 +270,3 @@ def symbolic_equal(pred: str, gold: str, seconds: float) -> bool:
         return False
     return verdict
 
-
-if __name__ == "__main__":
-    _serve()
