@@ -9,7 +9,6 @@ single-model baselines, for clients that can only choose a model name.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import secrets
 import time
@@ -49,7 +48,6 @@ from rewardspec.serve.schemas import (
 
 log = logging.getLogger("rewardspec.serve")
 
-FINGERPRINT = f"rewardspec-{__version__}"
 _STATUS_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                  404: "invalid_request_error", 405: "invalid_request_error",
                  422: "invalid_request_error", 429: "rate_limit_error",
@@ -341,56 +339,17 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
         finally:
             if not streaming:
                 job.cancel()  # no-op once the job has finished
-        return JSONResponse(_full_response(plan, results, chat))
+        return JSONResponse(fmt.full_response(reply_of(plan, chat), results))
 
-    def _full_response(plan: Plan, results: list, chat: bool) -> dict[str, Any]:
-        results.sort(key=lambda r: r.index)
-        choices = []
-        for r in results:
-            choice: dict[str, Any] = {"index": r.index}
-            if chat:
-                choice["message"] = {"role": "assistant", "content": r.trace.text}
-            else:
-                choice["text"] = r.trace.text
-            choice.update(logprobs=None, finish_reason=fmt.finish_reason(r.trace),
-                          rsd=fmt.choice_summary(r))
-            choices.append(choice)
-        return {
-            "id": plan.id,
-            "object": "chat.completion" if chat else "text_completion",
-            "created": plan.created,
-            "model": plan.model,
-            "system_fingerprint": FINGERPRINT,
-            "choices": choices,
-            "usage": fmt.token_usage(results),
-            "rsd": fmt.request_summary(results, plan.method, plan.delta, config.rule,
-                                       engine.models()),
-        }
+    def reply_of(plan: Plan, chat: bool) -> fmt.Reply:
+        return fmt.Reply(plan.id, plan.created, plan.model, plan.method, plan.delta, config.rule,
+                         engine.models(), chat)
 
     async def _stream(plan: Plan, job: Job, first, events, chat: bool) -> AsyncIterator[str]:
         include_usage = bool(plan.body.stream_options and plan.body.stream_options.include_usage)
-        base = {"id": plan.id, "object": "chat.completion.chunk" if chat else "text_completion",
-                "created": plan.created, "model": plan.model, "system_fingerprint": FINGERPRINT}
+        chunks = fmt.StreamChunks(reply_of(plan, chat), include_usage)
         started: set[int] = set()
         results = []
-
-        def chunk(choice: dict[str, Any], **extra: Any) -> str:
-            data = {**base, "choices": [choice], **extra}
-            if include_usage:
-                data.setdefault("usage", None)
-            return f"data: {json.dumps(data)}\n\n"
-
-        def piece(index: int, text: str | None, finish: str | None,
-                  rsd: dict[str, Any] | None) -> dict[str, Any]:
-            out: dict[str, Any] = {"index": index}
-            if chat:
-                out["delta"] = {} if text is None else {"content": text}
-            else:
-                out["text"] = text or ""
-            out.update(logprobs=None, finish_reason=finish)
-            if rsd is not None:
-                out["rsd"] = rsd
-            return out
 
         async def all_events():
             if first is not None:
@@ -402,27 +361,21 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
             async for event in all_events():
                 if isinstance(event, ErrorEvent):
                     err = error_of(event)
-                    body = error_body(err.message, err.type, None, err.code)
-                    yield f"data: {json.dumps(body)}\n\n"
+                    yield chunks.error(error_body(err.message, err.type, None, err.code))
                     return
                 index = event.choice if isinstance(event, StepEvent) else event.result.index
-                if chat and index not in started:
+                if index not in started:
                     started.add(index)
-                    yield chunk({"index": index, "delta": {"role": "assistant", "content": ""},
-                                 "logprobs": None, "finish_reason": None})
+                    if (opening := chunks.opening(index)) is not None:
+                        yield opening
                 if isinstance(event, StepEvent):
-                    yield chunk(piece(index, event.step.text, None,
-                                      fmt.step_info(event.step_index, event.step)))
+                    yield chunks.step(index, event.step_index, event.step)
                 elif isinstance(event, ChoiceEvent):
                     results.append(event.result)
-                    yield chunk(piece(index, None, fmt.finish_reason(event.result.trace),
-                                      fmt.choice_summary(event.result)))
-            if include_usage:
-                data = {**base, "choices": [], "usage": fmt.token_usage(results),
-                        "rsd": fmt.request_summary(results, plan.method, plan.delta,
-                                                   config.rule, engine.models())}
-                yield f"data: {json.dumps(data)}\n\n"
-            yield "data: [DONE]\n\n"
+                    yield chunks.finished(event.result)
+            if (usage := chunks.usage(results)) is not None:
+                yield usage
+            yield chunks.DONE
         except ClientGone:
             log.info("client of %s went away mid-stream; its work was cancelled", plan.id)
         finally:

@@ -1,8 +1,17 @@
-"""Traces in OpenAI's response shapes, plus the ``rsd`` extension objects."""
+"""Traces in OpenAI's response shapes, plus the ``rsd`` extension objects.
+
+Pure functions of the request's identity and its results: the HTTP handlers
+(serve/app.py) only send what these build, so every shape is tested without
+an app (tests/test_serve_responses.py).
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
+
+from rewardspec import __version__
 
 from rewardspec.methods.table import METHODS
 from rewardspec.serve.scheduling import ChoiceResult
@@ -99,3 +108,95 @@ def token_usage(results: list[ChoiceResult]) -> dict[str, int]:
     completion = sum(r.trace.response_tokens for r in results)
     return {"prompt_tokens": prompt, "completion_tokens": completion,
             "total_tokens": prompt + completion}
+
+
+FINGERPRINT = f"rewardspec-{__version__}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Who a response answers: the request's id, time, model id, method and δ, and the server's rule."""
+
+    id: str
+    created: int
+    model: str
+    method: str
+    delta: float | None
+    rule: str
+    models: dict[str, str | None]
+    chat: bool
+
+
+def full_response(reply: Reply, results: list[ChoiceResult]) -> dict[str, Any]:
+    """The non-streaming body: every choice in index order, usage and the ``rsd`` extension."""
+    choices = []
+    for r in sorted(results, key=lambda r: r.index):
+        choice: dict[str, Any] = {"index": r.index}
+        if reply.chat:
+            choice["message"] = {"role": "assistant", "content": r.trace.text}
+        else:
+            choice["text"] = r.trace.text
+        choice.update(logprobs=None, finish_reason=finish_reason(r.trace), rsd=choice_summary(r))
+        choices.append(choice)
+    return {
+        "id": reply.id,
+        "object": "chat.completion" if reply.chat else "text_completion",
+        "created": reply.created,
+        "model": reply.model,
+        "system_fingerprint": FINGERPRINT,
+        "choices": choices,
+        "usage": token_usage(results),
+        "rsd": request_summary(results, reply.method, reply.delta, reply.rule, reply.models),
+    }
+
+
+class StreamChunks:
+    """The server-sent events of a streamed response, one builder per kind of chunk."""
+
+    def __init__(self, reply: Reply, include_usage: bool) -> None:
+        self.reply, self.include_usage = reply, include_usage
+        self._base = {"id": reply.id, "object": "chat.completion.chunk" if reply.chat else "text_completion",
+                      "created": reply.created, "model": reply.model, "system_fingerprint": FINGERPRINT}
+
+    def _event(self, choice: dict[str, Any]) -> str:
+        data = {**self._base, "choices": [choice]}
+        if self.include_usage:
+            data["usage"] = None
+        return f"data: {json.dumps(data)}\n\n"
+
+    def _piece(self, index: int, text: str | None, finish: str | None, rsd: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": index}
+        if self.reply.chat:
+            out["delta"] = {} if text is None else {"content": text}
+        else:
+            out["text"] = text or ""
+        out.update(logprobs=None, finish_reason=finish, rsd=rsd)
+        return out
+
+    def opening(self, index: int) -> str | None:
+        """A chat choice opens with the assistant role (completions have no opening chunk)."""
+        if not self.reply.chat:
+            return None
+        return self._event({"index": index, "delta": {"role": "assistant", "content": ""},
+                            "logprobs": None, "finish_reason": None})
+
+    def step(self, index: int, step_index: int, step: Step) -> str:
+        return self._event(self._piece(index, step.text, None, step_info(step_index, step)))
+
+    def finished(self, result: ChoiceResult) -> str:
+        return self._event(self._piece(result.index, None, finish_reason(result.trace), choice_summary(result)))
+
+    def usage(self, results: list[ChoiceResult]) -> str | None:
+        """The closing usage chunk, when the client asked for one."""
+        if not self.include_usage:
+            return None
+        r = self.reply
+        data = {**self._base, "choices": [], "usage": token_usage(results),
+                "rsd": request_summary(results, r.method, r.delta, r.rule, r.models)}
+        return f"data: {json.dumps(data)}\n\n"
+
+    @staticmethod
+    def error(body: dict[str, Any]) -> str:
+        return f"data: {json.dumps(body)}\n\n"
+
+    DONE = "data: [DONE]\n\n"
