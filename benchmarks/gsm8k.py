@@ -39,8 +39,8 @@ HERE = Path(__file__).resolve().parent
 def side_by_side(out: Path, methods: list[str], console: Console) -> dict:
     records = {m: read_samples(out / f"samples-{m}.jsonl") for m in methods}
     base = records.get("target")
-    base_flops = sum(r["flops"] for r in base) / len(base) if base else None
-    base_flops_p = sum(r["flops_with_prompt"] for r in base) / len(base) if base else None
+    base_flops = sum(r.flops for r in base) / len(base) if base else None
+    base_flops_p = sum(r.flops_with_prompt for r in base) / len(base) if base else None
     table = Table(title=f"GSM8K, {len(next(iter(records.values())))} problems")
     for col in ("method", "accuracy", "FLOPs/q", "target ÷ method", "FLOPs+prompt/q", "target ÷ method (+prompt)",
                 "draft steps kept", "no target step", "median s/q"):
@@ -48,16 +48,16 @@ def side_by_side(out: Path, methods: list[str], console: Console) -> dict:
     summary = {}
     for m, recs in records.items():
         n = len(recs)
-        flops = sum(r["flops"] for r in recs) / n
-        flops_p = sum(r["flops_with_prompt"] for r in recs) / n
-        kept = sum(s["source"] == "draft" for r in recs for s in r["steps"] if s["text"].strip())
-        rejected = sum(s.get("rejected_draft") is not None for r in recs for s in r["steps"])
-        acc = sum(r["correct"] for r in recs)
-        no_target = sum(all(s["source"] == "draft" for s in r["steps"]) for r in recs)
+        flops = sum(r.flops for r in recs) / n
+        flops_p = sum(r.flops_with_prompt for r in recs) / n
+        kept = sum(s["source"] == "draft" for r in recs for s in r.steps if s["text"].strip())
+        rejected = sum(s.get("rejected_draft") is not None for r in recs for s in r.steps)
+        acc = sum(r.correct for r in recs)
+        no_target = sum(all(s["source"] == "draft" for s in r.steps) for r in recs)
         summary[m] = {"accuracy": acc / n, "n": n, "flops": flops, "flops_with_prompt": flops_p,
                       "target_over_method": base_flops / flops if base_flops else None,
                       "draft_kept": kept / (kept + rejected) if m == "rsd" and kept + rejected else None,
-                      "median_wall": statistics.median(r["wall_seconds"] for r in recs)}
+                      "median_wall": statistics.median(r.wall_seconds for r in recs)}
         table.add_row(
             m, f"{acc / n:.1%} ({acc}/{n})", f"{flops:.3e}",
             f"{base_flops / flops:.2f}x" if base_flops else "-", f"{flops_p:.3e}",
@@ -74,7 +74,7 @@ def label_rejections(rsd_records: list[dict], target_name: str, max_tokens: int,
     rejected, accepted = [], []
     for rec in rsd_records:
         prefix = ""
-        for step in rec["steps"]:
+        for step in rec.steps:
             if step.get("rejected_draft"):
                 rejected.append((rec, prefix, step["rejected_draft"]["text"]))
             elif step["source"] == "draft" and step["text"].strip():
@@ -84,13 +84,13 @@ def label_rejections(rsd_records: list[dict], target_name: str, max_tokens: int,
 
     def wrong(item) -> bool:
         rec, prefix, step = item
-        messages, text = build_messages(format_question(rec["question"])), prefix + step
+        messages, text = build_messages(format_question(rec.question)), prefix + step
         for _ in range(40):
             gen = target.generate_step(messages, text, SamplingParams(max_tokens=max_tokens))
             text += gen.text
             if gen.ends_answer:
                 break
-        return not is_correct(text, rec["gold"], "gsm8k")
+        return not is_correct(text, rec.gold, "gsm8k")
 
     rej = [wrong(x) for x in track(rejected, description="rollouts after rejected steps", console=console)]
     acc = [wrong(x) for x in track(accepted, description="rollouts after accepted steps", console=console)]

@@ -10,6 +10,7 @@ from rewardspec.errors import InvalidInputError
 from rewardspec.eval import runner
 from rewardspec.eval.datasets import load_dataset
 from rewardspec.eval.metrics import summarize
+from rewardspec.eval.records import SampleRecord
 from rewardspec.methods.rsd import RSD
 
 DATA = [
@@ -119,7 +120,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(gsm, tmp_path):
     assert solver.calls == 3
     ids = [json.loads(line)["id"] for line in path.read_text().splitlines()]
     assert sorted(ids) == [str(i) for i in range(6)] and len(ids) == len(set(ids))
-    assert [r["correct"] for r in records] == [True, False] * 3
+    assert [r.correct for r in records] == [True, False] * 3
 
 
 def test_summary_metrics(gsm, tmp_path):
@@ -127,18 +128,25 @@ def test_summary_metrics(gsm, tmp_path):
     with runner._progress(Console(quiet=True)) as progress:
         records = runner.run_method("rsd", EchoSolver(), examples, tmp_path / "s.jsonl", "gsm8k", False, progress)
     m = summarize(records)
-    assert m["n"] == 6 and m["accuracy"] == pytest.approx(0.5)
-    assert m["draft_acceptance"] == 1.0 and m["draft_only_fraction"] == 1.0
-    assert m["flops_per_question"] == pytest.approx(sum(r["flops"] for r in records) / 6)
-    assert m["per_model"]["target"]["flops_per_question"] == 0
+    assert m.n == 6 and m.accuracy == pytest.approx(0.5)
+    assert m.draft_acceptance == 1.0 and m.draft_only_fraction == 1.0
+    assert m.flops_per_question == pytest.approx(sum(r.flops for r in records) / 6)
+    assert m.per_model["target"].flops_per_question == 0
+    assert m.finish_reasons == {"eos": 6}
+    # The samples file keeps its layout: every key a record has, in the order it always had.
+    first = json.loads((tmp_path / "s.jsonl").read_text().splitlines()[0])
+    assert list(first) == ["id", "dataset", "question", "gold", "answer", "correct", "level", "response",
+                           "method", "delta", "steps", "usage", "flops", "flops_with_prompt", "finish_reason",
+                           "wall_seconds"]
+    assert runner.read_samples(tmp_path / "s.jsonl") == records
 
 
 def _record(correct, level, steps, wall=2.0):
     usage = {role: {"params": params, "generated_tokens": 10, "discarded_tokens": 0, "flops": 2.0 * params * 10,
                     "flops_with_prompt": 3.0 * params * 10}
              for role, params in (("draft", 10), ("target", 100), ("reward", 0))}
-    return {"id": str(level), "method": "rsd", "correct": correct, "level": level, "steps": steps, "usage": usage,
-            "flops": 2200.0, "flops_with_prompt": 3300.0, "wall_seconds": wall}
+    return SampleRecord(id=str(level), method="rsd", correct=correct, level=level, steps=steps, usage=usage,
+                        flops=2200.0, flops_with_prompt=3300.0, wall_seconds=wall)
 
 
 def test_level_accuracy_acceptance_and_per_model_tables():
@@ -151,10 +159,10 @@ def test_level_accuracy_acceptance_and_per_model_tables():
         _record(True, 3, [step("target", None, rejected={"text": "y"})]),
     ]
     m = summarize(records)
-    assert m["accuracy_by_level"] == {"1": 0.5, "3": 1.0}
-    assert m["draft_acceptance"] == pytest.approx(2 / 4) and m["draft_acceptance_unit"] == "steps"
-    assert m["response_tokens_per_question"] == pytest.approx(20 / 3)
-    assert m["tokens_per_second"] == pytest.approx(20 / 6)  # delivered tokens, not all models' tokens
+    assert m.accuracy_by_level == {"1": 0.5, "3": 1.0}
+    assert m.draft_acceptance == pytest.approx(2 / 4) and m.draft_acceptance_unit == "steps"
+    assert m.response_tokens_per_question == pytest.approx(20 / 3)
+    assert m.tokens_per_second == pytest.approx(20 / 6)  # delivered tokens, not all models' tokens
     table = runner.markdown_table({"rsd": m})
     assert "50.0% of steps" in table
     assert "| method | level 1 | level 3 |" in table and "| rsd | 50.0% | 100.0% |" in table
@@ -175,7 +183,7 @@ def test_run_eval_writes_every_output(gsm, tmp_path, monkeypatch):
     for key in ("accuracy", "n", "flops_per_question", "draft_acceptance", "draft_only_fraction", "wall_seconds"):
         assert key in summary["methods"]["rsd"]
     assert "| rsd | 6 | 50.0% |" in (out / "summary.md").read_text()
-    assert methods["rsd"]["accuracy"] == pytest.approx(0.5)
+    assert methods["rsd"].accuracy == pytest.approx(0.5)
 
 
 def test_resume_refuses_samples_made_under_other_settings(gsm, tmp_path, monkeypatch):
@@ -196,7 +204,7 @@ def test_resume_refuses_samples_made_under_other_settings(gsm, tmp_path, monkeyp
         runner.run_eval(runner.load_config(None, {**base, "n": 2}), resume=True, console=Console(quiet=True))
     methods = runner.run_eval(runner.load_config(None, {**base, "n": 2, "methods": ["rsd"], "limit": 6}),
                               resume=True, console=Console(quiet=True))
-    assert methods["rsd"]["n"] == 6
+    assert methods["rsd"].n == 6
 
     # Files from before run.json existed are adopted; a deleted file may be rerun with new settings.
     (tmp_path / "run" / "run.json").unlink()
@@ -251,12 +259,11 @@ def test_a_real_eval_builds_every_method_through_the_composition_root(gsm, tmp_p
     summary = runner.run_eval(cfg, console=Console(quiet=True))
     for method in cfg.methods:
         records = runner.read_samples(tmp_path / "out" / f"samples-{method}.jsonl")
-        assert [r["id"] for r in records] == ["1", "2"], method
-        assert all(r["method"] == method and r["usage"]["draft" if method != "target" else "target"]
+        assert [r.id for r in records] == ["1", "2"], method
+        assert all(r.method == method and r.usage["draft" if method != "target" else "target"]
                    ["generated_tokens"] > 0 for r in records)
-        assert summary[method]["n"] == 2
+        assert summary[method].n == 2
     # best_of_n and majority shared their samples: the same tokens were paid for by each.
     best = runner.read_samples(tmp_path / "out" / "samples-best_of_n.jsonl")
     vote = runner.read_samples(tmp_path / "out" / "samples-majority.jsonl")
-    assert [r["usage"]["draft"]["generated_tokens"] for r in best] == \
-        [r["usage"]["draft"]["generated_tokens"] for r in vote]
+    assert [r.usage["draft"]["generated_tokens"] for r in best] == [r.usage["draft"]["generated_tokens"] for r in vote]

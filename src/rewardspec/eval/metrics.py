@@ -3,114 +3,110 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any
+
+from rewardspec.eval.records import MethodMetrics, ModelCost, SampleRecord
 
 # Ways an answer can end that mean it was cut short, not finished by the model.
 CUT_SHORT = ("length", "budget", "degenerate", "max_steps")
 
 
-def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(records: list[SampleRecord]) -> MethodMetrics:
     """Accuracy, cost and acceptance over one method's sample records."""
     n = len(records)
     if n == 0:
-        return {"n": 0, "accuracy": None}
+        return MethodMetrics()
     usage_roles = ("draft", "target", "reward")
     per_model = {
-        role: {
-            "flops_per_question": sum(r["usage"][role]["flops"] for r in records) / n,
-            "flops_with_prompt_per_question": sum(r["usage"][role]["flops_with_prompt"] for r in records) / n,
-            "generated_tokens_per_question": sum(r["usage"][role]["generated_tokens"] for r in records) / n,
-        }
+        role: ModelCost(
+            sum(r.usage[role]["flops"] for r in records) / n,
+            sum(r.usage[role]["flops_with_prompt"] for r in records) / n,
+            sum(r.usage[role]["generated_tokens"] for r in records) / n,
+        )
         for role in usage_roles
     }
     # Only judged draft steps count: RSD's empty closing step (the draft stopping
     # right after a step) carries no reward and could not have been rejected.
-    draft_steps = sum(sum(s["source"] == "draft" and s.get("reward") is not None for s in r["steps"])
+    draft_steps = sum(sum(s["source"] == "draft" and s.get("reward") is not None for s in r.steps)
                       for r in records)
-    rejected = sum(sum(s.get("rejected_draft") is not None for s in r["steps"]) for r in records)
+    rejected = sum(sum(s.get("rejected_draft") is not None for s in r.steps) for r in records)
     # Acceptance only means something where a draft proposes and a target can overrule.
-    mixes = all(r["usage"]["draft"]["params"] and r["usage"]["target"]["params"] for r in records)
+    mixes = all(r.usage["draft"]["params"] and r.usage["target"]["params"] for r in records)
     acceptance, unit = None, None
-    if mixes and draft_steps + rejected and any(r["method"] == "rsd" for r in records):
+    if mixes and draft_steps + rejected and any(r.method == "rsd" for r in records):
         acceptance, unit = draft_steps / (draft_steps + rejected), "steps"
     elif mixes:
-        proposed = sum(r["usage"]["draft"]["generated_tokens"] for r in records)
-        discarded = sum(r["usage"]["draft"]["discarded_tokens"] for r in records)
+        proposed = sum(r.usage["draft"]["generated_tokens"] for r in records)
+        discarded = sum(r.usage["draft"]["discarded_tokens"] for r in records)
         if proposed:
             acceptance, unit = 1 - discarded / proposed, "tokens"
-    wall = sum(r["wall_seconds"] for r in records)
-    generated = sum(sum(r["usage"][role]["generated_tokens"] for role in usage_roles) for r in records)
-    response = sum(sum(s["generated_tokens"] for s in r["steps"]) for r in records)
+    wall = sum(r.wall_seconds for r in records)
+    response = sum(r.response_tokens for r in records)
     by_level: dict[str, list[bool]] = defaultdict(list)
     for r in records:
-        if r.get("level") is not None:
-            by_level[str(r["level"])].append(r["correct"])
-    return {
-        "n": n,
-        "accuracy": sum(r["correct"] for r in records) / n,
-        "accuracy_by_level": {k: sum(v) / len(v) for k, v in sorted(by_level.items())} or None,
-        "flops_per_question": sum(r["flops"] for r in records) / n,
-        "flops_with_prompt_per_question": sum(r["flops_with_prompt"] for r in records) / n,
-        "per_model": per_model,
-        "draft_acceptance": acceptance,
-        "draft_acceptance_unit": unit,
-        "draft_only_fraction": sum(all(s["source"] == "draft" for s in r["steps"]) for r in records) / n
+        if r.level is not None:
+            by_level[str(r.level)].append(r.correct)
+    return MethodMetrics(
+        n=n,
+        accuracy=sum(r.correct for r in records) / n,
+        accuracy_by_level={k: sum(v) / len(v) for k, v in sorted(by_level.items())} or None,
+        flops_per_question=sum(r.flops for r in records) / n,
+        flops_with_prompt_per_question=sum(r.flops_with_prompt for r in records) / n,
+        per_model=per_model,
+        draft_acceptance=acceptance,
+        draft_acceptance_unit=unit,
+        draft_only_fraction=sum(all(s["source"] == "draft" for s in r.steps) for r in records) / n
         if mixes else None,
-        "response_tokens_per_question": response / n,
-        "generated_tokens_per_question": generated / n,
-        "wall_seconds": wall,
-        "wall_seconds_per_question": wall / n,
-        # Tokens of the answers delivered per second: comparable across methods, unlike
-        # all models' generated tokens (best-of-N's discarded samples, SD's verified drafts).
-        "tokens_per_second": response / wall if wall else None,
-        # How answers ended: "eos"/"stop" finished; "length" hit max_tokens, "budget" the question's
-        # ceiling on all tokens, "degenerate" a loop; "max_steps" ran out of steps.
-        "finish_reasons": dict(sorted(Counter(r.get("finish_reason") or "?" for r in records).items())),
-    }
+        response_tokens_per_question=response / n,
+        generated_tokens_per_question=sum(r.generated_tokens for r in records) / n,
+        wall_seconds=wall,
+        wall_seconds_per_question=wall / n,
+        tokens_per_second=response / wall if wall else None,
+        finish_reasons=dict(sorted(Counter(r.finish_reason or "?" for r in records).items())),
+    )
 
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def markdown_table(methods: dict[str, dict[str, Any]]) -> str:
+def markdown_table(methods: dict[str, MethodMetrics]) -> str:
     """The main table, then accuracy per MATH level and FLOPs per model where they apply."""
-    shown = {name: m for name, m in methods.items() if m.get("n")}
+    shown = {name: m for name, m in methods.items() if m.n}
     rows = ["| method | n | accuracy | FLOPs/q | FLOPs/q with prompt | draft acceptance | no target step "
             "| response tokens/q | generated tokens/q (all models) | s/q | response tok/s |",
             "|" + "---|" * 11]
     for name, m in shown.items():
-        tps, unit = m["tokens_per_second"], m.get("draft_acceptance_unit")
-        acceptance = _pct(m["draft_acceptance"]) + (f" of {unit}" if unit else "")
+        tps, unit = m.tokens_per_second, m.draft_acceptance_unit
+        acceptance = _pct(m.draft_acceptance) + (f" of {unit}" if unit else "")
         rows.append(
-            f"| {name} | {m['n']} | {_pct(m['accuracy'])} | {m['flops_per_question']:.3e} "
-            f"| {m['flops_with_prompt_per_question']:.3e} | {acceptance} "
-            f"| {_pct(m['draft_only_fraction'])} | {m['response_tokens_per_question']:.0f} "
-            f"| {m['generated_tokens_per_question']:.0f} "
-            f"| {m['wall_seconds_per_question']:.1f} | {'-' if not tps else f'{tps:.1f}'} |"
+            f"| {name} | {m.n} | {_pct(m.accuracy)} | {m.flops_per_question:.3e} "
+            f"| {m.flops_with_prompt_per_question:.3e} | {acceptance} "
+            f"| {_pct(m.draft_only_fraction)} | {m.response_tokens_per_question:.0f} "
+            f"| {m.generated_tokens_per_question:.0f} "
+            f"| {m.wall_seconds_per_question:.1f} | {'-' if not tps else f'{tps:.1f}'} |"
         )
     text = "\n".join(rows) + "\n"
-    levels = sorted({level for m in shown.values() for level in (m.get("accuracy_by_level") or {})},
+    levels = sorted({level for m in shown.values() for level in (m.accuracy_by_level or {})},
                     key=lambda x: (len(x), x))
     if levels:
         text += "\n## Accuracy per level\n\n| method | " + " | ".join(f"level {x}" for x in levels) + " |\n"
         text += "|" + "---|" * (len(levels) + 1) + "\n"
         for name, m in shown.items():
-            by_level = m.get("accuracy_by_level") or {}
+            by_level = m.accuracy_by_level or {}
             text += f"| {name} | " + " | ".join(_pct(by_level.get(x)) for x in levels) + " |\n"
-    reasons = sorted({k for m in shown.values() for k in m.get("finish_reasons") or {}},
+    reasons = sorted({k for m in shown.values() for k in m.finish_reasons},
                      key=lambda k: (k in CUT_SHORT, k))
     if reasons:
         text += ("\n## How answers ended (budget: the question's token ceiling; degenerate: a loop)\n\n"
                  "| method | " + " | ".join(reasons) + " |\n|" + "---|" * (len(reasons) + 1) + "\n")
         for name, m in shown.items():
-            counts = m.get("finish_reasons") or {}
+            counts = m.finish_reasons
             text += f"| {name} | " + " | ".join(str(counts.get(k, 0)) for k in reasons) + " |\n"
     text += ("\n## FLOPs per question by model (generated tokens / with prompt tokens)\n\n"
              "| method | draft | target | reward |\n|---|---|---|---|\n")
     for name, m in shown.items():
-        cells = [f"{pm['flops_per_question']:.3e} / {pm['flops_with_prompt_per_question']:.3e}"
-                 if pm["flops_with_prompt_per_question"] else "-"
-                 for pm in (m["per_model"][role] for role in ("draft", "target", "reward"))]
+        cells = [f"{pm.flops_per_question:.3e} / {pm.flops_with_prompt_per_question:.3e}"
+                 if pm.flops_with_prompt_per_question else "-"
+                 for pm in (m.per_model[role] for role in ("draft", "target", "reward"))]
         text += f"| {name} | " + " | ".join(cells) + " |\n"
     return text

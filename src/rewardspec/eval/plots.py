@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from rewardspec.eval.records import MethodMetrics
 
 
 def _pyplot():
@@ -15,14 +16,14 @@ def _pyplot():
     return plt
 
 
-def accuracy_vs_flops(methods: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
+def accuracy_vs_flops(methods: dict[str, MethodMetrics], path: Path, title: str) -> Path:
     """One point per method (or δ): accuracy against FLOPs per question, log x."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     for name, m in methods.items():
-        if not m.get("n"):
+        if not m.n:
             continue
-        x, y = m["flops_per_question"], 100 * m["accuracy"]
+        x, y = m.flops_per_question, 100 * m.accuracy
         ax.scatter([x], [y], s=46, zorder=3)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     ax.set_xscale("log")
@@ -37,17 +38,17 @@ def accuracy_vs_flops(methods: dict[str, dict[str, Any]], path: Path, title: str
     return path
 
 
-def sweep_plot(deltas: list[float], rsd: list[dict[str, Any]], baselines: dict[str, dict[str, Any]],
+def sweep_plot(deltas: list[float], rsd: list[MethodMetrics], baselines: dict[str, MethodMetrics],
                path: Path, title: str) -> Path:
     """Accuracy and FLOPs of RSD against δ, with target and draft as reference lines."""
     plt = _pyplot()
     fig, (ax_acc, ax_flops) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
-    ax_acc.plot(deltas, [100 * m["accuracy"] for m in rsd], "o-", label="rsd")
-    ax_flops.plot(deltas, [m["flops_per_question"] for m in rsd], "o-", label="rsd")
+    ax_acc.plot(deltas, [100 * m.accuracy for m in rsd], "o-", label="rsd")
+    ax_flops.plot(deltas, [m.flops_per_question for m in rsd], "o-", label="rsd")
     styles = {"target": "--", "draft": ":"}
     for name, m in baselines.items():
-        ax_acc.axhline(100 * m["accuracy"], linestyle=styles.get(name, "-."), color="grey", label=name)
-        ax_flops.axhline(m["flops_per_question"], linestyle=styles.get(name, "-."), color="grey", label=name)
+        ax_acc.axhline(100 * m.accuracy, linestyle=styles.get(name, "-."), color="grey", label=name)
+        ax_flops.axhline(m.flops_per_question, linestyle=styles.get(name, "-."), color="grey", label=name)
     ax_acc.set_xlabel("δ (acceptance threshold)")
     ax_acc.set_ylabel("accuracy (%)")
     ax_flops.set_xlabel("δ (acceptance threshold)")

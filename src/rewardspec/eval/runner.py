@@ -23,6 +23,7 @@ from rewardspec.build import Models, SolverSettings, build_solver
 from rewardspec.errors import InvalidInputError
 from rewardspec.eval.datasets import Example, load_dataset
 from rewardspec.eval.metrics import markdown_table, summarize
+from rewardspec.eval.records import MethodMetrics, SampleRecord
 from rewardspec.eval.plots import accuracy_vs_flops, sweep_plot
 from rewardspec.grading import final_answer, is_correct
 from rewardspec.methods.acceptance import check_delta
@@ -138,7 +139,7 @@ def check_settings(path: Path, settings: dict[str, Any], has_samples: bool) -> N
         run_file.write_text(json.dumps(stored, indent=2))
 
 
-def finished_samples(path: Path, resume: bool, settings: dict[str, Any] | None) -> list[dict[str, Any]]:
+def finished_samples(path: Path, resume: bool, settings: dict[str, Any] | None) -> list[SampleRecord]:
     """The samples a run may build on: none for a fresh run (which must not overwrite any), else those in ``path``."""
     if path.exists() and not resume and path.stat().st_size:
         raise InvalidInputError(
@@ -150,7 +151,7 @@ def finished_samples(path: Path, resume: bool, settings: dict[str, Any] | None) 
     return records
 
 
-def read_samples(path: Path) -> list[dict[str, Any]]:
+def read_samples(path: Path) -> list[SampleRecord]:
     """Finished samples in ``path``; a torn last line (interrupted write) is cut off."""
     if not path.exists():
         return []
@@ -169,32 +170,32 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
     for r in records:
         if r["id"] not in seen:
             seen.add(r["id"])
-            unique.append(r)
+            unique.append(SampleRecord.from_dict(r))
     return unique
 
 
-def make_record(example: Example, trace, dataset: str) -> dict[str, Any]:
+def make_record(example: Example, trace, dataset: str) -> SampleRecord:
     data = trace.to_dict()
-    return {
-        "id": example.id,
-        "dataset": dataset,
-        "question": example.question,
-        "gold": example.gold,
-        "answer": final_answer(data["text"], dataset, example.gold),  # the answer that was graded
-        "correct": is_correct(data["text"], example.gold, dataset),
-        "level": example.meta.get("level"),
-        "response": data["text"],
+    return SampleRecord(
+        id=example.id,
+        dataset=dataset,
+        question=example.question,
+        gold=example.gold,
+        answer=final_answer(data["text"], dataset, example.gold),  # the answer that was graded
+        correct=is_correct(data["text"], example.gold, dataset),
+        level=example.meta.get("level"),
+        response=data["text"],
         **{k: data[k] for k in ("method", "delta", "steps", "usage", "flops", "flops_with_prompt",
                                 "finish_reason", "wall_seconds")},
-    }
+    )
 
 
 def run_method(name: str, solver, examples: list[Example], path: Path, dataset: str,
-               resume: bool, progress: Progress, settings: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+               resume: bool, progress: Progress, settings: dict[str, Any] | None = None) -> list[SampleRecord]:
     """Solve every example not yet in ``path``, appending each record as it finishes."""
     records = finished_samples(path, resume, settings)
-    done = {r["id"] for r in records}
-    correct = sum(r["correct"] for r in records)
+    done = {r.id for r in records}
+    correct = sum(r.correct for r in records)
     todo = [e for e in examples if e.id not in done]
     task = progress.add_task(name, total=len(examples), completed=len(examples) - len(todo),
                              acc=_acc(correct, len(records)))
@@ -202,14 +203,14 @@ def run_method(name: str, solver, examples: list[Example], path: Path, dataset: 
         for example in todo:
             trace = solver.solve(format_question(example.question, example.choices))
             record = make_record(example, trace, dataset)
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
             records.append(record)
-            correct += record["correct"]
+            correct += record.correct
             progress.update(task, advance=1, acc=_acc(correct, len(records)))
     wanted = {e.id for e in examples}
-    return [r for r in records if r["id"] in wanted]
+    return [r for r in records if r.id in wanted]
 
 
 def _acc(correct: int, n: int) -> str:
@@ -221,11 +222,12 @@ def _progress(console: Console) -> Progress:
                     TextColumn("{task.fields[acc]}"), TimeElapsedColumn(), console=console)
 
 
-def _write_summary(out: Path, methods: dict[str, dict[str, Any]], cfg: EvalConfig, extra: dict | None = None) -> None:
-    summary = {"methods": methods, "config": cfg.model_dump(), **(extra or {})}
+def _write_summary(out: Path, methods: dict[str, MethodMetrics], cfg: EvalConfig, extra: dict | None = None) -> None:
+    summary = {"methods": {name: m.to_dict() for name, m in methods.items()}, "config": cfg.model_dump(),
+               **(extra or {})}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "summary.md").write_text(
-        f"# {cfg.dataset}: {next(iter(methods.values()))['n']} questions\n\n" + markdown_table(methods)
+        f"# {cfg.dataset}: {next(iter(methods.values())).n} questions\n\n" + markdown_table(methods)
     )
 
 
@@ -241,7 +243,7 @@ Job = tuple[str, dict[str, Any], Callable[[], Any]]  # samples file, settings, h
 
 
 def _run_jobs(jobs: dict[str, Job], examples: list[Example], dataset: str, out: Path,
-              resume: bool, console: Console) -> dict[str, dict[str, Any]]:
+              resume: bool, console: Console) -> dict[str, MethodMetrics]:
     """Check every job's settings, build every solver, then run them in turn; metrics come from the files.
 
     Checking and building come first so that a mismatch or a bad combination
@@ -250,7 +252,7 @@ def _run_jobs(jobs: dict[str, Job], examples: list[Example], dataset: str, out: 
     for filename, settings, _ in jobs.values():
         finished_samples(out / filename, resume, settings)
     solvers = {name: build() for name, (_, _, build) in jobs.items()}
-    methods: dict[str, dict[str, Any]] = {}
+    methods: dict[str, MethodMetrics] = {}
     with _progress(console) as progress:
         for name, (filename, settings, _) in jobs.items():
             methods[name] = summarize(run_method(name, solvers[name], examples, out / filename, dataset,
@@ -258,7 +260,7 @@ def _run_jobs(jobs: dict[str, Job], examples: list[Example], dataset: str, out: 
     return methods
 
 
-def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = None) -> dict[str, Any]:
+def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = None) -> dict[str, MethodMetrics]:
     examples, dataset, out, solvers = _prepare(cfg)
     jobs: dict[str, Job] = {name: (f"samples-{name}.jsonl", method_settings(cfg, name), partial(solvers.build, name))
                             for name in cfg.methods}
@@ -270,7 +272,7 @@ def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = No
 
 
 def run_sweep(cfg: EvalConfig, deltas: list[float], resume: bool = False,
-              console: Console | None = None) -> dict[str, Any]:
+              console: Console | None = None) -> dict[str, MethodMetrics]:
     """RSD at each δ plus target and draft, with one plot of accuracy and FLOPs against δ."""
     for d in deltas:
         check_delta(d)
