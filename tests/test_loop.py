@@ -212,3 +212,17 @@ def test_delta_has_one_source_of_truth():
     assert RSD(draft=draft, target=target, reward=QueueReward([]), delta=0.4).rule.delta == 0.4
     with pytest.raises(InvalidInputError, match="decides at 0.3"):
         RSD(draft=draft, target=target, reward=QueueReward([]), delta=0.7, rule=BinaryRule(0.3))
+
+
+def test_a_draft_looping_on_blank_lines_is_rejected_too():
+    class BlankLoop(ScriptedModel):
+        def generate_step(self, messages, response_prefix, sampling):
+            gen = super().generate_step(messages, response_prefix, sampling)
+            if not response_prefix:
+                gen.text, gen.finish_reason = "\n" * 64, "degenerate"  # no visible text: no separator
+            return gen
+
+    draft, target = BlankLoop("draft", DRAFT, params=100), ScriptedModel("target", TARGET, params=1000)
+    trace = RSD(draft=draft, target=target, reward=QueueReward([0.9, 0.9])).solve("q")
+    assert trace.steps[0].source == "target" and trace.steps[0].rejected_draft.degenerate
+    assert trace.finish_reason == "eos"

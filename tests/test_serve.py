@@ -437,3 +437,16 @@ def test_every_method_in_the_table_is_served_through_the_same_path():
             assert reply.choices[0].message.content
         with pytest.raises(openai.BadRequestError, match="not served here"):
             client.chat.completions.create(model="rsd", messages=chat("hi"), extra_body={"method": "beam"})
+
+
+def test_sd_is_served_with_its_steps_streamed_and_its_prompt_counted():
+    with serving(methods=["rsd", "sd"], default_max_tokens=8) as running:
+        client = running.client()
+        reply = client.chat.completions.create(model="rsd", messages=chat("What is 2 + 3?"),
+                                               extra_body={"method": "sd"})
+        assert reply.model_extra["rsd"]["method"] == "sd" and reply.choices[0].message.content
+        assert reply.usage.prompt_tokens > 0
+        stream = client.chat.completions.create(model="rsd", messages=chat("What is 2 + 3?"), stream=True,
+                                                extra_body={"method": "sd"})
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        assert text == reply.choices[0].message.content  # greedy: the same answer, streamed

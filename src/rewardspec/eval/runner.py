@@ -129,7 +129,8 @@ def check_settings(path: Path, settings: dict[str, Any], has_samples: bool) -> N
     stored = json.loads(run_file.read_text()) if run_file.exists() else {}
     before = stored.get(path.name)
     if has_samples and before is not None and before != settings:
-        changed = ", ".join(f"{k}={before.get(k)!r} (now {settings.get(k)!r})"
+        changed = ", ".join(f"{k}={before[k]!r} (now {settings.get(k)!r})" if k in before
+                            else f"no {k} (a setting newer than that run; now {settings.get(k)!r})"
                             for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k))
         raise InvalidInputError(
             f"{path} was written with {changed}; resume with the same settings or choose another --output"

@@ -204,7 +204,7 @@ class RSD:
         draft_step, gen = drafted
         if self.method == "draft":
             return draft_step, gen
-        if not gen.text.strip() and gen.ends_answer:
+        if not gen.text.strip() and gen.ends_answer and gen.finish_reason != "degenerate":
             # The draft ends the answer with no text: there is no step to judge.
             return draft_step, gen
         if gen.finish_reason == "degenerate":

@@ -251,13 +251,16 @@ class StepSearch:
                 prefix = "".join(s.text for s in steps)
                 for j in range(per_beam):
                     left = ceiling - trace.usage["draft"].generated_tokens
-                    gen = self._sample(trace, messages, prefix, cfg, index, b * per_beam + j,
-                                       min(cfg.max_tokens - used, max(1, left)))
+                    if left <= 0:
+                        break  # the question's ceiling: no candidate more
+                    budget = min(cfg.max_tokens - used, left)
+                    gen = self._sample(trace, messages, prefix, cfg, index, b * per_beam + j, budget)
                     score = self.reward.score(question, [s.text for s in steps], gen.text, gen)
                     trace.usage["reward"].add_score(score)
                     step = Step(gen.text, "draft", score.value, gen.generated_tokens)
                     used_now = used + gen.generated_tokens
-                    finished = gen.finish_reason if gen.ends_answer else (
+                    cut_by_ceiling = gen.finish_reason == "length" and budget < cfg.max_tokens - used
+                    finished = "budget" if cut_by_ceiling else gen.finish_reason if gen.ends_answer else (
                         "length" if used_now >= cfg.max_tokens else "")
                     candidates.append((steps + [step], rewards + [score.value], used_now, finished))
             candidates.sort(key=lambda c: aggregate(c[1], self.aggregation), reverse=True)

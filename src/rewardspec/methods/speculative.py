@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,8 @@ class _Contexts:
                 "token-level speculative decoding needs draft and target to share a tokenizer; "
                 f"vocabularies differ ({draft_llm.n_vocab()} vs {self.target.n_vocab()})"
             )
-        self.lock = threading.Lock()
+        # One completion at a time; the server replaces this with its cancellable FIFO lock.
+        self._lock: Any = threading.Lock()
         self.evaluated = 0
         original_eval = self.target.eval
 
@@ -132,8 +134,12 @@ class SpeculativeDecoding:
 
     def solve(self, question: str | list, on_step=None) -> Trace:
         question, messages = as_chat(question, self.config.system_prompt)
-        with self._shared.lock:
-            return self._solve(question, messages)
+        with self._shared._lock:
+            trace = self._solve(question, messages)
+        if on_step is not None:  # the engine returns one text: report its steps once it is done
+            for step in trace.steps:
+                on_step(step)
+        return trace
 
     def _solve(self, question: str, messages) -> Trace:
         cfg = self.config

@@ -169,8 +169,10 @@ class Job:
                                        dataclasses.replace(self.decode, seed=spec.seed), meter)
                 with request_scope(scope):
                     trace = solver.solve(spec.question, on_step=partial(self._on_step, scope, spec))
+                # Methods that never call a model through the meter (sd) report their prompt themselves.
+                prompt = meter.first_prompt_tokens
                 result = ChoiceResult(spec.index, spec.prompt_index, spec.seed, trace,
-                                      meter.first_prompt_tokens or 0)
+                                      trace.usage["target"].prompt_tokens if prompt is None else prompt)
                 self._emit(ChoiceEvent(result))
             outcome = "completed"
         except RequestCancelled:
@@ -263,6 +265,11 @@ class Engine:
         self.reward = self._models.loaded("reward")
         _install_on_reward(self.reward)
         self.draft, self.target = self._models.loaded("draft"), self._models.loaded("target")
+        if "sd" in config.methods:
+            # sd runs its own pair of llama.cpp contexts: build them now (a tokenizer mismatch
+            # fails at start-up), behind the same cancellable FIFO lock as the models.
+            sd = build_solver("sd", config, DecodeConfig(), self._models)
+            install_model_lock(sd._shared, isolate=False)
         self._executor = ThreadPoolExecutor(max_workers=config.max_concurrent_requests,
                                             thread_name_prefix="rsd-request")
         self._lock = threading.Lock()
