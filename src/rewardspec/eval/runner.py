@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rewardspec.build import Models, SolverSettings, build_solver
+from rewardspec.config_files import read_settings
 from rewardspec.errors import InvalidInputError
 from rewardspec.eval.datasets import Example, load_dataset
 from rewardspec.eval.metrics import markdown_table, summarize
@@ -74,15 +75,7 @@ def load_config(path: str | None, overrides: dict[str, Any]) -> EvalConfig:
     """Merge a YAML/JSON config file with command-line values (the command line wins)."""
     from pydantic import ValidationError
 
-    data: dict[str, Any] = {}
-    if path:
-        text = Path(path).read_text()
-        if path.endswith((".yaml", ".yml")):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            data = json.loads(text)
+    data: dict[str, Any] = read_settings(path, "eval config") if path else {}
     data.update({k: v for k, v in overrides.items() if v is not None})
     if not data.get("dataset"):
         raise InvalidInputError("no dataset: pass --dataset NAME_OR_PATH (or set dataset in --config)")

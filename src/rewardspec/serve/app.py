@@ -9,6 +9,7 @@ single-model baselines, for clients that can only choose a model name.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import secrets
 import time
@@ -195,6 +196,7 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
                   description="Reward-Guided Speculative Decoding behind an OpenAI-compatible API")
     app.state.engine = engine
     app.state.config = config
+    app.add_middleware(BodyLimit, limit=config.max_request_bytes)
 
     # -- errors: always OpenAI's format, never a traceback ----------------------
     @app.exception_handler(ApiError)
@@ -382,6 +384,61 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
             job.cancel()
 
     return app
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, in OpenAI's error format.
+
+    A declared Content-Length is checked before anything is read; a body sent
+    without one is read up to the limit and then handed on as it came.
+    """
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send, int(declared))
+            return
+        if declared is not None:
+            await self.app(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._refuse(send, size)
+                return
+            if not message.get("more_body"):
+                break
+        body, replayed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send, size: int) -> None:
+        payload = json.dumps(error_body(
+            f"the request body is {size} bytes, above this server's limit of {self.limit} "
+            "(max_request_bytes in the server config)", "invalid_request_error", None,
+            "request_too_large")).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
 
 
 def is_loopback(host: str) -> bool:

@@ -7,12 +7,12 @@ before any model loads, with one line that names the field.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rewardspec.build import SolverSettings
+from rewardspec.config_files import read_settings
 from rewardspec.errors import InvalidInputError
 from rewardspec.methods.rsd import LOOP_METHODS
 from rewardspec.methods.table import METHODS
@@ -77,6 +77,8 @@ class ServeConfig(SolverSettings):
     port: int = Field(8000, ge=0, le=65535)
     api_key: str | None = Field(
         None, description="If set, requests must send 'Authorization: Bearer <api_key>'.")
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024,
+                                   description="Largest request body accepted; a larger one gets 413.")
 
     @field_validator("methods")
     @classmethod
@@ -130,25 +132,5 @@ def load_config(path: str | Path | None) -> ServeConfig:
     """Read a YAML (.yaml, .yml) or JSON file; ``None`` gives the defaults."""
     if path is None:
         return ServeConfig()
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the server config {path}: {exc.strerror or exc}") from None
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({' '.join(str(exc).split())})") from None
-    else:
-        try:
-            import yaml
-        except ImportError:  # pragma: no cover - pyyaml ships with the serve extra
-            raise ConfigError(
-                f"{path}: reading YAML needs PyYAML (pip install 'rewardspec[serve]'), "
-                "or write the config as JSON") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    data = read_settings(path, "server config", ConfigError)
     return parse_config(data, str(path))

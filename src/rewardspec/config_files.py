@@ -1,0 +1,45 @@
+"""Reading a YAML or JSON settings file, for every command that takes ``--config``.
+
+Whatever is wrong with the file (missing, unreadable, not UTF-8, not valid
+YAML or JSON, not a mapping) becomes one line naming the file, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rewardspec.errors import InvalidInputError
+
+
+def read_settings(path: str | Path, what: str = "config", error: type[InvalidInputError] = InvalidInputError
+                  ) -> dict[str, Any]:
+    """The mapping in a ``.json`` file, or in a YAML file (any other suffix); empty gives {}."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise error(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise error(f"{path}:{line}: the {what} is not UTF-8 text (byte {exc.object[exc.start]:#04x})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text) if text.strip() else None
+        except json.JSONDecodeError as exc:
+            raise error(f"{path}: not valid JSON ({' '.join(str(exc).split())})") from None
+    else:
+        try:
+            import yaml
+        except ImportError:  # pragma: no cover - pyyaml is a dependency
+            raise error(f"{path}: reading YAML needs PyYAML (pip install pyyaml), or write it as JSON") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise error(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    return data

@@ -1,0 +1,95 @@
+"""Bad input a new user would try: one clear line and exit 2 (CLI), or a 4xx in OpenAI's format
+(server); nothing already written is lost."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+from test_cli_errors import assert_one_line_error, run_cli
+
+from rewardspec.serve import create_app, parse_config
+from rewardspec.serve.scheduling import Engine
+from test_serve_chain import SlowScriptedModel
+
+GSM = [{"question": "What is 1 + 1?", "answer": "Add.\n#### 2", "idx": 0}]
+
+
+@pytest.mark.parametrize("name,content,needles", [
+    ("bad.yaml", "methods: [rsd\n  draft: : :\n", ["bad.yaml", "not valid YAML"]),
+    ("bad.json", '{"dataset": "gsm8k",', ["bad.json", "not valid JSON"]),
+    ("list.yaml", "- rsd\n- target\n", ["list.yaml", "expected a mapping", "list"]),
+    ("latin1.yaml", "dataset: caf\xe9\n".encode("latin-1"), ["latin1.yaml:1", "not UTF-8"]),
+    ("unknown.yaml", "dataset: gsm8k\nmethodz: [rsd]\n", ["methodz"]),
+])
+def test_eval_config_files_that_are_wrong(tmp_path, name, content, needles):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert_one_line_error(run_cli(["eval", "--config", str(path)]), *needles)
+
+
+def test_eval_config_file_that_does_not_exist(tmp_path):
+    assert_one_line_error(run_cli(["eval", "--config", str(tmp_path / "nope.yaml")]),
+                          "cannot read the eval config", "nope.yaml")
+
+
+def test_a_dataset_that_is_not_utf8_names_the_file_and_line(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_bytes(json.dumps(GSM[0]).encode() + b"\n" + '{"question": "caf\xe9?", "answer": "1"}\n'.encode("latin-1"))
+    out = tmp_path / "out"
+    assert_one_line_error(run_cli(["eval", "--dataset", str(path), "--output", str(out)]),
+                          "mine.jsonl:2", "not UTF-8")
+    assert not (out / "samples-rsd.jsonl").exists()  # refused before any work
+
+
+@pytest.mark.parametrize("line,needle", [("[1, 2]", "expected a JSON object"), ("{oops", "not valid JSON")])
+def test_a_dataset_line_that_is_not_an_object(tmp_path, line, needle):
+    path = tmp_path / "mine.jsonl"
+    path.write_text(json.dumps(GSM[0]) + "\n" + line + "\n")
+    assert_one_line_error(run_cli(["eval", "--dataset", str(path)]), "mine.jsonl:2", needle)
+
+
+@pytest.mark.timeout(120)
+def test_the_server_refuses_bodies_over_its_limit_with_413():
+    models = {"d": SlowScriptedModel("d", 0.0), "t": SlowScriptedModel("t", 0.0)}
+    config = parse_config({"draft": "d", "target": "t", "max_request_bytes": 4096})
+    app = create_app(config, Engine(config, loader=models.__getitem__))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/chat/completions"
+    try:
+        big = {"model": "rsd", "messages": [{"role": "user", "content": "x" * 10_000}]}
+        declared = httpx.post(url, json=big, timeout=30)
+        assert declared.status_code == 413
+        error = declared.json()["error"]
+        assert error["code"] == "request_too_large" and "4096" in error["message"]
+
+        def chunks():  # no Content-Length: read up to the limit, then refused
+            for _ in range(10):
+                yield b"x" * 1000
+
+        streamed = httpx.post(url, content=chunks(), headers={"content-type": "application/json"}, timeout=30)
+        assert streamed.status_code == 413 and streamed.json()["error"]["code"] == "request_too_large"
+        small = httpx.post(url, json={"model": "rsd", "messages": [{"role": "user", "content": "hi"}]},
+                           timeout=30)
+        assert small.status_code == 200, small.text
+
+        def small_chunks():  # a small body without Content-Length is read and handled as usual
+            yield json.dumps({"model": "rsd", "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+        replayed = httpx.post(url, content=small_chunks(), headers={"content-type": "application/json"},
+                              timeout=30)
+        assert replayed.status_code == 200, replayed.text
+    finally:
+        server.should_exit = True
+        thread.join(15)
