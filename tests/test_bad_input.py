@@ -93,3 +93,25 @@ def test_the_server_refuses_bodies_over_its_limit_with_413():
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["solve", "q", "--max-tokens", "abc"], ["--max-tokens", "valid integer", "rewardspec solve --help"]),
+    (["eval", "--prompt", "x"], ["No such option: --prompt"]),
+    (["nosuch"], ["No such command 'nosuch'"]),
+    (["eval", "--dataset", "gsm8k", "--limit", "-1"], ["limit", "greater than or equal to 1"]),
+    (["eval", "--dataset", "gsm8k", "--limit", "0"], ["limit", "greater than or equal to 1"]),
+    (["sweep", "--dataset", "gsm8k", "--deltas", ""], ["--deltas needs at least one value"]),
+    (["sweep", "--dataset", "gsm8k", "--deltas", " , "], ["--deltas needs at least one value"]),
+])
+def test_bad_options_are_one_line(args, needles):
+    assert_one_line_error(run_cli(args), *needles)
+
+
+def test_an_output_directory_that_cannot_be_written(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(GSM[0]) + "\n")
+    assert_one_line_error(run_cli(["eval", "--dataset", str(path), "--output", str(blocker / "out")]),
+                          "cannot write the output directory")

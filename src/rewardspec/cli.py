@@ -160,7 +160,7 @@ def eval_command(
     from rewardspec.display import make_console
 
     cfg = load_config(config, _eval_overrides(
-        dataset=dataset, limit=limit, ids=ids, methods=methods.split(",") if methods else None, delta=delta,
+        dataset=dataset, limit=limit, ids=ids, methods=[m.strip() for m in methods.split(",") if m.strip()] if methods else None, delta=delta,
         n=n, width=width, beam_size=beam_size, aggregation=aggregation, rule=rule, draft=draft, target=target,
         reward=reward, max_tokens=max_tokens, max_total_tokens=max_total_tokens,
         repetition_limit=repetition_limit, seed=seed, temperature=temperature,
@@ -194,6 +194,8 @@ def sweep(
         values = [float(d) for d in deltas.split(",") if d.strip()]
     except ValueError:
         raise InvalidInputError(f"--deltas must be comma-separated numbers; got '{deltas}'") from None
+    if not values:
+        raise InvalidInputError("--deltas needs at least one value, e.g. --deltas 0,0.5,0.7,1")
     cfg = load_config(config, _eval_overrides(
         dataset=dataset, limit=limit, draft=draft, target=target, reward=reward, rule=rule,
         max_tokens=max_tokens, seed=seed, temperature=temperature, data_dir=data_dir,
@@ -219,9 +221,33 @@ def serve(
     run_server(config, host=host, port=port, log_level=log_level)
 
 
-def main() -> None:
+def _click_errors():
+    """The exceptions of the click typer runs on (typer 0.2x vendors its own copy)."""
     try:
-        app()
+        from typer._click import exceptions
+    except ImportError:  # older typer: click itself
+        from click import exceptions
+    return exceptions
+
+
+def main() -> None:
+    errors = _click_errors()
+    no_args = getattr(errors, "NoArgsIsHelpError", ())
+    try:
+        app(standalone_mode=False)
+    except no_args as exc:  # type: ignore[misc]
+        print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
+        sys.exit(2)
+    except errors.UsageError as exc:  # a bad option or value: one line, as for other errors
+        where = f"rewardspec {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "rewardspec"
+        print(f"rewardspec: error: {exc.format_message()} (see {where} --help)", file=sys.stderr)
+        sys.exit(2)
+    except errors.ClickException as exc:
+        print(f"rewardspec: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Abort:
+        print("rewardspec: interrupted", file=sys.stderr)
+        sys.exit(130)
     except RewardspecError as exc:
         print(f"rewardspec: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -46,7 +46,7 @@ class EvalConfig(SolverSettings):
     model_config = ConfigDict(extra="forbid")
 
     dataset: str
-    limit: int | None = None
+    limit: int | None = Field(None, ge=1)
     ids: str | None = None
     methods: list[str] = Field(default_factory=lambda: ["rsd", "target", "draft"])
     max_tokens: int = 1024
@@ -229,7 +229,10 @@ def _prepare(cfg: EvalConfig) -> tuple[list[Example], str, Path, Solvers]:
     examples = load_dataset(cfg.dataset, limit=cfg.limit, data_directory=cfg.data_dir,
                             question_field=cfg.question_field, answer_field=cfg.answer_field, ids=cfg.ids)
     out = Path(cfg.output)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write the output directory {out}: {exc.strerror or exc}") from None
     return examples, examples[0].dataset, out, Solvers(cfg, examples[0].dataset)
 
 
