@@ -4,18 +4,11 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 from test_cli_errors import assert_one_line_error, run_cli
-
-from rewardspec.serve import create_app, parse_config
-from rewardspec.serve.scheduling import Engine
-from test_serve_chain import SlowScriptedModel
+from test_serve_chain import scripted_server
 
 GSM = [{"question": "What is 1 + 1?", "answer": "Add.\n#### 2", "idx": 0}]
 
@@ -56,18 +49,8 @@ def test_a_dataset_line_that_is_not_an_object(tmp_path, line, needle):
 
 @pytest.mark.timeout(120)
 def test_the_server_refuses_bodies_over_its_limit_with_413():
-    models = {"d": SlowScriptedModel("d", 0.0), "t": SlowScriptedModel("t", 0.0)}
-    config = parse_config({"draft": "d", "target": "t", "max_request_bytes": 4096})
-    app = create_app(config, Engine(config, loader=models.__getitem__))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/chat/completions"
-    try:
+    with scripted_server(max_request_bytes=4096) as (_, base):
+        url = f"{base}/v1/chat/completions"
         big = {"model": "rsd", "messages": [{"role": "user", "content": "x" * 10_000}]}
         declared = httpx.post(url, json=big, timeout=30)
         assert declared.status_code == 413
@@ -90,9 +73,6 @@ def test_the_server_refuses_bodies_over_its_limit_with_413():
         replayed = httpx.post(url, content=small_chunks(), headers={"content-type": "application/json"},
                               timeout=30)
         assert replayed.status_code == 200, replayed.text
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 @pytest.mark.parametrize("args,needles", [

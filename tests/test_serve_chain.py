@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -43,12 +44,12 @@ class SlowScriptedModel:
         return ContinuationScore([-0.01], 1)
 
 
-@pytest.mark.timeout(120)
-def test_a_forty_term_chain_completes_and_the_server_keeps_answering():
-    models = {"draft-model": SlowScriptedModel("draft-model", 0.5),
-              "target-model": SlowScriptedModel("target-model", 0.5)}
-    config = parse_config({"draft": "draft-model", "target": "target-model", "max_concurrent_requests": 4})
-    assert config.reward == "arithmetic*likelihood-min"  # the default reward, arithmetic check included
+@contextmanager
+def scripted_server(**settings):
+    """A real uvicorn server on a free loopback port, over scripted draft and target models."""
+    delay = settings.pop("delay", 0.0)
+    models = {name: SlowScriptedModel(name, delay) for name in ("draft-model", "target-model")}
+    config = parse_config({"draft": "draft-model", "target": "target-model", **settings})
     app = create_app(config, Engine(config, loader=models.__getitem__))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -58,8 +59,17 @@ def test_a_forty_term_chain_completes_and_the_server_keeps_answering():
     while not server.started:
         assert thread.is_alive()
         time.sleep(0.02)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
+        yield config, f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.mark.timeout(120)
+def test_a_forty_term_chain_completes_and_the_server_keeps_answering():
+    with scripted_server(delay=0.5, max_concurrent_requests=4) as (config, url):
+        assert config.reward == "arithmetic*likelihood-min"  # the default reward, arithmetic check included
         results: dict[str, httpx.Response] = {}
 
         def ask(key: str, content: str) -> None:
@@ -79,9 +89,6 @@ def test_a_forty_term_chain_completes_and_the_server_keeps_answering():
             time.sleep(0.05)
         chain_request.join()
         other.join(60)
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
     assert len(health_times) >= 3 and max(health_times) < 2.0
     for key in ("chain", "other"):
