@@ -136,9 +136,13 @@ def solver_settings(**values: Any) -> SolverSettings:
     try:
         return SolverSettings(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidInputError(f"{'.'.join(map(str, first['loc']))}: "
-                                f"{first['msg'].removeprefix('Value error, ')}") from None
+        raise InvalidInputError(first_problem(exc)) from None
+
+
+def first_problem(exc) -> str:
+    """A pydantic ValidationError as one line: where, then what ("delta: must be in [0, 1]")."""
+    first = exc.errors()[0]
+    return f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}"
 
 
 def build_solvers(methods: tuple[str, ...] | list[str], settings: SolverSettings, decode: DecodeConfig,

@@ -18,12 +18,14 @@ def read_settings(path: str | Path, what: str = "config", error: type[InvalidInp
     """The mapping in a ``.json`` file, or in a YAML file (any other suffix); empty gives {}."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise error(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise error(f"{path}:{line}: the {what} is not UTF-8 text (byte {exc.object[exc.start]:#04x})") from None
+        line = raw[: exc.start].count(b"\n") + 1
+        raise error(f"{path}:{line}: the {what} is not UTF-8 text (byte {raw[exc.start]:#04x})") from None
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text) if text.strip() else None

@@ -16,6 +16,7 @@ otherwise spend its whole budget on one step.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 
 from rewardspec.errors import InvalidInputError
@@ -100,7 +101,7 @@ class RepetitionGuard:
 
     def __init__(self, limit: int = DEFAULT_REPETITION_LIMIT, max_period: int = _MAX_PERIOD) -> None:
         self.limit, self.max_period = limit, max_period
-        self.tokens: list[int] = []
+        self.tokens: deque[int] = deque(maxlen=max_period + 1)  # all a comparison looks back to
         self.runs = [0] * (max_period + 1)
 
     def push(self, token: int) -> bool:

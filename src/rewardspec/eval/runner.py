@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field, field_validator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rewardspec.build import Models, SolverSettings, build_solver
+from rewardspec.build import Models, SolverSettings, build_solver, first_problem
 from rewardspec.config_files import read_settings
 from rewardspec.errors import InvalidInputError
 from rewardspec.eval.datasets import Example, load_dataset
@@ -82,9 +82,7 @@ def load_config(path: str | None, overrides: dict[str, Any]) -> EvalConfig:
     try:
         return EvalConfig(**data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInputError(f"config: {where}: {first['msg'].removeprefix('Value error, ')}") from None
+        raise InvalidInputError(f"config: {first_problem(exc)}") from None
 
 
 class Solvers:

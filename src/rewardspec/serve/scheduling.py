@@ -32,7 +32,6 @@ from typing import Any
 
 from rewardspec.build import Models, build_solver
 from rewardspec.errors import RewardspecError
-from rewardspec.methods.acceptance import make_rule
 from rewardspec.methods.rsd import DecodeConfig
 from rewardspec.methods.table import Method, roles_of
 from rewardspec.models.base import Message
@@ -257,7 +256,6 @@ class Engine:
             install_model_lock(model, isolate=config.isolate_requests)
             return model
 
-        make_rule(config.rule, config.delta)  # fail before loading anything
         self._models = Models(config, loader=load)
         # Every role a served method needs, loaded now (the reward spec first: a typo there
         # should fail before seconds of model loading).
