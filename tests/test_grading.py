@@ -347,8 +347,86 @@ DATASET_SMOKE: list[Case] = [
     ("The answer is (C).", "D", "gpqa", False),
 ]
 
+# Correct answers that careful graders accept and a plain grader rejects, each beside near
+# misses that must stay incorrect (the rules are general; zero false positives is the bar).
+NUMBER_WORDS: list[Case] = [
+    ("The answer is eighteen.", "18", "math500", True),
+    ("The answer is eighteen.", "80", "math500", False),
+    ("The answer is eighty.", "18", "math500", False),
+    ("The remainder is three.", "3", "math500", True),
+    ("The remainder is three.", "13", "math500", False),
+    ("Each box holds 4, so there are eight mugs.\n\nCheck: 8 mugs x $3 = $24.", "8", "gsm8k", True),
+    ("Each box holds 4, so there are eight mugs.\n\nCheck: 8 mugs x $3 = $24.", "24", "gsm8k", False),
+    ("She had 3 left over, so she bought twenty-five more.", "25", "gsm8k", True),
+    ("She had 3 left over, so she bought twenty-five more.", "20", "gsm8k", False),
+    ("She pays $18 for two tickets.", "18", "gsm8k", True),
+    ("She pays $18 for two tickets.", "2", "gsm8k", False),
+    ("Each box holds 4, so there are 12 mugs in three boxes.", "12", "gsm8k", True),
+    ("In total she pays one hundred and five dollars.", "105", "gsm8k", True),
+    ("In total she pays one hundred and five dollars.", "100", "gsm8k", False),
+    # digits in the last sentence win over number words in it; "one" as a pronoun is no number
+    ("That is 18 dollars for the two of them.", "18", "gsm8k", True),
+    ("That is 18 dollars for the two of them.", "2", "gsm8k", False),
+    ("The total is 12. We pick each one.", "12", "gsm8k", True),
+    ("There are 192 cows after Mr. Sylas adds four into each stall.", "192", "gsm8k", True),
+    ("There are 192 cows after Mr. Sylas adds four into each stall.", "4", "gsm8k", False),
+    # a check that draws its own conclusion is the answer, not a restatement
+    ("We get 5.\nLet me verify: 3 * 4 = 12, so she has 12 apples.", "12", "gsm8k", True),
+]
+
+LETTER_FORMS: list[Case] = [
+    ("The answer is (c).", "C", "mmlu_stem", True),
+    ("The answer is (c).", "B", "mmlu_stem", False),
+    ("The answer is (c).", "C", "math500", True),
+    ("The answer is (c).", "B", "math500", False),
+    (r"The answer is $\boxed{c}$", "C", "gpqa", True),
+    (r"The answer is $\boxed{c}$", "A", "gpqa", False),
+    (r"so $x = c$, and the answer is \boxed{c}", "c", "math500", True),  # a variable stays a variable
+    (r"$\boxed{\textbf{(C)}\ 45}$", "45", "amc23", True),
+    (r"$\boxed{\textbf{(C)}\ 54}$", "45", "amc23", False),
+    (r"The answer is $\textbf{(B) }17$.", "17", "amc23", True),
+    (r"The answer is $\textbf{(B) }17$.", "71", "amc23", False),
+]
+
+PROSE_AND_RELATIONS: list[Case] = [
+    ("The answer is necessary but not sufficient.", r"\text{a necessary but not a sufficient condition}",
+     "gaokao2023en", True),
+    ("The answer is sufficient but not necessary.", r"\text{a necessary but not a sufficient condition}",
+     "gaokao2023en", False),
+    ("The answer is necessary.", r"\text{a necessary but not a sufficient condition}", "gaokao2023en", False),
+    ("The answer is necessary and sufficient.", r"\text{a necessary but not a sufficient condition}",
+     "gaokao2023en", False),
+    (r"\boxed{c < a < b}", "b > a > c", "gaokao2023en", True),
+    (r"\boxed{c<a<b}", "c<a<b", "gaokao2023en", True),
+    (r"\boxed{a < c < b}", "b > a > c", "gaokao2023en", False),
+    (r"\boxed{c \le a < b}", "b > a > c", "gaokao2023en", False),
+    (r"\boxed{b < a < c}", "b > a > c", "gaokao2023en", False),
+    (r"\boxed{\{a \mid a \neq 0, a \neq 1\}}", r"(-\infty,0)\cup(0,1)\cup(1,+\infty)", "gaokao2023en", True),
+    (r"\boxed{(-\infty,0)\cup(0,1)\cup(1,+\infty)}", r"\{a \mid a \neq 0, a \neq 1\}", "gaokao2023en", True),
+    (r"\boxed{\{a \mid a \neq 0, a \neq 2\}}", r"(-\infty,0)\cup(0,1)\cup(1,+\infty)", "gaokao2023en", False),
+    (r"\boxed{\{a \mid a \neq 0\}}", r"(-\infty,0)\cup(0,1)\cup(1,+\infty)", "gaokao2023en", False),
+    (r"\boxed{\{x \mid x > 1, x \leq 3\}}", "(1,3]", "gaokao2023en", True),
+    (r"\boxed{\{x \mid x > 1, x \leq 3\}}", "[1,3]", "gaokao2023en", False),
+    (r"\boxed{1, \frac{3 \pm \sqrt{21}}{2}}", r"1, \frac{3+\sqrt{21}}{2}, \frac{3-\sqrt{21}}{2}", "olympiadbench", True),
+    (r"\boxed{\frac{3 \pm \sqrt{21}}{2}}", r"1, \frac{3+\sqrt{21}}{2}, \frac{3-\sqrt{21}}{2}", "olympiadbench", False),
+    (r"\boxed{1, \frac{3 \pm \sqrt{21}}{2}}", r"1, \frac{3+\sqrt{21}}{2}", "olympiadbench", False),
+    ("The solutions are $x = 3$, $x = 5$, and $x = 7$, so the answers are x = 3, x = 5, and x = 7.",
+     "3, 5, 7", "math500", True),
+    (r"\boxed{x = 3, x = 5, \text{ and } x = 7}", "3, 5, 7", "math500", True),
+    (r"\boxed{x = 3, x = 5, \text{ and } x = 8}", "3, 5, 7", "math500", False),
+    (r"\boxed{x = 3, x = 5}", "3, 5, 7", "math500", False),
+    (r"\boxed{f(n) = n \text{ for all } n \in \mathbb{N}}", "f(n)=n", "olympiadbench", True),
+    (r"\boxed{f(n) = n \quad \forall n \in \mathbb{N}}", "f(n)=n", "olympiadbench", True),
+    (r"\boxed{f(n) = 2n \text{ for all } n \in \mathbb{N}}", "f(n)=n", "olympiadbench", False),
+    (r"so the answer is $\boxed{145}$", "$145$solution:", "gaokao2023en", True),
+    (r"so the answer is $\boxed{154}$", "$145$solution:", "gaokao2023en", False),
+    (r"\boxed{\text{no solution}}", r"\text{no solution}", "gaokao2023en", True),
+    (r"\boxed{\text{no}}", r"\text{no solution}", "gaokao2023en", False),
+]
+
 ALL_CASES = (
     EXTRACTION + MULTIPLE_CHOICE + NUMBERS + SYMBOLIC + STRUCTURES + LISTS + EQUATIONS + DECORATIONS + DATASET_SMOKE
+    + NUMBER_WORDS + LETTER_FORMS + PROSE_AND_RELATIONS
 )
 
 
@@ -398,6 +476,51 @@ def test_full_response_with_tuple_answer() -> None:
 def test_existing_callers_pass_two_arguments() -> None:
     assert is_correct(r"so \boxed{42}", "42")
     assert not is_correct(r"so \boxed{41}", "42")
+
+
+CONIC_QUESTION = r"""Which conic section is described by $x^2 - 4y^2 = 1$?
+(A) Line
+(B) Circle
+(C) Parabola
+(D) Ellipse
+(E) Hyperbola
+
+Enter the letter of the correct option."""
+CURVE_QUESTION = (
+    r"Find the curve defined by the equation \[r = 2.\](A) Line (B) Circle (C) Parabola (D) Ellipse"
+    " (E) Hyperbola\n\nEnter the letter of the correct option."
+)
+
+
+@pytest.mark.parametrize("question", [CONIC_QUESTION, CURVE_QUESTION])
+@pytest.mark.parametrize(
+    ("response", "gold", "expected"),
+    [
+        ("…so the answer is Hyperbola.", "(E)", True),
+        ("…so the answer is hyperbola.", "E", True),
+        (r"…so the answer is $\boxed{\text{Circle}}$.", "(B)", True),
+        ("…so the answer is Parabola.", "(E)", False),  # another option's content
+        ("…so the answer is a conic.", "(E)", False),  # no option's content
+        ("…so the answer is (D).", "(E)", False),  # a letter still wins over content
+    ],
+)
+def test_an_option_named_by_its_content(question: str, response: str, gold: str, expected: bool) -> None:
+    assert is_correct(response, gold, "math500", question=question) is expected
+    assert (final_answer(response, "math500", gold, question) == gold.strip("()")) is expected
+
+
+def test_an_option_named_by_its_content_needs_the_question() -> None:
+    assert not is_correct("…so the answer is Hyperbola.", "(E)", "math500")
+    assert not is_correct("…so the answer is Hyperbola.", "(E)", "math500", None)
+    assert not is_correct("so the answer is Hyperbola.", "(E)", "math500", question="What is 1 + 1?")
+
+
+def test_multiple_choice_options_as_the_eval_writes_them() -> None:
+    from rewardspec.prompts import format_question
+
+    asked = format_question("Which gas do plants take in?", ["oxygen", "carbon dioxide", "nitrogen", "helium"])
+    assert is_correct("Plants take in CO2, so the answer is carbon dioxide.", "B", "mmlu_stem", asked)
+    assert not is_correct("Plants take in O2, so the answer is oxygen.", "B", "mmlu_stem", asked)
 
 
 # --- extract_gold on real-shaped rows --------------------------------------------------------
@@ -657,3 +780,82 @@ def test_grading_is_fast() -> None:
     for response, gold, dataset, _ in cases:
         is_correct(response, gold, dataset)
     assert (time.perf_counter() - start) / len(cases) < 0.01
+
+
+# --- the rules behind the new kinds, one by one -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("phrase", "value"),
+    [
+        ("eighteen", 18), ("Eighty", 80), ("twenty-five", 25), ("twenty five", 25), ("zero", 0),
+        ("one hundred and five", 105), ("three thousand two hundred", 3200),
+        ("two million five thousand", 2_005_000),
+        ("five five", None), ("twenty fifteen", None), ("twenty zero", None), ("hundred", None),
+        ("thousand million", None), ("two thousand three million", None), ("eighteen apples", None),
+    ],
+)
+def test_words_value(phrase: str, value: int | None) -> None:
+    from rewardspec.grading.words import words_value
+
+    assert words_value(phrase) == value
+
+
+def test_spelled_numbers_as_answers() -> None:
+    from rewardspec.grading.words import spelled_number
+
+    assert spelled_number("eight mugs") == (8, False)
+    assert spelled_number("twenty%") == (20, True)
+    for not_a_count in ("one of them", "three times as many", "two thirds", "five 5", "seventeen and a half"):
+        assert spelled_number(not_a_count) is None, not_a_count
+
+
+def test_options_in_questions() -> None:
+    from rewardspec.grading.options import options_in
+
+    assert options_in(CONIC_QUESTION) == options_in(CURVE_QUESTION) == {
+        "A": "Line", "B": "Circle", "C": "Parabola", "D": "Ellipse", "E": "Hyperbola"
+    }
+    assert options_in("A. red\nB. blue\n\nAnswer with the letter.") == {"A": "red", "B": "blue"}
+    assert options_in("Part (B) asks for more, and (A) for less.") == {}  # not listed in order
+    assert options_in("What is 1 + 1?") == options_in(None) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "union"),
+    [
+        (r"\{a \mid a \neq 0, a \neq 1\}", r"(-\infty,0)\cup(0,1)\cup(1,\infty)"),
+        (r"\{x \mid -2 \leq x < 1\}", "[-2,1)"),
+        (r"\{x \in \mathbb{R} : x > \frac{1}{2}\}", r"(\frac{1}{2},\infty)"),
+        (r"\{x \mid x < 1, x > 2\}", r"\emptyset"),
+        (r"\{x \mid 3 \geq x, x \neq 3\}", r"(-\infty,3)"),
+        (r"\{x \mid x^2 < 1\}", None),  # not a bound on x itself: left to SymPy
+        (r"\{x \mid x < y\}", None),
+        (r"\{1, 2\}", None),
+    ],
+)
+def test_set_builder_as_union(text: str, union: str | None) -> None:
+    from rewardspec.grading.compare import _exact_number
+    from rewardspec.grading.intervals import set_builder_as_union
+    from rewardspec.grading.normalize import _clean
+
+    assert set_builder_as_union(_clean(text), _exact_number) == union
+
+
+def test_gold_labels_are_junk_but_answers_are_not() -> None:
+    from rewardspec.grading.gold import strip_gold_junk
+
+    assert strip_gold_junk("$145$solution:") == "$145$"
+    assert strip_gold_junk("12 Answer:") == "12"
+    assert strip_gold_junk(r"\text{no solution}") == r"\text{no solution}"
+    assert strip_gold_junk("no solution") == "no solution"
+    assert extract_gold({"answer": "no solution"}, "gaokao2023en") == "no solution"
+
+
+def test_final_answer_after_is_correct_in_the_same_thread() -> None:
+    """A grading call leaves no stale budget behind for the next call outside one."""
+    assert is_correct(r"\boxed{\frac{1}{2}}", "0.5", "math500")
+    assert answers_equivalent(final_answer(r"\boxed{\sqrt{2}/2}", "math500", r"\frac{\sqrt2}{2}"), r"\frac{\sqrt2}{2}")
+    from rewardspec.grading.compare import _symbolic_equal
+
+    assert _symbolic_equal(r"\sqrt{2}/2", r"\frac{\sqrt{2}}{2}")

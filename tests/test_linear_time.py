@@ -83,6 +83,16 @@ GRADING_INPUTS = {
     "spaces around slashes": lambda n: "\\boxed{1" + " " * n + "/ 2}",
     "option letters": lambda n: _repeat("(A) (B) ", n),
     "digits with commas": lambda n: _repeat("1,000,", n, "5"),
+    "number words": lambda n: _repeat("twenty one ", n),
+    "hyphenated number words": lambda n: _repeat("twenty-", n),
+    "abbreviations": lambda n: _repeat("Mr. ", n, "five"),
+    "checks": lambda n: _repeat("\nCheck: 5 ", n),
+    "so, so, so": lambda n: _repeat("so ", n, "three"),
+    "an order chain": lambda n: "\\boxed{" + _repeat("a < ", n) + "b}",
+    "set-builder conditions": lambda n: "\\boxed{\\{x \\mid " + _repeat("x \\neq 1, ", n) + "x > 0\\}}",
+    "quantifiers": lambda n: "\\boxed{f(n) = n " + _repeat("for all ", n) + "}",
+    "plus-minus in fractions": lambda n: "\\boxed{" + _repeat("\\frac{1 \\pm 2}{3}, ", n) + "}",
+    "prose": lambda n: "The answer is " + _repeat("necessary but not ", n),
 }
 
 
@@ -95,8 +105,9 @@ def test_extraction_and_grading_are_linear(name, n):
     _timed(final_answer, text, "math")
     _timed(final_answer, text, "gsm8k")
     _timed(extract_choice, text)
-    for gold in ("5", "1, 2", "\\frac{1}{2}", "B"):
+    for gold in ("5", "1, 2", "\\frac{1}{2}", "B", "b > a > c", "(-\\infty,0)\\cup(0,\\infty)", "$5$solution:"):
         assert _timed(is_correct, text, gold) in (True, False)
+    assert _timed(is_correct, text, "(E)", "math", text) in (True, False)  # the text as a question
     assert _timed(answers_equivalent, text[:5_000], "5") in (True, False)
 
 

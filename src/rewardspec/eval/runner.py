@@ -168,13 +168,14 @@ def read_samples(path: Path) -> list[SampleRecord]:
 
 def make_record(example: Example, trace, dataset: str) -> SampleRecord:
     data = trace.to_dict()
+    asked = format_question(example.question, example.choices)  # its options, as the model saw them
     return SampleRecord(
         id=example.id,
         dataset=dataset,
         question=example.question,
         gold=example.gold,
-        answer=final_answer(data["text"], dataset, example.gold),  # the answer that was graded
-        correct=is_correct(data["text"], example.gold, dataset),
+        answer=final_answer(data["text"], dataset, example.gold, asked),  # the answer that was graded
+        correct=is_correct(data["text"], example.gold, dataset, asked),
         level=example.meta.get("level"),
         response=data["text"],
         **{k: data[k] for k in ("method", "delta", "steps", "usage", "flops", "flops_with_prompt",

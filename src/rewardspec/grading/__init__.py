@@ -31,16 +31,25 @@ import re
 from collections.abc import Callable
 
 from rewardspec.grading.compare import TIME_BUDGET_S, _equivalent, _guarded, _items
-from rewardspec.grading.extraction import _choice_at_start, _extract_for_grading, extract_answer, extract_choice
+from rewardspec.grading.extraction import (
+    _ANSWER_CUE,
+    _after_cue,
+    _choice_at_start,
+    _extract_for_grading,
+    extract_answer,
+    extract_choice,
+)
 from rewardspec.grading.gold import (
     _CHOICE_LETTERS,
     _dataset_name,
     _is_multiple_choice,
     extract_gold,
     gsm8k_gold,
+    strip_gold_junk,
 )
 from rewardspec.grading.latex import _unwrap_text, last_boxed
 from rewardspec.grading.normalize import _THOUSANDS, _clean, to_number
+from rewardspec.grading.options import option_named, options_in
 
 __all__ = [
     "TIME_BUDGET_S",
@@ -63,7 +72,7 @@ def answers_equivalent(answer: str | None, gold: str | None, dataset: str = "mat
     """
     if answer is None or gold is None:
         return False
-    return _guarded(lambda: _answers_agree(str(answer), str(gold), _dataset_name(dataset or "math")))
+    return _guarded(lambda: _answers_agree(str(answer), strip_gold_junk(str(gold)), _dataset_name(dataset or "math")))
 
 
 def _answers_agree(answer: str, gold: str, dataset: str) -> bool:
@@ -93,23 +102,39 @@ def _gold_is_list(gold: str) -> bool:
     return len(_items(_clean(gold))) > 1 and _THOUSANDS.fullmatch(_clean(gold)) is None
 
 
-def final_answer(response: str, dataset: str = "math", gold: str | None = None) -> str | None:
+def final_answer(
+    response: str, dataset: str = "math", gold: str | None = None, question: str | None = None
+) -> str | None:
     """The answer ``is_correct`` grades, as a string: what samples record and majority votes on.
 
-    Multiple-choice datasets (or a letter gold) give the option letter. With
-    a gold, its shape decides whether several boxes in the final paragraph are
-    one list answer; without one (voting) they are read as a list.
+    Multiple-choice datasets (or a letter gold) give the option letter; with
+    the ``question``, an answer that states an option's content ("Hyperbola")
+    gives that option's letter. With a gold, its shape decides whether several
+    boxes in the final paragraph are one list answer; without one (voting)
+    they are read as a list.
     """
     if not isinstance(response, str):
         return None
     name = _dataset_name(dataset or "math")
     multiple_choice = _is_multiple_choice(name)
-    letter = _gold_choice(str(gold), multiple_choice) if gold is not None else None
+    gold = strip_gold_junk(str(gold)) if gold is not None else None
+    letter = _gold_choice(gold, multiple_choice) if gold is not None else None
     if multiple_choice or letter is not None:
         letters = "ABCD" if multiple_choice and (letter is None or letter <= "D") else _CHOICE_LETTERS
-        return _guarded_value(lambda: extract_choice(response, letters))
+        return _guarded_value(lambda: extract_choice(response, letters) or _choice_by_content(response, question))
     gold_is_list = gold is None or _gold_is_list(str(gold))
     return _guarded_value(lambda: _extract_for_grading(response.replace("−", "-"), name, gold_is_list))
+
+
+def _choice_by_content(response: str, question: str | None) -> str | None:
+    """The letter of the one listed option that the final answer states in words or maths."""
+    options = options_in(question)
+    if not options:
+        return None
+    phrase = last_boxed(response)
+    if phrase is None:
+        phrase = _after_cue(response, _ANSWER_CUE)
+    return option_named(phrase, options, _equivalent)
 
 
 def _guarded_value(extract: Callable[[], str | None]) -> str | None:
@@ -119,10 +144,10 @@ def _guarded_value(extract: Callable[[], str | None]) -> str | None:
         return None
 
 
-def _grade(response: str, gold: str, dataset: str) -> bool:
+def _grade(response: str, gold: str, dataset: str, question: str | None) -> bool:
     multiple_choice = _is_multiple_choice(_dataset_name(dataset))
     letter = _gold_choice(gold, multiple_choice)
-    answer = final_answer(response, dataset, gold)
+    answer = final_answer(response, dataset, gold, question)
     if letter is not None:
         return answer == letter
     if multiple_choice:
@@ -130,13 +155,16 @@ def _grade(response: str, gold: str, dataset: str) -> bool:
     return answer is not None and _equivalent(answer, gold)
 
 
-def is_correct(response: str, gold: str, dataset: str = "math") -> bool:
+def is_correct(response: str, gold: str, dataset: str = "math", question: str | None = None) -> bool:
     """Whether ``response`` ends in an answer equivalent to ``gold``.
 
     ``dataset`` picks the conventions of that benchmark (gsm8k, math500,
     gaokao2023en, olympiadbench, amc23, aime24, mmlu_stem, gpqa); any other
-    name grades as free-form maths.  Never raises: failures grade as incorrect.
+    name grades as free-form maths. ``question``, when given, lets an answer
+    name a multiple-choice option by its content. Never raises: failures
+    grade as incorrect.
     """
     if not isinstance(response, str) or gold is None:
         return False
-    return _guarded(lambda: _grade(response, str(gold), dataset or "math"))
+    question = question if isinstance(question, str) else None
+    return _guarded(lambda: _grade(response, strip_gold_junk(str(gold)), dataset or "math", question))

@@ -7,9 +7,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from fractions import Fraction
 
 from rewardspec.grading import deadline
 from rewardspec.grading.deadline import symbolic_equal
+from rewardspec.grading.intervals import set_builder_as_union
 from rewardspec.grading.latex import _unwrap_text
 from rewardspec.grading.normalize import (
     _THOUSANDS,
@@ -33,7 +35,12 @@ _OPEN, _CLOSE = "([{", ")]}"
 
 def _top_level_split(text: str, separator: re.Pattern[str]) -> list[str]:
     """Split where ``separator`` matches outside all brackets."""
-    depth, start, parts = 0, 0, []
+    return _split_keeping_separators(text, separator)[0]
+
+
+def _split_keeping_separators(text: str, separator: re.Pattern[str]) -> tuple[list[str], list[str]]:
+    """(parts, separators) of ``text`` split where ``separator`` matches outside all brackets."""
+    depth, start, parts, separators = 0, 0, [], []
     pos = 0
     while pos < len(text):
         char = text[pos]
@@ -45,17 +52,18 @@ def _top_level_split(text: str, separator: re.Pattern[str]) -> list[str]:
             match = separator.match(text, pos)
             if match and match.end() > pos:
                 parts.append(text[start:pos])
+                separators.append(match.group().strip())
                 start = pos = match.end()
                 continue
         pos += 1
     parts.append(text[start:])
-    return [part.strip() for part in parts]
+    return [part.strip() for part in parts], separators
 
 
 # The look-behinds make a run of spaces be tried from its start only (linear, not quadratic).
-_LIST_SEPARATOR = re.compile(r"(?<!\s)\s*[,;]\s*|(?<!\s)\s+(?:or|and)\s+")
+_LIST_SEPARATOR = re.compile(r"(?<!\s)\s*[,;]\s*(?:(?:or|and)\s+)?|(?<!\s)\s+(?:or|and)\s+")
 _UNION = re.compile(r"\s*\\cup\s*")
-_PLUS_MINUS = re.compile(r"\\pm")
+_PLUS_MINUS = re.compile(r"\\pm(?![a-z])")
 _BASE_NUMBER = re.compile(r"(\d[0-9A-Z]*)_\{?(\d+)\}?")
 _EQUALS = re.compile(r"(?<![<>!\\=])=(?!=)")
 
@@ -67,6 +75,8 @@ def _items(text: str) -> list[str]:
         halves = _top_level_split(item, _PLUS_MINUS)
         if len(halves) == 2 and halves[1]:
             items += [f"{halves[0]}+{halves[1]}" if halves[0] else halves[1], f"{halves[0]}-{halves[1]}"]
+        elif len(_PLUS_MINUS.findall(item)) == 1 and _bracketed(item) is None:  # \frac{3 \pm \sqrt{21}}{2}
+            items += [_PLUS_MINUS.sub("+", item), _PLUS_MINUS.sub("-", item)]
         elif item:
             items.append(item)
     return items
@@ -154,6 +164,15 @@ def _equivalent(pred: str, gold: str) -> bool:
         return False
     if _squeezed(pred) == _squeezed(gold):
         return True
+    pred, gold = set_builder_as_union(pred, _exact_number) or pred, set_builder_as_union(gold, _exact_number) or gold
+    chains = _order_chain(pred), _order_chain(gold)
+    if chains[0] is not None and chains[1] is not None:  # "c < a < b" against "b > a > c"
+        if _same_chain(chains[0], chains[1]):
+            return True
+        if len(chains[0][1]) > 1 or len(chains[1][1]) > 1:
+            return False  # SymPy reads a chain of three terms as nonsense
+    if _same_prose(pred, gold):
+        return True
     gold_items = _items(gold if _THOUSANDS.fullmatch(gold) is None else _fold_thousands(gold))
     if len(gold_items) > 1:
         unwrapped = _bracketed(pred)
@@ -172,6 +191,58 @@ def _equivalent(pred: str, gold: str) -> bool:
     return _scalar_equal(pred, gold)
 
 
+def _exact_number(text: str) -> Fraction | None:
+    quantity = _quantity(text)
+    return quantity[0] if quantity is not None and not quantity[1] else None
+
+
+_RELATION = re.compile(r"\\leq|\\geq|\\lt(?![a-z])|\\gt(?![a-z])|[<>≤≥]")
+_ASCENDING = {"<": "<", "\\lt": "<", "\\leq": "\\leq", "≤": "\\leq"}
+_DESCENDING = {">": "<", "\\gt": "<", "\\geq": "\\leq", "≥": "\\leq"}
+Chain = tuple[list[str], list[str]]
+
+
+def _order_chain(text: str) -> Chain | None:
+    """``b > a > c`` -> (["c", "a", "b"], ["<", "<"]): an order read upwards from its least term."""
+    if len(text) > _MAX_SYMBOLIC_CHARS:
+        return None
+    terms, operators = _split_keeping_separators(text, _RELATION)
+    if not operators or not all(terms) or len(_items(text)) > 1:
+        return None
+    if all(op in _ASCENDING for op in operators):
+        return terms, [_ASCENDING[op] for op in operators]
+    if all(op in _DESCENDING for op in operators):
+        return terms[::-1], [_DESCENDING[op] for op in reversed(operators)]
+    return None  # "x < 1 or x > 2" is not one chain
+
+
+def _same_chain(pred: Chain, gold: Chain) -> bool:
+    return pred[1] == gold[1] and len(pred[0]) == len(gold[0]) and all(map(_equivalent, pred[0], gold[0]))
+
+
+_ARTICLES = {"a", "an", "the"}
+_CONNECTIVES = {"and", "or", "but", "not", "nor"}
+# Nouns that name the kind of answer ("a necessary but not sufficient condition"), not its content.
+_KIND_NOUNS = {"condition", "conditions", "statement", "case", "answer", "option"}
+
+
+def _prose_words(text: str) -> list[str] | None:
+    """The words of an answer in prose without its articles and kind noun; None for maths."""
+    plain = _unwrap_text(text).strip()
+    if len(plain) > _MAX_SYMBOLIC_CHARS or not re.fullmatch(r"[A-Za-z][A-Za-z\s,'’-]*", plain):
+        return None
+    words = [w for w in re.findall(r"[a-z]+(?:['’-][a-z]+)*", plain.lower()) if w not in _ARTICLES]
+    if sum(len(word) >= 3 and word not in _CONNECTIVES for word in words) < 2:
+        return None  # "x and y" is maths; one word is compared as a word
+    return words[:-1] if words[-1] in _KIND_NOUNS else words
+
+
+def _same_prose(pred: str, gold: str) -> bool:
+    """Prose answers say the same when their words do, articles and kind nouns aside."""
+    pred_words, gold_words = _prose_words(pred), _prose_words(gold)
+    return pred_words is not None and pred_words == gold_words
+
+
 def _same_base_number(pred: str, gold: str) -> bool:
     """``52_8`` is matched by ``52_{8}`` or by the digits alone, never by another base.
 
@@ -187,6 +258,9 @@ def _scalar_equal(pred: str, gold: str) -> bool:
     if not _top_level_split(gold, _EQUALS)[1:]:
         pred = _top_level_split(pred, _EQUALS)[-1]  # "x = 3" answers "3"
     pred = _unwrap_text(pred)
+    labelled = re.fullmatch(r"\(([A-K])\)\s*(\S.*)", pred)
+    if labelled and not re.match(r"\(?[A-K]\)", gold):
+        pred = labelled.group(2)  # "\textbf{(C)}\ 45", an option letter and its value, for the value 45
     shape = _bracketed(pred)
     if shape and shape[0] == "(" and shape[1] == ")" and len(_items(shape[2])) == 1:
         pred = shape[2]  # "(073)", as AIME and AMC answers are sometimes written
@@ -214,7 +288,8 @@ def _symbolic_equal(pred: str, gold: str) -> bool:
     """math-verify's verdict within what is left of this grading call's budget; False otherwise."""
     if max(len(pred), len(gold)) > _MAX_SYMBOLIC_CHARS:
         return False
-    remaining = getattr(_budget, "until", time.monotonic() + TIME_BUDGET_S) - time.monotonic()
+    until = getattr(_budget, "until", None)  # None outside a grading call, or after one ended
+    remaining = (until or time.monotonic() + TIME_BUDGET_S) - time.monotonic()
     return symbolic_equal(pred, gold, remaining)
 
 

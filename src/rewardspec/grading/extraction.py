@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from rewardspec.grading.latex import _boxed_spans, _content, _unwrap_text, last_boxed
+from rewardspec.grading.words import NUMBER_WORDS, is_count, words_value
 
 
 _ANSWER_CUE = re.compile(
@@ -44,10 +45,49 @@ def _after_cue(text: str, cue: re.Pattern[str]) -> str | None:
 
 
 def _last_number(text: str) -> tuple[int, str] | None:
+    """(end, digits) of the last number. Words count ("The remainder is three.") only in a
+    last clause without digits: the last sentence, from its last "so"/"therefore" on, so that
+    "18 dollars for the two of them" reads 18 and "holds 4, so there are eight mugs" reads 8."""
     matches = list(_NUMBER.finditer(text))
-    if not matches:
-        return None
-    return matches[-1].end(), matches[-1].group().replace(",", "")
+    last = (matches[-1].end(), matches[-1].group().replace(",", "")) if matches else None
+    clause = _last_sentence_start(text)
+    conclusions = list(_CONCLUSION.finditer(text, clause))
+    clause = conclusions[-1].end() if conclusions else clause
+    if last is not None and last[0] > clause:
+        return last
+    spelled = [m for m in NUMBER_WORDS.finditer(text, clause) if is_count(text, m)]
+    if spelled and (value := words_value(spelled[-1].group())) is not None:
+        return spelled[-1].end(), str(value)
+    return last
+
+
+_SENTENCE_END = re.compile(r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bvs)(?<!\be\.g)(?<!\bi\.e)[.!?](?:\s|$)|\n")
+
+
+def _last_sentence_start(text: str) -> int:
+    """Where the last sentence with any letters or digits begins."""
+    body = text.rstrip(" \t\n.!?*")
+    starts = [m.end() for m in _SENTENCE_END.finditer(body)]
+    return starts[-1] if starts else 0
+
+
+# A closing check ("Check: 8 mugs x $3 = $24") restates the work, and its last number is
+# not the answer; it starts a line or a sentence and draws no conclusion of its own.
+_VERIFICATION = re.compile(
+    r"(?:^|(?<=\n)|(?<=[.!?] ))[ \t#*]*(?:let(?:'|’)?s\s+|let\s+me\s+|we\s+can\s+)?"
+    r"(?:double[- ]?check|check|verify|verification|sanity\s+check)(?:ing)?\b",
+    re.I,
+)
+_CONCLUSION = re.compile(r"\b(?:so|therefore|thus|hence|answer)\b", re.I)
+
+
+def _before_verification(text: str) -> str:
+    """``text`` without a closing check, when what comes before it has a number to answer with."""
+    checks = list(_VERIFICATION.finditer(text))
+    if not checks or _CONCLUSION.search(text, checks[-1].end()):
+        return text
+    before = text[: checks[-1].start()]
+    return before if _last_number(before) is not None else text
 
 
 def extract_answer(text: str) -> str | None:
@@ -87,6 +127,7 @@ def _extract_for_grading(response: str, dataset: str, gold_is_list: bool) -> str
         answer = _after_cue(response, _ANSWER_CUE)
     if answer is not None:
         return answer
+    response = _before_verification(response)
     if dataset == "gsm8k":  # its answers are numbers, and chain-of-thought ends on the result
         number = _last_number(response)
         return number[1] if number else None
@@ -138,7 +179,12 @@ def _choice_at_start(phrase: str, letters: str) -> str | None:
     phrase = _unwrap_text(phrase.replace("$", "")).replace("**", "").strip()
     phrase = re.sub(r"^(?:option|choice)\s*", "", phrase, flags=re.I)
     match = re.match(rf"\(?([{letters}])\)?(?![A-Za-z0-9'])", phrase)
-    return match.group(1) if match else None
+    if match:
+        return match.group(1)
+    # Lower case only where it cannot be a variable: "(c)", or the letter as the whole answer.
+    lower = letters.lower()
+    match = re.match(rf"\(([{lower}])\)(?![A-Za-z0-9'])|([{lower}])[.)]?$", phrase)
+    return (match.group(1) or match.group(2)).upper() if match else None
 
 
 def extract_choice(text: str, letters: str = "ABCD") -> str | None:

@@ -9,7 +9,17 @@ from rewardspec.grading.extraction import _choice_at_start
 
 
 _CHOICE_LETTERS = "ABCDEFGHIJK"
-_GOLD_SOLUTION_TAIL = re.compile(r"(?<!\s)\s*solution:?$", re.I)
+# Rows with the next field's label run on ("$145$solution:"); a label ends a closed maths span
+# or a value, so "no solution" is an answer, not junk.
+_GOLD_LABEL_TAIL = re.compile(
+    r"(?:(?<=\$)|(?<=[\d}\])]))\s*(?:solution|answer|explanation|proof)s?\s*:\s*$|(?<=\$)\s*(?:solution|answer)s?\s*$",
+    re.I,
+)
+
+
+def strip_gold_junk(text: str) -> str:
+    """A gold answer without a run-on field label: ``$145$solution:`` -> ``$145$``."""
+    return _GOLD_LABEL_TAIL.sub("", text.strip())
 
 
 def gsm8k_gold(answer_field: str) -> str:
@@ -19,8 +29,7 @@ def gsm8k_gold(answer_field: str) -> str:
 
 def _plain_gold(text: str) -> str:
     """A gold answer without its ``$`` delimiters and trailing full stop."""
-    text = re.sub(r"(?<!\\)\$", "", str(text)).strip()
-    text = _GOLD_SOLUTION_TAIL.sub("", text)  # one GaoKao row carries this
+    text = re.sub(r"(?<!\\)\$", "", strip_gold_junk(str(text))).strip()  # one GaoKao row carries one
     return text.rstrip(".").strip()
 
 

@@ -6,6 +6,7 @@ import re
 from fractions import Fraction
 
 from rewardspec.grading.latex import _BOX_COMMAND, _unwrap_text, last_boxed
+from rewardspec.grading.words import spelled_number
 
 
 _SIZED_DELIMITER = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg)\s*")
@@ -24,6 +25,7 @@ _COSMETIC = [
     (re.compile(r"\+\s*\\infty"), r"\\infty"),
     (re.compile(r"\\(?:le|leqslant)(?![a-z])"), r"\\leq"),
     (re.compile(r"\\(?:ge|geqslant)(?![a-z])"), r"\\geq"),
+    (re.compile(r"\\ne(?![a-z])"), r"\\neq"),
     (re.compile(r"_\{(\w)\}"), r"_\1"),
     (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
     (re.compile(r"\\frac\s*(\d)\s*\{"), r"\\frac{\1}{"),
@@ -44,7 +46,14 @@ def _clean(answer: str) -> str:
     for pattern, replacement in _COSMETIC:
         text = pattern.sub(replacement, text)
     text = re.sub(r"\s+", " ", text).strip()
+    quantifier = _QUANTIFIER_TAIL.search(text)
+    if quantifier is not None and quantifier.start() > 0:  # "f(n) = n for all n \in \mathbb{N}"
+        text = text[: quantifier.start()].rstrip(" ,;")
     return text.rstrip(".,;").strip()
+
+
+# Where a qualifier starts that says for which values an answer holds, not what it is.
+_QUANTIFIER_TAIL = re.compile(r"(?:\\(?:text|mbox|textrm)\s*\{\s*)?(?:\bfor\s+(?:all|every|each|any)\b|\\forall\b|∀)", re.I)
 
 
 def _squeezed(text: str) -> str:
@@ -148,6 +157,8 @@ def _quantity(answer: str) -> tuple[Fraction, bool] | None:
         value = _plain_number(text)
     except (ValueError, ZeroDivisionError):
         return None
+    if value is None and (spelled := spelled_number(_unwrap_text(answer))) is not None:
+        return Fraction(spelled[0]), spelled[1]  # "eighteen", "eight mugs"
     return (value, percent) if value is not None else None
 
 
