@@ -59,6 +59,19 @@ class SolverSettings(BaseModel):
             raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(shown)}")
         return value
 
+    @field_validator("draft", "target", mode="before")
+    @classmethod
+    def _remote_role(cls, value: Any) -> Any:
+        """A role written as a mapping (``backend: openai``, ``model``, ``base_urls``…) is a
+        remote model; it is kept as its one-line spec, as run records store it."""
+        from rewardspec.errors import InvalidInputError
+        from rewardspec.models.remote import role_spec
+
+        try:
+            return role_spec(value)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+
     @field_validator("delta")
     @classmethod
     def _delta(cls, value: float) -> float:

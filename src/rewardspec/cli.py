@@ -113,12 +113,18 @@ def _eval_overrides(**values) -> dict:
 @contextmanager
 def _resumable(output: str) -> Iterator[None]:
     """On Ctrl-C, say that the finished samples are kept and how to go on from them."""
+    from rewardspec.models.endpoints import RemoteEngineError
+
     try:
         yield
     except KeyboardInterrupt:
         print(f"rewardspec: interrupted; every finished sample is saved in {output}/: "
               "run the same command with --resume to continue", file=sys.stderr)
         sys.exit(130)
+    except RemoteEngineError as exc:
+        print(f"rewardspec: {exc}; every finished sample is saved in {output}/: once the server answers, "
+              "run the same command with --resume to continue", file=sys.stderr)
+        sys.exit(2)
 
 
 @app.command("eval")
@@ -152,6 +158,8 @@ def eval_command(
                                            "(default $REWARDSPEC_DATA, then ./shared/data or ../shared/data)."),
     question_field: Optional[str] = typer.Option(None), answer_field: Optional[str] = typer.Option(None),
     output: Optional[str] = typer.Option(None, help="Output directory (default runs/eval)."),
+    concurrency: Optional[int] = typer.Option(None, help="Questions in flight at once (default 1; raise it "
+                                              "for models on servers, which batch what arrives together)."),
     resume: bool = typer.Option(False, help="Skip samples already in the output directory."),
     config: Optional[str] = typer.Option(None, help="YAML or JSON file with any of these options."),
 ) -> None:
@@ -165,7 +173,7 @@ def eval_command(
         reward=reward, max_tokens=max_tokens, max_total_tokens=max_total_tokens,
         repetition_limit=repetition_limit, seed=seed, temperature=temperature,
         sample_temperature=sample_temperature, num_pred_tokens=num_pred_tokens, data_dir=data_dir,
-        question_field=question_field, answer_field=answer_field, output=output))
+        question_field=question_field, answer_field=answer_field, output=output, concurrency=concurrency))
     with _resumable(cfg.output):
         run_eval(cfg, resume=resume)
     console = make_console()

@@ -8,6 +8,7 @@ always computed from the files, so nothing is counted twice.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Callable
@@ -59,6 +60,8 @@ class EvalConfig(SolverSettings):
     question_field: str | None = None
     answer_field: str | None = None
     output: str = "runs/eval"
+    concurrency: int = Field(1, ge=1, le=1024)
+    """Questions in flight at once (remote engines); not a setting samples depend on."""
 
     @field_validator("methods")
     @classmethod
@@ -184,26 +187,65 @@ def make_record(example: Example, trace, dataset: str) -> SampleRecord:
 
 
 def run_method(name: str, solver, examples: list[Example], path: Path, dataset: str,
-               resume: bool, progress: Progress, settings: dict[str, Any] | None = None) -> list[SampleRecord]:
-    """Solve every example not yet in ``path``, appending each record as it finishes."""
+               resume: bool, progress: Progress, settings: dict[str, Any] | None = None,
+               concurrency: int = 1) -> list[SampleRecord]:
+    """Solve every example not yet in ``path``, appending each record as it finishes.
+
+    With ``concurrency`` above 1, that many questions are in flight at once, each
+    in its own thread with its own step loop (worth it for remote engines, which
+    batch what arrives together). Records are written by this thread alone, in
+    the order they finish. When a question fails, no new one starts, those in
+    flight are finished and written, and then the error is raised: ``--resume``
+    picks up exactly the questions that have no record.
+    """
     records = finished_samples(path, resume, settings)
     done = {r.id for r in records}
     correct = sum(r.correct for r in records)
     todo = [e for e in examples if e.id not in done]
     task = progress.add_task(name, total=len(examples), completed=len(examples) - len(todo),
                              acc=_acc(correct, len(records)))
+
+    def solve(example: Example) -> SampleRecord:
+        return make_record(example, solver.solve(format_question(example.question, example.choices)), dataset)
+
     with open(path, "a", encoding="utf-8") as fh:
-        for example in todo:
-            trace = solver.solve(format_question(example.question, example.choices))
-            record = make_record(example, trace, dataset)
+
+        def write(record: SampleRecord) -> None:
+            nonlocal correct
             fh.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
             records.append(record)
             correct += record.correct
             progress.update(task, advance=1, acc=_acc(correct, len(records)))
+
+        if concurrency <= 1:
+            for example in todo:
+                write(solve(example))
+        else:
+            _solve_concurrently(solve, todo, concurrency, write)
     wanted = {e.id for e in examples}
     return [r for r in records if r.id in wanted]
+
+
+def _solve_concurrently(solve: Callable[[Example], SampleRecord], todo: list[Example], concurrency: int,
+                        write: Callable[[SampleRecord], None]) -> None:
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    pending, failure = iter(todo), None
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="eval") as pool:
+        running = {pool.submit(solve, e) for e in itertools.islice(pending, concurrency)}
+        while running:
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                try:
+                    write(future.result())
+                except Exception as exc:  # keep the others' work; raise the first failure at the end
+                    failure = failure or exc
+                if failure is None:
+                    running |= {pool.submit(solve, e) for e in itertools.islice(pending, 1)}
+    if failure is not None:
+        raise failure
 
 
 def _acc(correct: int, n: int) -> str:
@@ -239,7 +281,7 @@ Job = tuple[str, dict[str, Any], Callable[[], Any]]  # samples file, settings, h
 
 
 def _run_jobs(jobs: dict[str, Job], examples: list[Example], dataset: str, out: Path,
-              resume: bool, console: Console) -> dict[str, MethodMetrics]:
+              resume: bool, console: Console, concurrency: int = 1) -> dict[str, MethodMetrics]:
     """Check every job's settings, build every solver, then run them in turn; metrics come from the files.
 
     Checking and building come first so that a mismatch or a bad combination
@@ -252,7 +294,7 @@ def _run_jobs(jobs: dict[str, Job], examples: list[Example], dataset: str, out: 
     with _progress(console) as progress:
         for name, (filename, settings, _) in jobs.items():
             methods[name] = summarize(run_method(name, solvers[name], examples, out / filename, dataset,
-                                                 resume, progress, settings))
+                                                 resume, progress, settings, concurrency))
     return methods
 
 
@@ -260,7 +302,7 @@ def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = No
     examples, dataset, out, solvers = _prepare(cfg)
     jobs: dict[str, Job] = {name: (f"samples-{name}.jsonl", method_settings(cfg, name), partial(solvers.build, name))
                             for name in cfg.methods}
-    methods = _run_jobs(jobs, examples, dataset, out, resume, console or Console(stderr=True))
+    methods = _run_jobs(jobs, examples, dataset, out, resume, console or Console(stderr=True), cfg.concurrency)
     _write_summary(out, methods, cfg)
     accuracy_vs_flops(methods, out / "accuracy_vs_flops.png",
                       f"{cfg.dataset}, {len(examples)} questions: accuracy vs FLOPs")
@@ -277,7 +319,7 @@ def run_sweep(cfg: EvalConfig, deltas: list[float], resume: bool = False,
                             for name in ("target", "draft")}
     jobs.update({f"rsd@{d:g}": (f"samples-rsd-delta{d:g}.jsonl", method_settings(cfg, "rsd", d),
                                 partial(solvers.build, "rsd", d)) for d in deltas})
-    methods = _run_jobs(jobs, examples, dataset, out, resume, console or Console(stderr=True))
+    methods = _run_jobs(jobs, examples, dataset, out, resume, console or Console(stderr=True), cfg.concurrency)
     _write_summary(out, methods, cfg, {"deltas": deltas})
     title = f"{cfg.dataset}, {len(examples)} questions"
     sweep_plot(deltas, [methods[f"rsd@{d:g}"] for d in deltas],

@@ -30,10 +30,17 @@ def _transformers(source: str, n_ctx: int, n_threads: int | None) -> tuple[tuple
     return ("transformers", source, n_ctx), lambda: load_transformers_model(source, n_ctx=n_ctx)
 
 
+def _openai(source: str, n_ctx: int, n_threads: int | None) -> tuple[tuple, Callable[[], LanguageModel]]:
+    from rewardspec.models.remote import load_remote
+
+    return ("openai", source), lambda: load_remote(source)
+
+
 #: prefix -> loader(source, n_ctx, n_threads) -> (cache key, how to build the model)
 BACKENDS: dict[str, Callable[[str, int, int | None], tuple[tuple, Callable[[], LanguageModel]]]] = {
     "llama.cpp": _llama_cpp,
     "transformers": _transformers,
+    "openai": _openai,
 }
 DEFAULT_BACKEND = "llama.cpp"
 
@@ -51,8 +58,10 @@ def split_spec(spec: str) -> tuple[str, str]:
 
 def load_model(name_or_path: str, *, n_ctx: int = 4096, n_threads: int | None = None) -> LanguageModel:
     """Load a model by spec: an embedded name or alias, a local GGUF file or a hub name
-    (llama.cpp), or ``transformers:SOURCE[?device=..&dtype=..]`` (a local directory, a
-    .gguf file, an embedded model or a hub name; see models/transformers_backend.py).
+    (llama.cpp), ``transformers:SOURCE[?device=..&dtype=..]`` (a local directory, a
+    .gguf file, an embedded model or a hub name; see models/transformers_backend.py), or
+    ``openai:MODEL@URL[,URL…][?template=..&params=..]``, a model on OpenAI-compatible
+    servers (see models/remote.py and docs/engines.md).
 
     Models are cached per process, so a draft that also serves as a reward
     model is loaded once and shares its KV cache.

@@ -48,6 +48,21 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def chat_formatter(llm):
+    """The GGUF's own chat template as a formatter (None when the file has none)."""
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    _, chat_format = _import_llama()
+    vocab = llm._model
+    return chat_format.Jinja2ChatFormatter(
+        template=template,
+        eos_token=vocab.token_get_text(vocab.token_eos()),
+        bos_token=vocab.token_get_text(vocab.token_bos()),
+        add_generation_prompt=True,
+    )
+
+
 def sync_context(llm, tokens) -> int:
     """Make a llama.cpp context hold ``tokens`` with fresh logits for the last one.
 
@@ -80,7 +95,7 @@ class LlamaCppModel:
         n_batch: int = 512,
         n_gpu_layers: int = 0,
     ) -> None:
-        llama_cpp, chat_format = _import_llama()
+        llama_cpp, _ = _import_llama()
         self.path = Path(path)
         self.name = name or self.path.stem
         self._llama_cpp = llama_cpp
@@ -101,16 +116,7 @@ class LlamaCppModel:
         self.n_vocab = self.llm.n_vocab()
         self._vocab = self.llm._model.vocab
         self._lock = threading.Lock()
-        template = self.llm.metadata.get("tokenizer.chat_template")
-        self._formatter = None
-        if template:
-            vocab = self.llm._model
-            self._formatter = chat_format.Jinja2ChatFormatter(
-                template=template,
-                eos_token=vocab.token_get_text(vocab.token_eos()),
-                bos_token=vocab.token_get_text(vocab.token_bos()),
-                add_generation_prompt=True,
-            )
+        self._formatter = chat_formatter(self.llm)
         self._tokens = ChatTokens(self._render, self._encode)
 
     # -- tokens -----------------------------------------------------------

@@ -1,0 +1,352 @@
+"""LanguageModel over any OpenAI-compatible server: vLLM, SGLang, the llama.cpp servers.
+
+How a step is written, and why:
+
+* **The prompt is rendered here**, from the model's own chat template (the
+  GGUF's, or a tokenizer directory's), and sent to ``/v1/completions`` with
+  the response written so far appended: exactly the text the in-process
+  backends tokenize. Servers' chat endpoints cannot continue a half-written
+  assistant turn in general (``continue_final_message`` is vLLM's alone).
+* **The step is cut here**, not by a server stop string. The completion is
+  streamed and read through the same :class:`~rewardspec.steps.StepCutter`
+  as in-process decoding; at the separator (or a loop) the stream is closed
+  and the server stops generating. A server stop string would hide whether a
+  step ended on the separator or on end-of-sequence: llama-cpp-python's
+  server reports ``finish_reason: "stop"`` for both and drops the stop
+  string (``include_stop_str_in_output`` is vLLM's alone). ``".\\n\\n"``
+  merged into one token is cut after it, as in-process.
+* **Tokens**: one streamed chunk is one token on llama-cpp-python's server
+  and on vLLM (without speculative decoding). End-of-sequence counts as one
+  generated token, as in-process. Prompt tokens are counted with the local
+  tokenizer, assuming the server caches the prefix it saw for this chat
+  (vLLM's and llama.cpp's prefix caches do): only text past the last request
+  of the same chat counts as processed. ``params`` comes from the config or
+  the template GGUF, since servers do not report it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+import httpx
+
+from rewardspec.errors import InvalidInputError, MissingPackageError
+from rewardspec.models.base import ContinuationScore, Message, SamplingParams
+from rewardspec.models.endpoints import (
+    EndpointPool,
+    RemoteEngineError,
+    RetryableError,
+    RetryPolicy,
+    describe_failure,
+    is_retryable_status,
+    session_key,
+)
+from rewardspec.prompts import plain_prompt
+from rewardspec.steps import StepCutter
+from rewardspec.types import Generation
+
+log = logging.getLogger(__name__)
+
+SPEC_PREFIX = "openai"
+# What the in-process backends do, made explicit: llama-cpp-python's server otherwise applies a
+# repeat penalty of 1.1 and min_p 0.05 even at temperature 0 (others ignore these names).
+NEUTRAL_SAMPLING = {"repeat_penalty": 1.0, "min_p": 0.0}
+
+
+@dataclass(frozen=True)
+class RemoteSpec:
+    """A role served elsewhere: ``openai:MODEL@URL[,URL…][?template=…&params=…&api_key_env=…]``."""
+
+    model: str
+    base_urls: tuple[str, ...]
+    template: str | None = None
+    """Where the chat template and tokenizer come from: an embedded name, a GGUF or a tokenizer
+    directory. Default: the model name itself, when it is one of those."""
+    params: int = 0
+    api_key_env: str | None = None
+    timeout_s: float = 600.0
+    max_in_flight: int = 16
+    attempts: int = 4
+    logprobs: bool = False
+    """Ask the server for log-probabilities (llama-cpp-python's server needs ``--logits_all true``)."""
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+    _OPTIONS = ("template", "params", "api_key_env", "timeout_s", "max_in_flight", "attempts", "logprobs")
+
+    @classmethod
+    def parse(cls, source: str) -> RemoteSpec:
+        """``MODEL@URL[,URL]?k=v&…`` (the part after ``openai:``)."""
+        model, at, rest = source.partition("@")
+        if not at or not model.strip() or not rest.strip():
+            raise InvalidInputError(
+                f"remote model '{SPEC_PREFIX}:{source}': write {SPEC_PREFIX}:MODEL@http://HOST:PORT/v1 "
+                "(several base URLs separated by commas)"
+            )
+        urls, _, query = rest.partition("?")
+        options = dict(parse_qsl(query, keep_blank_values=True))
+        unknown = sorted(set(options) - set(cls._OPTIONS))
+        if unknown:
+            raise InvalidInputError(f"remote model '{model}': unknown option(s) {', '.join(unknown)}; "
+                                    f"known: {', '.join(cls._OPTIONS)}")
+        return cls.from_fields(model=model.strip(), base_urls=[u for u in urls.split(",") if u.strip()], **options)
+
+    @classmethod
+    def from_fields(cls, *, model: str, base_urls, **options) -> RemoteSpec:
+        urls = tuple(str(u).strip().rstrip("/") for u in ([base_urls] if isinstance(base_urls, str) else base_urls))
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise InvalidInputError(f"remote model '{model}': base URL '{url}' must start with http:// or https://")
+        if not urls:
+            raise InvalidInputError(f"remote model '{model}': give at least one base URL")
+        def number(key: str, default: float, kind=float):
+            raw = options.get(key, default)
+            try:
+                value = kind(float(raw)) if raw not in (None, "") else kind(default)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"remote model '{model}': {key} must be a number, not {raw!r}") from None
+            if value < 0 or (key != "params" and value == 0):
+                raise InvalidInputError(f"remote model '{model}': {key} must be positive, not {raw!r}")
+            return value
+
+        return cls(
+            model=model, base_urls=urls,
+            template=options.get("template") or None,
+            params=number("params", 0, int),
+            api_key_env=options.get("api_key_env") or None,
+            timeout_s=number("timeout_s", 600.0),
+            max_in_flight=number("max_in_flight", 16, int),
+            attempts=number("attempts", 4, int),
+            logprobs=str(options.get("logprobs", "false")).lower() in ("1", "true", "yes"),
+        )
+
+    def to_spec(self) -> str:
+        """The one-line spec, as settings and run records store it."""
+        options = {"template": self.template, "params": self.params or None, "api_key_env": self.api_key_env,
+                   "logprobs": "true" if self.logprobs else None}
+        query = "&".join(f"{k}={v}" for k, v in options.items() if v is not None)
+        return f"{SPEC_PREFIX}:{self.model}@{','.join(self.base_urls)}" + (f"?{query}" if query else "")
+
+
+def role_spec(value: object) -> object:
+    """A YAML role written as a mapping (``backend: openai``, ``model``, ``base_urls``, …) -> its spec."""
+    if not isinstance(value, dict):
+        return value
+    fields = dict(value)
+    backend = fields.pop("backend", SPEC_PREFIX)
+    if backend != SPEC_PREFIX:
+        raise InvalidInputError(f"a role written as a mapping is a remote model: backend must be "
+                                f"'{SPEC_PREFIX}', not '{backend}'")
+    unknown = sorted(set(fields) - {"model", "base_urls", "base_url", *RemoteSpec._OPTIONS})
+    if unknown:
+        raise InvalidInputError(f"unknown field(s) in a remote role: {', '.join(unknown)}")
+    if "model" not in fields or not ("base_urls" in fields or "base_url" in fields):
+        raise InvalidInputError("a remote role needs 'model' and 'base_urls'")
+    urls = fields.pop("base_urls", None) or fields.pop("base_url")
+    fields.pop("base_url", None)
+    return RemoteSpec.from_fields(base_urls=urls, **fields).to_spec()
+
+
+class ChatRenderer:
+    """The model's chat template and tokenizer, held locally (a GGUF read vocabulary-only,
+    or a transformers tokenizer), so prompts and counts match the in-process backends."""
+
+    def __init__(self, source: str) -> None:
+        from rewardspec.registry import lookup, resolve_gguf
+
+        self.params = 0
+        if lookup(source) is not None or source.endswith(".gguf") or ".gguf:" in source:
+            from rewardspec.models.llama_cpp import _import_llama, chat_formatter
+
+            llama_cpp, _ = _import_llama()
+            path, _ = resolve_gguf(source)
+            self._llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+            self._formatter = chat_formatter(self._llm)
+            self.params = int(self._llm._model.n_params())
+            self._hf = None
+        else:
+            try:
+                from transformers import AutoTokenizer
+            except ImportError as exc:
+                raise MissingPackageError("a tokenizer directory as template needs transformers") from exc
+            self._hf = AutoTokenizer.from_pretrained(source)
+            self._llm = None
+
+    def prompt(self, messages: list[Message]) -> str:
+        if self._hf is not None:
+            return self._hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        if self._formatter is None:
+            return plain_prompt(messages)
+        return self._formatter(messages=messages).prompt
+
+    def count(self, text: str) -> int:
+        if not text:
+            return 0
+        if self._hf is not None:
+            return len(self._hf(text, add_special_tokens=False)["input_ids"])
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+
+class RemoteModel:
+    """One model behind one or more OpenAI-compatible servers. Thread-safe, no model lock:
+    concurrency is bounded per endpoint (``max_in_flight``), not serialised."""
+
+    def __init__(self, spec: RemoteSpec, pool: EndpointPool | None = None,
+                 renderer: ChatRenderer | None = None) -> None:
+        self.spec = spec
+        self.name = spec.model
+        api_key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
+        if spec.api_key_env and not api_key:
+            raise InvalidInputError(f"remote model '{spec.model}': environment variable {spec.api_key_env} "
+                                    "(api_key_env) is not set")
+        template = spec.template or spec.model
+        try:
+            self.renderer = renderer or ChatRenderer(template)
+        except Exception as exc:
+            raise InvalidInputError(
+                f"remote model '{spec.model}': cannot read a chat template from '{template}' ({exc}); "
+                "set template= to an embedded name, a GGUF file or a tokenizer directory"
+            ) from None
+        self.params = spec.params or self.renderer.params
+        self.pool = pool or EndpointPool(spec.base_urls, api_key=api_key, timeout_s=spec.timeout_s,
+                                         max_in_flight=spec.max_in_flight, policy=RetryPolicy(attempts=spec.attempts))
+        self._seen: OrderedDict[str, str] = OrderedDict()  # session -> text the server has cached
+        self._seen_lock = threading.Lock()
+
+    # -- start-up ------------------------------------------------------------
+    def check(self) -> None:
+        """Every endpoint answers, accepts the key and serves this model; one clear line if not."""
+        for endpoint in self.pool.endpoints:
+            try:
+                response = endpoint.client.get("/models", timeout=10)
+            except httpx.HTTPError as exc:
+                raise RemoteEngineError(f"{endpoint.url}: unreachable ({describe_failure(exc)}); "
+                                        "is the server running?") from None
+            if response.status_code in (401, 403):
+                raise RemoteEngineError(f"{endpoint.url}: the API key was refused (HTTP {response.status_code}); "
+                                        f"check {self.spec.api_key_env or 'api_key_env'}")
+            if response.status_code != 200:
+                raise RemoteEngineError(f"{endpoint.url}/models answered HTTP {response.status_code}: "
+                                        f"{response.text[:200]}")
+            try:
+                served = [m["id"] for m in response.json().get("data", [])]
+            except (ValueError, AttributeError, KeyError, TypeError):
+                raise RemoteEngineError(f"{endpoint.url}/models is not an OpenAI model list") from None
+            if self.spec.model not in served:
+                raise RemoteEngineError(f"{endpoint.url} does not serve '{self.spec.model}'; "
+                                        f"it serves: {', '.join(served) or 'nothing'}")
+
+    # -- LanguageModel ---------------------------------------------------------
+    def generate_step(self, messages: list[Message], response_prefix: str, sampling: SamplingParams) -> Generation:
+        if sampling.max_tokens <= 0:
+            return Generation("", 0, 0, "length", [])
+        session = session_key(messages)
+        prompt = self.renderer.prompt(messages) + response_prefix
+        body = {"model": self.spec.model, "prompt": prompt, "max_tokens": sampling.max_tokens,
+                "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": sampling.seed,
+                "stream": True, **NEUTRAL_SAMPLING}
+        if self.spec.logprobs:
+            body["logprobs"] = 1
+        text, tokens, logprobs, finish = self.pool.call(
+            "completion", session, lambda endpoint: self._stream_step(endpoint, body, sampling))
+        return Generation(text, tokens, self._processed(session, prompt, text), finish,
+                          logprobs if self.spec.logprobs else None)
+
+    def _stream_step(self, endpoint, body: dict, sampling: SamplingParams):
+        cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
+        tokens, logprobs, finish = 0, [], "length"
+        try:
+            with endpoint.client.stream("POST", "/completions", json=body) as response:
+                _raise_for_status(endpoint.url, response)
+                for chunk in _sse_chunks(response):
+                    choice = (chunk.get("choices") or [{}])[0]
+                    piece = choice.get("text") or ""
+                    chunk_logprobs = (choice.get("logprobs") or {}).get("token_logprobs") or []
+                    if piece or chunk_logprobs:
+                        tokens += max(1, len(chunk_logprobs))
+                        logprobs += [float(x) for x in chunk_logprobs if x is not None]
+                        cut = cutter.push(piece, hash(piece))
+                        if cut is not None:  # closing the stream stops the server
+                            return cut.text, tokens, logprobs, cut.reason
+                    reason = choice.get("finish_reason")
+                    if reason:
+                        finish = "length" if reason == "length" else "eos"
+        except httpx.TransportError as exc:
+            raise RetryableError(describe_failure(exc)) from None
+        if finish == "eos":
+            tokens += 1  # end-of-sequence was generated, as the in-process backends count it
+        return cutter.text, tokens, logprobs, finish
+
+    def _processed(self, session: str, prompt: str, generated: str) -> int:
+        """Prompt tokens the server had to process, its prefix cache assumed: text past what
+        this chat last sent and received."""
+        with self._seen_lock:
+            seen = self._seen.pop(session, "")
+            self._seen[session] = prompt + generated
+            while len(self._seen) > 4096:
+                self._seen.popitem(last=False)
+        if seen and prompt.startswith(seen):  # the server re-reads at least the last token
+            return max(1, self.renderer.count(prompt[len(seen):]))
+        common = os.path.commonprefix([seen, prompt]) if seen else ""
+        return self.renderer.count(prompt[len(common):]) if common else self.renderer.count(prompt)
+
+    def score_continuation(self, messages: list[Message], response_prefix: str,
+                           continuation: str) -> ContinuationScore:
+        """Log-probabilities of ``continuation`` via ``echo`` (the server must return prompt logprobs)."""
+        prompt = self.renderer.prompt(messages) + response_prefix
+        body = {"model": self.spec.model, "prompt": prompt + continuation, "max_tokens": 1, "echo": True,
+                "logprobs": 1, "temperature": 0}
+        data = self.pool.call("echo", session_key(messages), lambda endpoint: self._post(endpoint, "/completions", body))
+        values = (data["choices"][0].get("logprobs") or {}).get("token_logprobs") or []
+        prompt_tokens = int((data.get("usage") or {}).get("prompt_tokens") or 0)
+        if not values or not prompt_tokens:
+            raise RemoteEngineError(f"{self.name}: the server returned no prompt log-probabilities "
+                                    "(llama-cpp-python's server needs --logits_all true)")
+        wanted = self.renderer.count(prompt + continuation) - self.renderer.count(prompt)
+        echoed = values[:prompt_tokens]  # some servers add the generated token's entry
+        picked = [float(v) for v in echoed[len(echoed) - wanted:] if v is not None] if wanted > 0 else []
+        return ContinuationScore(picked, self._processed(session_key(messages), prompt, ""))
+
+    def _post(self, endpoint, path: str, body: dict) -> dict:
+        try:
+            response = endpoint.client.post(path, json=body)
+        except httpx.TransportError as exc:
+            raise RetryableError(describe_failure(exc)) from None
+        _raise_for_status(endpoint.url, response)
+        return response.json()
+
+
+def _raise_for_status(url: str, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        return
+    if response.is_stream_consumed is False:
+        response.read()
+    message = response.text[:300]
+    if is_retryable_status(response.status_code):
+        raise RetryableError(f"HTTP {response.status_code}: {message}")
+    raise RemoteEngineError(f"{url} refused the request (HTTP {response.status_code}): {message}")
+
+
+def _sse_chunks(response: httpx.Response):
+    """The JSON objects of an OpenAI server-sent-event stream, up to ``[DONE]``."""
+    for line in response.iter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            yield json.loads(data)
+        except json.JSONDecodeError:
+            raise RetryableError(f"a malformed stream chunk: {data[:80]!r}") from None
+
+
+def load_remote(source: str) -> RemoteModel:
+    model = RemoteModel(RemoteSpec.parse(source))
+    model.check()
+    return model

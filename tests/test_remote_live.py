@@ -1,0 +1,185 @@
+"""The remote backend against real servers on loopback: llama-cpp-python's own OpenAI server
+(``python -m llama_cpp.server``) with the embedded SmolLM2-135M GGUF."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rewardspec.build import Models, build_solver, solver_settings
+from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.models.base import SamplingParams
+from rewardspec.models.endpoints import RemoteEngineError
+from rewardspec.models.remote import RemoteModel, RemoteSpec
+from rewardspec.registry import resolve_gguf
+
+pytest.importorskip("sse_starlette", reason="llama-cpp-python's server extra")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k.jsonl"
+QUESTIONS = ["Tom has 3 apples and buys 4 more. How many apples does he have?",
+             "A pen costs $2. How much do 5 pens cost?"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, *extra: str) -> subprocess.Popen:
+    gguf = resolve_gguf("tiny")[0]
+    log = tempfile.TemporaryFile()  # the server logs a lot: a pipe nobody reads would block it
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "tiny",
+                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
+                             *extra], stdout=log, stderr=log)
+    deadline = time.monotonic() + 120
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise AssertionError(log.read().decode(errors="replace")[-2000:])
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code in (200, 401):
+                return proc  # 401: up, and asking for its API key
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "llama_cpp.server did not come up"
+        time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+@contextmanager
+def server(*extra: str):
+    port = _free_port()
+    proc = start_server(port, *extra)
+    try:
+        yield f"http://127.0.0.1:{port}/v1", proc
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
+def url():
+    with server() as (base, _):
+        yield base
+
+
+def test_rsd_over_http_writes_what_in_process_writes(url):
+    """Greedy, same seed: the same steps, sources and answer (the reward runs in-process on both).
+
+    δ sits away from every reward seen here. At δ = 0.9 a near-tie flips: the in-process
+    reward shares its llama.cpp context with the draft and target, so it scores on top of a
+    different cache split and gave 0.9104 where the HTTP run's reward gave 0.8878.
+    """
+    decode = DecodeConfig(max_tokens=96, max_steps=6)
+    traces = {}
+    for where, spec in (("local", "tiny"), ("http", f"openai:tiny@{url}")):
+        settings = solver_settings(draft=spec, target=spec, reward="likelihood:tiny", delta=0.75)
+        solver = build_solver("rsd", settings, decode, Models(settings))
+        traces[where] = [solver.solve(q) for q in QUESTIONS]
+    for local, http in zip(traces["local"], traces["http"]):
+        assert [(s.text, s.source) for s in http.steps] == [(s.text, s.source) for s in local.steps]
+        assert http.text == local.text and http.finish_reason == local.finish_reason
+        assert [s.generated_tokens for s in http.steps] == [s.generated_tokens for s in local.steps]
+    sources = {s.source for t in traces["http"] for s in t.steps}
+    assert sources == {"draft", "target"}, "δ should make RSD both accept and reject here"
+
+
+def test_a_step_ends_on_the_separator_and_a_merged_token_is_kept(url):
+    model = RemoteModel(RemoteSpec.parse(f"tiny@{url}"))
+    chat = [{"role": "user", "content": "List two fruits, one per paragraph."}]
+    step = model.generate_step(chat, "", SamplingParams(max_tokens=64))
+    assert step.finish_reason in ("step", "eos", "length")
+    if step.finish_reason == "step":
+        assert step.text.endswith("\n\n") and "\n\n" not in step.text[:-2]
+    short = model.generate_step(chat, "", SamplingParams(max_tokens=3))
+    assert short.finish_reason == "length" and short.generated_tokens == 3
+    assert model.generate_step(chat, "", SamplingParams(max_tokens=0)).generated_tokens == 0
+
+
+def test_start_up_check_names_each_failure(url):
+    RemoteModel(RemoteSpec.parse(f"tiny@{url}")).check()
+    with pytest.raises(RemoteEngineError, match="does not serve 'qwen-7b'; it serves: tiny"):
+        RemoteModel(RemoteSpec.parse(f"qwen-7b@{url}?template=tiny")).check()
+    dead = f"http://127.0.0.1:{_free_port()}/v1"
+    with pytest.raises(RemoteEngineError, match=f"{dead}: unreachable"):
+        RemoteModel(RemoteSpec.parse(f"tiny@{dead}")).check()
+
+
+def test_a_wrong_api_key_is_named():
+    with server("--api_key", "secret") as (base, _):
+        import os
+
+        os.environ["RS_TEST_KEY"] = "wrong"
+        try:
+            with pytest.raises(RemoteEngineError, match="API key was refused"):
+                RemoteModel(RemoteSpec.parse(f"tiny@{base}?api_key_env=RS_TEST_KEY")).check()
+            os.environ["RS_TEST_KEY"] = "secret"
+            RemoteModel(RemoteSpec.parse(f"tiny@{base}?api_key_env=RS_TEST_KEY")).check()
+        finally:
+            del os.environ["RS_TEST_KEY"]
+
+
+def test_two_servers_share_the_requests_and_one_dying_moves_them(url):
+    with server() as (second, proc):
+        model = RemoteModel(RemoteSpec.parse(f"tiny@{url},{second}"))
+        chats = [[{"role": "user", "content": f"What is {i} + {i}?"}] for i in range(8)]
+        sampling = SamplingParams(max_tokens=8)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda chat: model.generate_step(chat, "", sampling), chats))
+        served = {e.url: e.served for e in model.pool.endpoints}
+        assert all(n >= 2 for n in served.values()), served
+        stop(proc)  # one target server dies mid-run
+        with ThreadPoolExecutor(4) as pool:
+            steps = list(pool.map(lambda chat: model.generate_step(chat, " Let", sampling), chats))
+        assert len(steps) == 8 and all(s.generated_tokens > 0 for s in steps)
+        after = {e.url: e.served for e in model.pool.endpoints}
+        assert after[url] - served[url] >= 8, "every request moved to the live server"
+        dead = next(e for e in model.pool.endpoints if e.url == second)
+        assert not dead.alive(time.monotonic())
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data/gsm8k.jsonl")
+def test_the_only_server_dies_mid_eval_then_resume_finishes_every_question_once(tmp_path):
+    dataset = tmp_path / "gsm8k.jsonl"
+    with open(DATA, encoding="utf-8") as src:
+        dataset.write_text("".join(next(src) for _ in range(8)), encoding="utf-8")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}/v1"
+    command = [sys.executable, "-m", "rewardspec", "eval", "--dataset", str(dataset), "--methods", "target",
+               "--target", f"openai:tiny@{base}?attempts=3", "--max-tokens", "40", "--concurrency", "4",
+               "--output", str(tmp_path / "run")]
+    samples = tmp_path / "run" / "samples-target.jsonl"
+    proc = start_server(port)
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    while run.poll() is None and (not samples.exists() or len(samples.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    stop(proc)
+    _, err = run.communicate(timeout=300)
+    kept = [json.loads(line)["id"] for line in samples.read_text().splitlines()]
+    assert run.returncode == 2, err
+    assert "Traceback" not in err and base in err and "--resume" in err
+    assert 2 <= len(kept) < 8 and len(set(kept)) == len(kept)
+    proc = start_server(port)
+    try:
+        done = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
+    finally:
+        stop(proc)
+    assert done.returncode == 0, done.stderr
+    ids = [json.loads(line)["id"] for line in samples.read_text().splitlines()]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 8
+    assert ids[: len(kept)] == kept  # nothing written before was lost or rewritten
