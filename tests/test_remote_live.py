@@ -111,6 +111,22 @@ def test_a_step_ends_on_the_separator_and_a_merged_token_is_kept(url):
     assert model.generate_step(chat, "", SamplingParams(max_tokens=0)).generated_tokens == 0
 
 
+def test_an_llm_judge_scores_steps_and_its_tokens_are_counted(url):
+    from rewardspec.rewards import make_reward
+
+    question = QUESTIONS[0]
+    judge = make_reward(f"judge:tiny@{url}?params=134515008")
+    scores = [judge.score(question, [], "3 + 4 = 7, so Tom has 7 apples.\n\n") for _ in range(2)]
+    assert 0.0 <= scores[0].value <= 1.0 and scores[0].value == scores[1].value  # greedy: the same twice
+    assert scores[0].scored_tokens == 1 and scores[0].prompt_tokens > 40  # the judge's prompt is costed
+    longer = judge.score(question, ["First, Tom has 3 apples; then he goes to the shop and buys 4 more.\n\n"],
+                         "3 + 4 = 7, so Tom has 7 apples.\n\n")
+    assert longer.prompt_tokens > scores[0].prompt_tokens
+    written = make_reward(f"judge:tiny@{url}?logprobs=false")
+    value = written.score(question, [], "3 + 4 = 7.\n\n").value
+    assert value in {d / 9 for d in range(10)}  # the digit it wrote (or 0 for none)
+
+
 def test_start_up_check_names_each_failure(url):
     RemoteModel(RemoteSpec.parse(f"tiny@{url}")).check()
     with pytest.raises(RemoteEngineError, match="does not serve 'qwen-7b'; it serves: tiny"):
@@ -183,3 +199,45 @@ def test_the_only_server_dies_mid_eval_then_resume_finishes_every_question_once(
     ids = [json.loads(line)["id"] for line in samples.read_text().splitlines()]
     assert sorted(ids) == sorted(set(ids)) and len(ids) == 8
     assert ids[: len(kept)] == kept  # nothing written before was lost or rewritten
+
+
+def test_serve_with_every_role_on_a_server(url, tmp_path):
+    """`rewardspec serve` over remote draft, target and judge: concurrent requests all answered."""
+    import openai
+
+    config = tmp_path / "serve.yaml"
+    config.write_text(
+        "draft: {backend: openai, model: tiny, base_urls: [%s]}\n"
+        "target: {backend: openai, model: tiny, base_urls: [%s]}\n"
+        "reward: judge:tiny@%s\nmodel_id: remote-rsd\nmax_concurrent_requests: 4\n" % (url, url, url))
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rewardspec", "serve", "--config", str(config), "--port",
+                             str(port), "--log-level", "warning"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "rewardspec serve did not come up"
+            time.sleep(0.2)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=300)
+
+        def ask(i: int):
+            return client.chat.completions.create(model="remote-rsd", max_tokens=24, seed=0,
+                                                  messages=[{"role": "user", "content": f"What is {i} + 1?"}])
+
+        with ThreadPoolExecutor(4) as pool:
+            replies = list(pool.map(ask, range(4)))
+        assert all(r.choices[0].message.content and r.rsd["steps"] for r in replies)
+        assert all(r.usage.completion_tokens <= 24 for r in replies)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -130,3 +130,135 @@ def test_session_key_is_the_chat():
     chat = [{"role": "user", "content": "2+2?"}]
     assert session_key(chat) == session_key([dict(chat[0])])
     assert session_key(chat) != session_key([{"role": "user", "content": "2+3?"}])
+
+
+def _choice(top=None, text=""):
+    logprobs = {"content": [{"token": text, "logprob": 0.0, "top_logprobs": top}]} if top is not None else None
+    return {"message": {"content": text}, "logprobs": logprobs}
+
+
+def test_the_judge_reads_the_expected_digit_from_top_logprobs():
+    import math
+
+    from rewardspec.rewards.judge import rating_from
+
+    half = math.log(0.5)
+    assert rating_from(_choice([{"token": "9", "logprob": half}, {"token": "0", "logprob": half}])) == 0.5
+    # non-digits are ignored and the digits renormalised; " 7" is the digit 7
+    assert rating_from(_choice([{"token": " 7", "logprob": -0.1}, {"token": "The", "logprob": -0.5}])) == 7 / 9
+    assert rating_from(_choice(None, "8")) == 8 / 9  # no log-probabilities: the digit written
+    assert rating_from(_choice([{"token": "yes", "logprob": 0.0}], "I rate it 6")) == 6 / 9
+    assert rating_from(_choice(None, "no idea")) == 0.0  # no digit at all: the safe side, rejected
+
+
+def test_judge_specs():
+    from rewardspec.rewards import make_reward
+
+    judge = make_reward("judge:qwen-7b@http://127.0.0.1:9/v1?params=7e9")
+    assert (judge.name, judge.params, judge._logprobs) == ("judge:qwen-7b", 7_000_000_000, True)
+    assert make_reward("judge:openai:m@http://a/v1?logprobs=false")._logprobs is False
+    with pytest.raises(InvalidInputError, match="judge:MODEL@http"):
+        make_reward("judge:qwen-7b")
+
+
+# --- the wire protocol, against scripted HTTP replies (httpx.MockTransport) -------------------
+
+import json as _json  # noqa: E402
+
+import httpx  # noqa: E402
+
+from rewardspec.models.base import SamplingParams  # noqa: E402
+from rewardspec.models.remote import RemoteModel  # noqa: E402
+
+
+class WordRenderer:
+    """A stand-in tokenizer: one token per word."""
+
+    params = 1000
+
+    def prompt(self, messages):
+        return "".join(f"<{m['role']}>{m['content']}" for m in messages) + "<assistant>"
+
+    def count(self, text):
+        return len(text.split())
+
+
+def _sse(*chunks):
+    return "".join(f"data: {_json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+
+
+def _piece(text, finish=None, **extra):
+    return {"choices": [{"text": text, "finish_reason": finish, **extra}]}
+
+
+def scripted_model(replies, spec="m@http://one/v1"):
+    """A RemoteModel whose server answers ``replies`` in turn (each a callable(request) or a Response)."""
+    from rewardspec.models.remote import RemoteSpec
+
+    model = RemoteModel(RemoteSpec.parse(spec), renderer=WordRenderer())
+    seen = []
+
+    def handler(request):
+        seen.append(_json.loads(request.content))
+        reply = replies[min(len(seen), len(replies)) - 1]
+        return reply(request) if callable(reply) else reply
+
+    for endpoint in model.pool.endpoints:
+        endpoint.client = httpx.Client(base_url=endpoint.url, transport=httpx.MockTransport(handler))
+    model.pool.sleep = lambda s: None
+    return model, seen
+
+
+CHAT = [{"role": "user", "content": "two plus two"}]
+
+
+def test_a_step_is_cut_on_the_streamed_separator_merged_token_and_all():
+    stream = _sse(_piece("So"), _piece(" 2+2=4"), _piece(".\n\nNext"), _piece(" never read"))
+    model, seen = scripted_model([httpx.Response(200, text=stream)])
+    step = model.generate_step(CHAT, "", SamplingParams(max_tokens=50))
+    assert (step.text, step.finish_reason, step.generated_tokens) == ("So 2+2=4.\n\n", "step", 3)
+    body = seen[0]
+    assert body["prompt"] == "<user>two plus two<assistant>" and body["stream"] and "stop" not in body
+    assert body["repeat_penalty"] == 1.0 and body["temperature"] == 0.0 and body["max_tokens"] == 50
+
+
+def test_end_of_sequence_counts_a_token_and_the_servers_cache_count_is_used():
+    usage = {"prompt_tokens": 40, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 36}}
+    stream = _sse(_piece("The answer"), _piece(" is 4", "stop"), {"choices": [], "usage": usage})
+    model, _ = scripted_model([httpx.Response(200, text=stream)])
+    step = model.generate_step(CHAT, "Earlier text. ", SamplingParams(max_tokens=50))
+    assert (step.text, step.finish_reason, step.generated_tokens, step.prompt_tokens) == (
+        "The answer is 4", "eos", 3, 4)
+
+
+def test_without_a_cache_report_prefix_caching_is_assumed():
+    model, _ = scripted_model([httpx.Response(200, text=_sse(_piece("One two.\n\n")))] * 2)
+    first = model.generate_step(CHAT, "", SamplingParams(max_tokens=9))
+    second = model.generate_step(CHAT, first.text + "Three four five", SamplingParams(max_tokens=9))
+    assert first.prompt_tokens == WordRenderer().count(WordRenderer().prompt(CHAT))
+    assert second.prompt_tokens == 3  # only the text past what the server saw last
+
+
+def test_5xx_and_a_dropped_stream_are_retried_then_succeed():
+    def dropped(request):
+        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+    ok = httpx.Response(200, text=_sse(_piece("Fine.\n\n")))
+    model, seen = scripted_model([httpx.Response(503, text="busy"), dropped, ok])
+    assert model.generate_step(CHAT, "", SamplingParams(max_tokens=9)).text == "Fine.\n\n"
+    assert len(seen) == 3
+
+
+def test_a_4xx_is_one_error_at_once_naming_the_server():
+    model, seen = scripted_model([httpx.Response(400, text='{"error": "max_tokens too large"}')])
+    with pytest.raises(RemoteEngineError, match=r"http://one/v1 refused the request \(HTTP 400\).*max_tokens"):
+        model.generate_step(CHAT, "", SamplingParams(max_tokens=9))
+    assert len(seen) == 1
+
+
+def test_log_probabilities_are_asked_for_and_kept_when_configured():
+    lp = {"token_logprobs": [-0.5]}
+    stream = _sse(_piece("A", logprobs=lp), _piece(" b.\n\n", logprobs={"token_logprobs": [-0.25]}))
+    model, seen = scripted_model([httpx.Response(200, text=stream)], spec="m@http://one/v1?logprobs=true")
+    step = model.generate_step(CHAT, "", SamplingParams(max_tokens=9))
+    assert seen[0]["logprobs"] == 1 and step.token_logprobs == [-0.5, -0.25]

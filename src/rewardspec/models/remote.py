@@ -20,8 +20,11 @@ How a step is written, and why:
   generated token, as in-process. Prompt tokens are counted with the local
   tokenizer, assuming the server caches the prefix it saw for this chat
   (vLLM's and llama.cpp's prefix caches do): only text past the last request
-  of the same chat counts as processed. ``params`` comes from the config or
-  the template GGUF, since servers do not report it.
+  of the same chat counts as processed. A stream that runs to its end
+  (end-of-sequence, budget) brings the server's ``usage``; where it reports
+  ``prompt_tokens_details.cached_tokens`` (vLLM with prefix caching), that
+  count is used instead. ``params`` comes from the config or the template
+  GGUF, since servers do not report it.
 """
 
 from __future__ import annotations
@@ -73,8 +76,9 @@ class RemoteSpec:
     timeout_s: float = 600.0
     max_in_flight: int = 16
     attempts: int = 4
-    logprobs: bool = False
-    """Ask the server for log-probabilities (llama-cpp-python's server needs ``--logits_all true``)."""
+    logprobs: bool | None = None
+    """Ask the server for log-probabilities (llama-cpp-python's server needs ``--logits_all true``);
+    None: the user did not say (a model: no; a judge: yes)."""
     extra: tuple[tuple[str, str], ...] = field(default=())
 
     _OPTIONS = ("template", "params", "api_key_env", "timeout_s", "max_in_flight", "attempts", "logprobs")
@@ -122,15 +126,37 @@ class RemoteSpec:
             timeout_s=number("timeout_s", 600.0),
             max_in_flight=number("max_in_flight", 16, int),
             attempts=number("attempts", 4, int),
-            logprobs=str(options.get("logprobs", "false")).lower() in ("1", "true", "yes"),
+            logprobs=_flag(model, options.get("logprobs")),
         )
 
     def to_spec(self) -> str:
         """The one-line spec, as settings and run records store it."""
         options = {"template": self.template, "params": self.params or None, "api_key_env": self.api_key_env,
-                   "logprobs": "true" if self.logprobs else None}
+                   "logprobs": None if self.logprobs is None else str(self.logprobs).lower()}
         query = "&".join(f"{k}={v}" for k, v in options.items() if v is not None)
         return f"{SPEC_PREFIX}:{self.model}@{','.join(self.base_urls)}" + (f"?{query}" if query else "")
+
+
+def _flag(model: str, raw: object) -> bool | None:
+    if raw is None or isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInputError(f"remote model '{model}': logprobs must be true or false, not {raw!r}")
+
+
+def api_key_of(spec: RemoteSpec) -> str | None:
+    """The API key from the environment variable the spec names; a missing variable is an error."""
+    if not spec.api_key_env:
+        return None
+    key = os.environ.get(spec.api_key_env)
+    if not key:
+        raise InvalidInputError(f"remote model '{spec.model}': environment variable {spec.api_key_env} "
+                                "(api_key_env) is not set")
+    return key
 
 
 def role_spec(value: object) -> object:
@@ -200,10 +226,7 @@ class RemoteModel:
                  renderer: ChatRenderer | None = None) -> None:
         self.spec = spec
         self.name = spec.model
-        api_key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
-        if spec.api_key_env and not api_key:
-            raise InvalidInputError(f"remote model '{spec.model}': environment variable {spec.api_key_env} "
-                                    "(api_key_env) is not set")
+        api_key = api_key_of(spec)
         template = spec.template or spec.model
         try:
             self.renderer = renderer or ChatRenderer(template)
@@ -249,21 +272,25 @@ class RemoteModel:
         prompt = self.renderer.prompt(messages) + response_prefix
         body = {"model": self.spec.model, "prompt": prompt, "max_tokens": sampling.max_tokens,
                 "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": sampling.seed,
-                "stream": True, **NEUTRAL_SAMPLING}
+                "stream": True, "stream_options": {"include_usage": True}, **NEUTRAL_SAMPLING}
         if self.spec.logprobs:
             body["logprobs"] = 1
-        text, tokens, logprobs, finish = self.pool.call(
+        text, tokens, logprobs, finish, usage = self.pool.call(
             "completion", session, lambda endpoint: self._stream_step(endpoint, body, sampling))
-        return Generation(text, tokens, self._processed(session, prompt, text), finish,
-                          logprobs if self.spec.logprobs else None)
+        processed = self._processed(session, prompt, text)
+        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") if usage else None
+        if cached is not None and usage.get("prompt_tokens"):  # the server says what its cache held
+            processed = max(1, int(usage["prompt_tokens"]) - int(cached))
+        return Generation(text, tokens, processed, finish, logprobs if self.spec.logprobs else None)
 
     def _stream_step(self, endpoint, body: dict, sampling: SamplingParams):
         cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
-        tokens, logprobs, finish = 0, [], "length"
+        tokens, logprobs, finish, usage = 0, [], "length", None
         try:
             with endpoint.client.stream("POST", "/completions", json=body) as response:
                 _raise_for_status(endpoint.url, response)
                 for chunk in _sse_chunks(response):
+                    usage = chunk.get("usage") or usage  # the last chunk, with include_usage
                     choice = (chunk.get("choices") or [{}])[0]
                     piece = choice.get("text") or ""
                     chunk_logprobs = (choice.get("logprobs") or {}).get("token_logprobs") or []
@@ -272,7 +299,7 @@ class RemoteModel:
                         logprobs += [float(x) for x in chunk_logprobs if x is not None]
                         cut = cutter.push(piece, hash(piece))
                         if cut is not None:  # closing the stream stops the server
-                            return cut.text, tokens, logprobs, cut.reason
+                            return cut.text, tokens, logprobs, cut.reason, None
                     reason = choice.get("finish_reason")
                     if reason:
                         finish = "length" if reason == "length" else "eos"
@@ -280,7 +307,7 @@ class RemoteModel:
             raise RetryableError(describe_failure(exc)) from None
         if finish == "eos":
             tokens += 1  # end-of-sequence was generated, as the in-process backends count it
-        return cutter.text, tokens, logprobs, finish
+        return cutter.text, tokens, logprobs, finish, usage
 
     def _processed(self, session: str, prompt: str, generated: str) -> int:
         """Prompt tokens the server had to process, its prefix cache assumed: text past what

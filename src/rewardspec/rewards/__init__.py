@@ -6,7 +6,8 @@ Specs: ``likelihood`` (the draft's own token probabilities, free),
 ``arithmetic*likelihood``. Real PRMs on transformers (docs/prms.md):
 ``qwen-prm:SOURCE``, ``skywork-prm:SOURCE``, ``math-shepherd:SOURCE``,
 ``rlhflow:SOURCE``, ``orm:SOURCE?center=0&scale=1``, SOURCE being a local
-directory or a hub name.
+directory or a hub name. ``judge:MODEL@URL`` asks a chat model on an
+OpenAI-compatible server for a 0-9 rating (rewards/judge.py), where no PRM exists.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = ["ArithmeticReward", "LikelihoodReward", "ProductReward", "RewardModel
 DEFAULT_REWARD = "arithmetic*likelihood-min"
 SPECS = ("likelihood", "likelihood-min", "likelihood:MODEL", "arithmetic", "A*B",
          "qwen-prm:SOURCE", "skywork-prm:SOURCE", "math-shepherd:SOURCE", "rlhflow:SOURCE",
-         "orm:SOURCE")
+         "orm:SOURCE", "judge:MODEL@URL")
 
 
 def make_reward(spec: str, load: Callable[[str], LanguageModel] | None = None) -> RewardModel:
@@ -43,6 +44,10 @@ def make_reward(spec: str, load: Callable[[str], LanguageModel] | None = None) -
             if load is None:
                 raise InvalidInputError(f"reward '{spec}' needs a model loader")
             return LikelihoodReward(load(spec[len(prefix):]), reduce=reduce)
+    if spec.startswith("judge:"):
+        from rewardspec.rewards.judge import load_judge
+
+        return load_judge(spec[len("judge:"):])
     from rewardspec.rewards.prm import is_prm_spec, load_prm  # light: torch loads on build
 
     if is_prm_spec(spec):
