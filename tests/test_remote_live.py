@@ -41,7 +41,8 @@ def start_server(port: int, *extra: str) -> subprocess.Popen:
     log = tempfile.TemporaryFile()  # the server logs a lot: a pipe nobody reads would block it
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "tiny",
                              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
-                             *extra], stdout=log, stderr=log)
+                             # by default a new request cuts the stream in progress (docs/engines.md)
+                             "--interrupt_requests", "false", *extra], stdout=log, stderr=log)
     deadline = time.monotonic() + 120
     while True:
         if proc.poll() is not None:

@@ -12,6 +12,21 @@ from rewardspec.models.endpoints import EndpointPool, RemoteEngineError, Retryab
 from rewardspec.models.remote import RemoteSpec, role_spec
 
 
+def test_every_option_survives_the_round_trip_through_a_mapping():
+    fields = {"model": "m", "base_urls": ["http://a/v1"], "template": "/models/a b+c&d", "params": 7e9,
+              "api_key_env": "K", "timeout_s": 30, "max_in_flight": 64, "attempts": 9, "logprobs": False}
+    spec = RemoteSpec.parse(role_spec(fields).partition(":")[2])
+    assert (spec.template, spec.params, spec.api_key_env, spec.timeout_s, spec.max_in_flight, spec.attempts,
+            spec.logprobs) == ("/models/a b+c&d", 7_000_000_000, "K", 30.0, 64, 9, False)
+
+
+@pytest.mark.parametrize("query", ["max_in_flight=inf", "attempts=1e400", "timeout_s=nan", "attempts=0",
+                                   "timeout_s=-1", "logprobs=maybe"])
+def test_out_of_range_options_are_one_clear_error(query):
+    with pytest.raises(InvalidInputError, match="remote model 'm'"):
+        RemoteSpec.parse(f"m@http://a/v1?{query}")
+
+
 def test_a_spec_names_model_urls_and_options():
     spec = RemoteSpec.parse("Qwen/Qwen2.5-Math-7B-Instruct@http://a:8001/v1,http://b:8001/v1/?params=7.6e9&logprobs=true")
     assert spec.model == "Qwen/Qwen2.5-Math-7B-Instruct"
@@ -39,7 +54,7 @@ def test_a_yaml_role_mapping_becomes_the_spec():
     assert (spec.model, spec.params, spec.api_key_env, spec.template) == ("qwen-7b", 7_600_000_000, "VLLM_KEY",
                                                                           "/models/qwen-7b")
     assert role_spec("tiny") == "tiny"
-    for bad, needle in [({"model": "m"}, "base_urls"), ({"backend": "vllm", "model": "m", "base_urls": "http://a"},
+    for bad, needle in [({"model": "m"}, "base_urls"), ({"model": "m", "base_urls": []}, "base_urls"), ({"backend": "vllm", "model": "m", "base_urls": "http://a"},
                                                         "backend"),
                         ({"model": "m", "base_urls": "http://a", "colour": 1}, "colour")]:
         with pytest.raises(Exception, match=needle):
@@ -78,6 +93,34 @@ def test_requests_go_to_the_endpoint_with_fewest_outstanding_and_stay_there():
     assert pool.pick("chat-1") is b  # sticky: its prefix is in b's cache
     assert pool.pick("chat-2") is a
     assert pool.pick(None) is a
+
+
+def test_requests_waiting_for_a_slot_count_as_load():
+    pool, _ = _pool()
+    picked = [pool.pick(f"chat-{i}") for i in range(16)]  # 16 new chats at once, none finished yet
+    assert sorted(sum(e is p for p in picked) for e in pool.endpoints) == [8, 8]
+
+
+def test_a_blip_puts_an_endpoint_out_once_not_once_per_request():
+    pool, clock = _pool()
+    a = pool.endpoints[0]
+    for _ in range(16):  # 16 requests in flight on a when it blips
+        pool._failed(a, started=clock.now)
+    assert a.failures == 1 and a.down_until == clock.now + RetryPolicy().down_for(1)
+
+
+def test_with_every_endpoint_out_a_retry_waits_for_the_first_to_return():
+    waits = []
+    pool, clock = _pool(urls=("http://only/v1",), policy=RetryPolicy(attempts=2))
+    pool.sleep = lambda s: (waits.append(s), setattr(clock, "now", clock.now + s))
+
+    def attempt(endpoint):
+        if not waits:
+            raise RetryableError("HTTP 503")
+        return "ok"
+
+    assert pool.call("completion", None, attempt) == "ok"
+    assert sum(waits) >= RetryPolicy().down_for(1) - 1e-9  # jitter, then the rest of the back-off
 
 
 def test_a_dead_endpoint_is_taken_out_and_comes_back():
@@ -153,12 +196,15 @@ def test_the_judge_reads_the_expected_digit_from_top_logprobs():
 
 def test_judge_specs():
     from rewardspec.rewards import make_reward
+    from rewardspec.rewards.judge import JudgeReward
 
-    judge = make_reward("judge:qwen-7b@http://127.0.0.1:9/v1?params=7e9")
+    judge = JudgeReward(RemoteSpec.parse("qwen-7b@http://127.0.0.1:9/v1?params=7e9"))
     assert (judge.name, judge.params, judge._logprobs) == ("judge:qwen-7b", 7_000_000_000, True)
-    assert make_reward("judge:openai:m@http://a/v1?logprobs=false")._logprobs is False
+    assert JudgeReward(RemoteSpec.parse("m@http://a/v1?logprobs=false"))._logprobs is False
     with pytest.raises(InvalidInputError, match="judge:MODEL@http"):
         make_reward("judge:qwen-7b")
+    with pytest.raises(RemoteEngineError, match="unreachable"):  # checked when it is built
+        make_reward("judge:openai:qwen-7b@http://127.0.0.1:9/v1")
 
 
 # --- the wire protocol, against scripted HTTP replies (httpx.MockTransport) -------------------
@@ -247,6 +293,24 @@ def test_5xx_and_a_dropped_stream_are_retried_then_succeed():
     model, seen = scripted_model([httpx.Response(503, text="busy"), dropped, ok])
     assert model.generate_step(CHAT, "", SamplingParams(max_tokens=9)).text == "Fine.\n\n"
     assert len(seen) == 3
+
+
+def test_an_error_event_or_a_stream_without_an_end_is_retried_not_taken_as_a_step():
+    error = httpx.Response(200, text=_sse(_piece("Half"), {"error": {"message": "engine died"}}))
+    cut_short = httpx.Response(200, text=_sse(_piece("Half a step")))
+    ok = httpx.Response(200, text=_sse(_piece("Whole.\n\n")))
+    model, seen = scripted_model([error, cut_short, ok])
+    assert model.generate_step(CHAT, "", SamplingParams(max_tokens=9)).text == "Whole.\n\n"
+    assert len(seen) == 3
+
+
+def test_a_reply_that_is_not_json_is_one_error():
+    from rewardspec.models.remote import json_reply
+
+    with pytest.raises(RemoteEngineError, match="not JSON"):
+        json_reply("http://a/v1", httpx.Response(200, text="<html>proxy</html>"))
+    with pytest.raises(RemoteEngineError, match="without choices"):
+        json_reply("http://a/v1", httpx.Response(200, json={"object": "list"}))
 
 
 def test_a_4xx_is_one_error_at_once_naming_the_server():

@@ -7,6 +7,7 @@ stderr and exit with code 2; no traceback reaches the user.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,15 +114,16 @@ def _eval_overrides(**values) -> dict:
 @contextmanager
 def _resumable(output: str) -> Iterator[None]:
     """On Ctrl-C, say that the finished samples are kept and how to go on from them."""
-    from rewardspec.models.endpoints import RemoteEngineError
+    from rewardspec.models.endpoints import RemoteUnavailableError
 
     try:
         yield
     except KeyboardInterrupt:
         print(f"rewardspec: interrupted; every finished sample is saved in {output}/: "
               "run the same command with --resume to continue", file=sys.stderr)
-        sys.exit(130)
-    except RemoteEngineError as exc:
+        sys.stderr.flush()
+        os._exit(130)  # questions still in flight (--concurrency) are not waited for; samples are on disk
+    except RemoteUnavailableError as exc:
         print(f"rewardspec: {exc}; every finished sample is saved in {output}/: once the server answers, "
               "run the same command with --resume to continue", file=sys.stderr)
         sys.exit(2)

@@ -233,8 +233,9 @@ def _solve_concurrently(solve: Callable[[Example], SampleRecord], todo: list[Exa
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     pending, failure = iter(todo), None
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="eval") as pool:
-        running = {pool.submit(solve, e) for e in itertools.islice(pending, concurrency)}
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="eval")
+    running = {pool.submit(solve, e) for e in itertools.islice(pending, concurrency)}
+    try:
         while running:
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -244,6 +245,13 @@ def _solve_concurrently(solve: Callable[[Example], SampleRecord], todo: list[Exa
                     failure = failure or exc
                 if failure is None:
                     running |= {pool.submit(solve, e) for e in itertools.islice(pending, 1)}
+    except KeyboardInterrupt:
+        for future in running:  # what has finished is written; the rest is left to --resume
+            if future.done() and future.exception() is None:
+                write(future.result())
+        raise
+    finally:
+        pool.shutdown(wait=not running, cancel_futures=True)
     if failure is not None:
         raise failure
 

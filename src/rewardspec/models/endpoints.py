@@ -31,6 +31,10 @@ class RemoteEngineError(RewardspecError):
     """A remote engine could not be reached, refused the request, or kept failing."""
 
 
+class RemoteUnavailableError(RemoteEngineError):
+    """Every try failed for reasons that may pass (no connection, 5xx, 429): worth a --resume later."""
+
+
 class RetryableError(Exception):
     """A failure worth another attempt: no connection, a dropped stream, 5xx or 429."""
 
@@ -104,46 +108,69 @@ class EndpointPool:
 
     # -- choosing an endpoint ---------------------------------------------
     def pick(self, session: str | None, avoid: set[str] = frozenset()) -> Endpoint:
-        """The session's endpoint if it is alive, else the live one with the fewest outstanding.
+        """The session's endpoint if it is alive, else the live one with the fewest outstanding,
+        reserved at once: requests still waiting for a slot count as load.
 
-        With every endpoint out, the one that comes back soonest is tried anyway:
-        better one early probe than a request that waits for nothing.
+        With every endpoint out, the one that comes back soonest is tried anyway.
+        Release the reservation with :meth:`release`.
         """
         with self._lock:
-            now = self.clock()
-            sticky = self._sessions.get(session) if session else None
-            if sticky is not None and sticky.alive(now) and sticky.url not in avoid:
-                self._sessions.move_to_end(session)
-                return sticky
-            candidates = [e for e in self.endpoints if e.alive(now) and e.url not in avoid]
-            if not candidates:
-                others = [e for e in self.endpoints if e.url not in avoid] or self.endpoints
-                candidates = [min(others, key=lambda e: e.down_until)]
-            chosen = min(candidates, key=lambda e: (e.outstanding, e.served))
-            if session:
-                self._sessions[session] = chosen
-                self._sessions.move_to_end(session)
-                while len(self._sessions) > self.sessions_kept:
-                    self._sessions.popitem(last=False)
+            chosen = self._choose(session, avoid)
+            chosen.outstanding += 1
             return chosen
+
+    def release(self, endpoint: Endpoint) -> None:
+        with self._lock:
+            endpoint.outstanding -= 1
+            endpoint.served += 1
+
+    def _choose(self, session: str | None, avoid: set[str]) -> Endpoint:
+        now = self.clock()
+        sticky = self._sessions.get(session) if session else None
+        if sticky is not None and sticky.alive(now) and sticky.url not in avoid:
+            self._sessions.move_to_end(session)
+            return sticky
+        candidates = [e for e in self.endpoints if e.alive(now) and e.url not in avoid]
+        if not candidates:
+            others = [e for e in self.endpoints if e.url not in avoid] or self.endpoints
+            candidates = [min(others, key=lambda e: e.down_until)]
+        chosen = min(candidates, key=lambda e: (e.outstanding, e.served))
+        if session:
+            self._sessions[session] = chosen
+            self._sessions.move_to_end(session)
+            while len(self._sessions) > self.sessions_kept:
+                self._sessions.popitem(last=False)
+        return chosen
 
     @contextmanager
     def _hold(self, endpoint: Endpoint) -> Iterator[None]:
-        endpoint.slots.acquire()
-        with self._lock:
-            endpoint.outstanding += 1
+        """A slot on the reserved endpoint, and the reservation's release afterwards."""
         try:
-            yield
+            endpoint.slots.acquire()
+            try:
+                yield
+            finally:
+                endpoint.slots.release()
         finally:
-            with self._lock:
-                endpoint.outstanding -= 1
-                endpoint.served += 1
-            endpoint.slots.release()
+            self.release(endpoint)
 
-    def _failed(self, endpoint: Endpoint) -> None:
+    def _failed(self, endpoint: Endpoint, started: float) -> None:
+        """Count one failure per down period: the 16 requests in flight when a server blips
+        put it out once, not for 2^16 times the back-off."""
         with self._lock:
+            if endpoint.down_until > started:
+                return  # already out since this request started
             endpoint.failures += 1
             endpoint.down_until = self.clock() + self.policy.down_for(endpoint.failures)
+
+    def _wait_for_one(self) -> None:
+        """When every endpoint is out, wait (capped) for the first to come back."""
+        with self._lock:
+            now = self.clock()
+            if any(e.alive(now) for e in self.endpoints):
+                return
+            soonest = min(e.down_until for e in self.endpoints)
+        self.sleep(min(self.policy.cap_s, max(0.0, soonest - now)))
 
     def _succeeded(self, endpoint: Endpoint) -> None:
         with self._lock:
@@ -156,23 +183,47 @@ class EndpointPool:
         tried: set[str] = set()
         for n in range(self.policy.attempts):
             # Spread retries over the other endpoints first; once all were tried, any will do.
+            started = self.clock()
             endpoint = self.pick(session, avoid=tried if len(tried) < len(self.endpoints) else set())
             tried.add(endpoint.url)
             try:
                 with self._hold(endpoint):
                     result = attempt(endpoint)
             except RetryableError as exc:
-                self._failed(endpoint)
+                self._failed(endpoint, started)
                 last_error, last_url = str(exc), endpoint.url
                 if n + 1 < self.policy.attempts:
                     self.sleep(self.policy.delay(n, self._rng))
+                    self._wait_for_one()
                 continue
             self._succeeded(endpoint)
             return result
-        raise RemoteEngineError(
+        raise RemoteUnavailableError(
             f"{what} at {last_url} failed {self.policy.attempts} times; last: {last_error}"
             + (f" (tried {', '.join(sorted(tried))})" if len(tried) > 1 else "")
         )
+
+    def check(self, model: str, api_key_env: str | None) -> None:
+        """Every endpoint answers, accepts the key and serves ``model``; one clear line if not."""
+        for endpoint in self.endpoints:
+            try:
+                response = endpoint.client.get("/models", timeout=10)
+            except httpx.HTTPError as exc:
+                raise RemoteEngineError(f"{endpoint.url}: unreachable ({describe_failure(exc)}); "
+                                        "is the server running?") from None
+            if response.status_code in (401, 403):
+                raise RemoteEngineError(f"{endpoint.url}: the API key was refused (HTTP {response.status_code}); "
+                                        f"check {api_key_env or 'api_key_env'}")
+            if response.status_code != 200:
+                raise RemoteEngineError(f"{endpoint.url}/models answered HTTP {response.status_code}: "
+                                        f"{response.text[:200]}")
+            try:
+                served = [m["id"] for m in response.json().get("data", [])]
+            except (ValueError, AttributeError, KeyError, TypeError):
+                raise RemoteEngineError(f"{endpoint.url}/models is not an OpenAI model list") from None
+            if model not in served:
+                raise RemoteEngineError(f"{endpoint.url} does not serve '{model}'; "
+                                        f"it serves: {', '.join(served) or 'nothing'}")
 
     def close(self) -> None:
         for endpoint in self.endpoints:

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
@@ -111,8 +112,11 @@ class RemoteSpec:
         def number(key: str, default: float, kind=float):
             raw = options.get(key, default)
             try:
-                value = kind(float(raw)) if raw not in (None, "") else kind(default)
-            except (TypeError, ValueError):
+                number_ = float(raw) if raw not in (None, "") else float(default)
+                if not math.isfinite(number_) or number_ > 1e15:
+                    raise ValueError
+                value = kind(number_)
+            except (TypeError, ValueError, OverflowError):
                 raise InvalidInputError(f"remote model '{model}': {key} must be a number, not {raw!r}") from None
             if value < 0 or (key != "params" and value == 0):
                 raise InvalidInputError(f"remote model '{model}': {key} must be positive, not {raw!r}")
@@ -131,9 +135,9 @@ class RemoteSpec:
 
     def to_spec(self) -> str:
         """The one-line spec, as settings and run records store it."""
-        options = {"template": self.template, "params": self.params or None, "api_key_env": self.api_key_env,
-                   "logprobs": None if self.logprobs is None else str(self.logprobs).lower()}
-        query = "&".join(f"{k}={v}" for k, v in options.items() if v is not None)
+        defaults = RemoteSpec(model=self.model, base_urls=self.base_urls)
+        options = {key: getattr(self, key) for key in self._OPTIONS if getattr(self, key) != getattr(defaults, key)}
+        query = urlencode({k: str(v).lower() if isinstance(v, bool) else v for k, v in options.items()})
         return f"{SPEC_PREFIX}:{self.model}@{','.join(self.base_urls)}" + (f"?{query}" if query else "")
 
 
@@ -171,10 +175,10 @@ def role_spec(value: object) -> object:
     unknown = sorted(set(fields) - {"model", "base_urls", "base_url", *RemoteSpec._OPTIONS})
     if unknown:
         raise InvalidInputError(f"unknown field(s) in a remote role: {', '.join(unknown)}")
-    if "model" not in fields or not ("base_urls" in fields or "base_url" in fields):
-        raise InvalidInputError("a remote role needs 'model' and 'base_urls'")
-    urls = fields.pop("base_urls", None) or fields.pop("base_url")
+    urls = fields.pop("base_urls", None) or fields.pop("base_url", None)
     fields.pop("base_url", None)
+    if "model" not in fields or not urls:
+        raise InvalidInputError("a remote role needs 'model' and at least one URL in 'base_urls'")
     return RemoteSpec.from_fields(base_urls=urls, **fields).to_spec()
 
 
@@ -186,6 +190,7 @@ class ChatRenderer:
         from rewardspec.registry import lookup, resolve_gguf
 
         self.params = 0
+        self._lock = threading.Lock()  # tokenizers are not safe to call from several threads
         if lookup(source) is not None or source.endswith(".gguf") or ".gguf:" in source:
             from rewardspec.models.llama_cpp import _import_llama, chat_formatter
 
@@ -204,6 +209,10 @@ class ChatRenderer:
             self._llm = None
 
     def prompt(self, messages: list[Message]) -> str:
+        with self._lock:
+            return self._prompt(messages)
+
+    def _prompt(self, messages: list[Message]) -> str:
         if self._hf is not None:
             return self._hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         if self._formatter is None:
@@ -213,6 +222,10 @@ class ChatRenderer:
     def count(self, text: str) -> int:
         if not text:
             return 0
+        with self._lock:
+            return self._count(text)
+
+    def _count(self, text: str) -> int:
         if self._hf is not None:
             return len(self._hf(text, add_special_tokens=False)["input_ids"])
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -244,25 +257,7 @@ class RemoteModel:
     # -- start-up ------------------------------------------------------------
     def check(self) -> None:
         """Every endpoint answers, accepts the key and serves this model; one clear line if not."""
-        for endpoint in self.pool.endpoints:
-            try:
-                response = endpoint.client.get("/models", timeout=10)
-            except httpx.HTTPError as exc:
-                raise RemoteEngineError(f"{endpoint.url}: unreachable ({describe_failure(exc)}); "
-                                        "is the server running?") from None
-            if response.status_code in (401, 403):
-                raise RemoteEngineError(f"{endpoint.url}: the API key was refused (HTTP {response.status_code}); "
-                                        f"check {self.spec.api_key_env or 'api_key_env'}")
-            if response.status_code != 200:
-                raise RemoteEngineError(f"{endpoint.url}/models answered HTTP {response.status_code}: "
-                                        f"{response.text[:200]}")
-            try:
-                served = [m["id"] for m in response.json().get("data", [])]
-            except (ValueError, AttributeError, KeyError, TypeError):
-                raise RemoteEngineError(f"{endpoint.url}/models is not an OpenAI model list") from None
-            if self.spec.model not in served:
-                raise RemoteEngineError(f"{endpoint.url} does not serve '{self.spec.model}'; "
-                                        f"it serves: {', '.join(served) or 'nothing'}")
+        self.pool.check(self.spec.model, self.spec.api_key_env)
 
     # -- LanguageModel ---------------------------------------------------------
     def generate_step(self, messages: list[Message], response_prefix: str, sampling: SamplingParams) -> Generation:
@@ -289,7 +284,10 @@ class RemoteModel:
         try:
             with endpoint.client.stream("POST", "/completions", json=body) as response:
                 _raise_for_status(endpoint.url, response)
+                ended = False
                 for chunk in _sse_chunks(response):
+                    if "error" in chunk:  # vLLM reports a failure mid-stream as an event
+                        raise RetryableError(f"the server failed mid-stream: {str(chunk['error'])[:200]}")
                     usage = chunk.get("usage") or usage  # the last chunk, with include_usage
                     choice = (chunk.get("choices") or [{}])[0]
                     piece = choice.get("text") or ""
@@ -302,9 +300,13 @@ class RemoteModel:
                             return cut.text, tokens, logprobs, cut.reason, None
                     reason = choice.get("finish_reason")
                     if reason:
-                        finish = "length" if reason == "length" else "eos"
-        except httpx.TransportError as exc:
+                        finish, ended = ("length" if reason == "length" else "eos"), True
+        except httpx.HTTPError as exc:
             raise RetryableError(describe_failure(exc)) from None
+        if not ended:
+            raise RetryableError("the stream ended before the server said why (llama-cpp-python's server "
+                                 "cuts a stream when another request arrives unless started with "
+                                 "--interrupt_requests false)")
         if finish == "eos":
             tokens += 1  # end-of-sequence was generated, as the in-process backends count it
         return cutter.text, tokens, logprobs, finish, usage
@@ -329,7 +331,7 @@ class RemoteModel:
         body = {"model": self.spec.model, "prompt": prompt + continuation, "max_tokens": 1, "echo": True,
                 "logprobs": 1, "temperature": 0}
         data = self.pool.call("echo", session_key(messages), lambda endpoint: self._post(endpoint, "/completions", body))
-        values = (data["choices"][0].get("logprobs") or {}).get("token_logprobs") or []
+        values = ((data["choices"][0] or {}).get("logprobs") or {}).get("token_logprobs") or []
         prompt_tokens = int((data.get("usage") or {}).get("prompt_tokens") or 0)
         if not values or not prompt_tokens:
             raise RemoteEngineError(f"{self.name}: the server returned no prompt log-probabilities "
@@ -342,10 +344,10 @@ class RemoteModel:
     def _post(self, endpoint, path: str, body: dict) -> dict:
         try:
             response = endpoint.client.post(path, json=body)
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:
             raise RetryableError(describe_failure(exc)) from None
         _raise_for_status(endpoint.url, response)
-        return response.json()
+        return json_reply(endpoint.url, response)
 
 
 def _raise_for_status(url: str, response: httpx.Response) -> None:
@@ -359,6 +361,17 @@ def _raise_for_status(url: str, response: httpx.Response) -> None:
     raise RemoteEngineError(f"{url} refused the request (HTTP {response.status_code}): {message}")
 
 
+def json_reply(url: str, response: httpx.Response) -> dict:
+    """The reply's JSON object with its ``choices``; anything else is one clear error."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise RemoteEngineError(f"{url} answered with something that is not JSON: {response.text[:120]!r}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+        raise RemoteEngineError(f"{url} answered without choices: {str(data)[:160]}")
+    return data
+
+
 def _sse_chunks(response: httpx.Response):
     """The JSON objects of an OpenAI server-sent-event stream, up to ``[DONE]``."""
     for line in response.iter_lines():
@@ -368,9 +381,12 @@ def _sse_chunks(response: httpx.Response):
         if data == "[DONE]":
             return
         try:
-            yield json.loads(data)
+            chunk = json.loads(data)
         except json.JSONDecodeError:
             raise RetryableError(f"a malformed stream chunk: {data[:80]!r}") from None
+        if not isinstance(chunk, dict):
+            raise RetryableError(f"a stream chunk that is not an object: {data[:80]!r}")
+        yield chunk
 
 
 def load_remote(source: str) -> RemoteModel:

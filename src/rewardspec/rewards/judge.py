@@ -27,7 +27,7 @@ from rewardspec.models.endpoints import (
     describe_failure,
     session_key,
 )
-from rewardspec.models.remote import RemoteSpec, _raise_for_status, api_key_of
+from rewardspec.models.remote import RemoteSpec, _raise_for_status, api_key_of, json_reply
 from rewardspec.types import Generation, RewardScore
 
 JUDGE_SYSTEM = (
@@ -80,13 +80,16 @@ class JudgeReward:
               generation: Generation | None = None) -> RewardScore:
         messages = judge_messages(question, previous_steps, step)
         body = {"model": self.spec.model, "messages": messages, "max_tokens": 1, "temperature": 0.0, "seed": 0}
-        if self._logprobs:
+        asked = self._logprobs  # what this request asks; other threads may change the flag meanwhile
+        if asked:
             body.update(logprobs=True, top_logprobs=self._top)
+        # One question's judge calls share its prefix (system, problem): keep them on one server.
+        session = session_key([messages[0], {"role": "user", "content": question}])
         try:
-            data = self.pool.call("judge", session_key(messages[1:]), lambda e: self._post(e, body))
-        except RemoteEngineError as exc:
-            if not self._logprobs or "logprobs" not in str(exc) or "logits_all" not in str(exc):
-                raise
+            data = self.pool.call("judge", session, lambda e: self._post(e, body))
+        except LogprobsUnsupported:
+            if not asked:
+                raise RemoteEngineError(f"{self.name}: the server refused a request without logprobs") from None
             self._logprobs = False  # this server cannot: read the written digit from now on
             return self.score(question, previous_steps, step, generation)
         usage = data.get("usage") or {}
@@ -95,16 +98,22 @@ class JudgeReward:
                            scored_tokens=int(usage.get("completion_tokens") or 1),
                            prompt_tokens=max(0, int(usage.get("prompt_tokens") or 0) - cached))
 
+    def check(self) -> None:
+        self.pool.check(self.spec.model, self.spec.api_key_env)
+
     def _post(self, endpoint, body: dict) -> dict:
         try:
             response = endpoint.client.post("/chat/completions", json=body)
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:
             raise RetryableError(describe_failure(exc)) from None
         if response.status_code == 500 and "logits_all" in response.text:
-            raise RemoteEngineError(f"{endpoint.url}: logprobs need the server's --logits_all true "
-                                    f"({response.text[:120]})")
+            raise LogprobsUnsupported(f"{endpoint.url}: logprobs need the server's --logits_all true")
         _raise_for_status(endpoint.url, response)
-        return response.json()
+        return json_reply(endpoint.url, response)
+
+
+class LogprobsUnsupported(RemoteEngineError):
+    """The server cannot return log-probabilities (llama-cpp-python without --logits_all)."""
 
 
 def load_judge(source: str) -> JudgeReward:
@@ -112,4 +121,6 @@ def load_judge(source: str) -> JudgeReward:
         source = source[len("openai:"):]
     if "@" not in source:
         raise InvalidInputError(f"judge '{source}': write judge:MODEL@http://HOST:PORT/v1")
-    return JudgeReward(RemoteSpec.parse(source))
+    judge = JudgeReward(RemoteSpec.parse(source))
+    judge.check()
+    return judge
