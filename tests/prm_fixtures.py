@@ -145,7 +145,7 @@ def build_causal_lm(directory: Path, kind: str, tokenizer, seed: int = 0, **over
     return model
 
 
-def build_qwen_prm(directory: Path, seed: int = 0, layout: str = "mlp"):
+def build_qwen_prm(directory: Path, seed: int = 0, layout: str = "mlp", head_std: float = 0.5, **overrides):
     """Qwen2.5-Math-PRM layout: Qwen2 decoder (``model.*``) + ``score`` head with 2 labels.
 
     ``layout="mlp"``: the released checkpoint's head, Linear(h, h) -> ReLU ->
@@ -158,7 +158,7 @@ def build_qwen_prm(directory: Path, seed: int = 0, layout: str = "mlp"):
 
     tokenizer = qwen_tokenizer(extra=("<extra_0>",))
     torch.manual_seed(seed)
-    config = tiny_config("qwen2", tokenizer, num_labels=2)
+    config = tiny_config("qwen2", tokenizer, num_labels=2, **overrides)
     config.architectures = ["Qwen2ForProcessRewardModel"]
     config.auto_map = {"AutoModel": "modeling_qwen2_rm.Qwen2ForProcessRewardModel"}
     backbone = Qwen2Model(config).eval()
@@ -168,7 +168,7 @@ def build_qwen_prm(directory: Path, seed: int = 0, layout: str = "mlp"):
     else:
         head = torch.nn.Linear(h, 2)
     for p in head.parameters():
-        torch.nn.init.normal_(p, std=0.5)
+        torch.nn.init.normal_(p, std=head_std)
     state = {f"model.{k}": v for k, v in backbone.state_dict().items()}
     state.update({f"score.{k}": v for k, v in head.state_dict().items()})
     save_state(directory, state, config, tokenizer)

