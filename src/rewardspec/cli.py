@@ -231,6 +231,23 @@ def serve(
     run_server(config, host=host, port=port, log_level=log_level)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def launch(
+    ctx: typer.Context,
+    config: str = typer.Option(..., "--config", help="Servers to start, YAML or JSON (see docs/engines.md)."),
+) -> None:
+    """Start the servers a config lists, wait until each answers, run the command after `--`
+    (e.g. `rewardspec eval --config eval.yaml`), then stop them all; no command: until Ctrl-C."""
+    from rewardspec.display import make_console
+    from rewardspec.launch import launch as run_launch
+
+    command = list(ctx.args)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    code = run_launch(config, command, console=make_console(stderr=True))
+    raise typer.Exit(code)
+
+
 def _click_errors():
     """The exceptions of the click typer runs on (typer 0.2x vendors its own copy)."""
     try:
@@ -244,7 +261,9 @@ def main() -> None:
     errors = _click_errors()
     no_args = getattr(errors, "NoArgsIsHelpError", ())
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:  # typer.Exit(code) comes back as a value here
+            sys.exit(code)
     except no_args as exc:  # type: ignore[misc]
         print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
         sys.exit(2)

@@ -7,6 +7,8 @@ YAML or JSON, not a mapping) becomes one line naming the file, never a traceback
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,4 +46,26 @@ def read_settings(path: str | Path, what: str = "config", error: type[InvalidInp
         return {}
     if not isinstance(data, dict):
         raise error(f"{path}: expected a mapping of settings, got {type(data).__name__}")
-    return data
+    return expand_environment(data, path, error)
+
+
+# Only ${UPPER_CASE} names: a lone "$" or "${}^{14}C$" in a LaTeX prompt stays as written.
+_VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+
+
+def expand_environment(value: Any, path: Path, error: type[InvalidInputError] = InvalidInputError) -> Any:
+    """``${NAME}`` in any string of a config, from the environment, so one file serves many
+    machines (model directories, ports); an unset name is an error, not an empty string."""
+    if isinstance(value, dict):
+        return {k: expand_environment(v, path, error) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_environment(v, path, error) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def lookup(match: re.Match[str]) -> str:
+        if match.group(1) not in os.environ:
+            raise error(f"{path}: the environment variable {match.group(1)} is not set")
+        return os.environ[match.group(1)]
+
+    return _VARIABLE.sub(lookup, value)

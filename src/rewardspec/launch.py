@@ -1,0 +1,262 @@
+"""`rewardspec launch`: start the servers a setup needs, wait until they answer, run a command, stop them.
+
+The reference implementation asks for three hand-started vLLM servers. Here one
+file lists them (``servers:``, one entry per role): vLLM for HF models, with
+GPU ids, memory fractions (so one GPU holds all three), tensor parallelism and
+the pooling runner for a PRM; llama-cpp-python's server for GGUF models. We
+start processes and pass settings on; tensor-parallel and multi-node serving
+(Ray, ``distributed_executor_backend``) stay vLLM's, through ``extra_args``.
+
+``launch`` runs the command after ``--`` while the servers are up and stops
+them when it ends (or on Ctrl-C); with no command it keeps them up until
+Ctrl-C. ``eval`` and ``serve`` never start servers themselves: a setup is
+always two files, the servers' (``launch --config``) and the run's.
+Values may name environment variables (``${MODEL_DIR}``), as in every config file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rewardspec.build import first_problem
+from rewardspec.config_files import read_settings
+from rewardspec.errors import InvalidInputError, RewardspecError
+
+
+class LaunchError(RewardspecError):
+    """A server could not be started, or did not become healthy."""
+
+
+class ServerSpec(BaseModel):
+    """One server: which engine, which model, where, and the engine's own knobs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: Literal["vllm", "llama.cpp"] = "vllm"
+    model: str = Field(min_length=1, description="HF directory or hub name (vllm); embedded name or .gguf (llama.cpp).")
+    served_model_name: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    gpu_ids: str | None = Field(None, description="CUDA_VISIBLE_DEVICES for this server, e.g. '0' or '0,1,2,3'.")
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
+    tensor_parallel_size: int | None = Field(None, ge=1)
+    max_model_len: int | None = Field(None, ge=16)
+    dtype: str | None = None
+    runner: Literal["generate", "pooling"] = "generate"
+    pooler_config: dict | None = None
+    prefix_caching: bool = True
+    n_ctx: int = Field(4096, ge=256, description="llama.cpp: context window.")
+    n_threads: int | None = Field(None, ge=1, description="llama.cpp: CPU threads.")
+    n_gpu_layers: int = Field(0, ge=-1, description="llama.cpp: layers on the GPU (-1: all).")
+    python: str | None = Field(None, description="Interpreter to run the engine with (default: see LaunchConfig).")
+    extra_args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.served_model_name or self.model
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+
+class LaunchConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    servers: dict[str, ServerSpec] = Field(min_length=1)
+    log_dir: str = "runs/launch"
+    startup_timeout_s: float = Field(900, gt=0)
+    vllm_python: str | None = Field(None, description="Python with vLLM (default $REWARDSPEC_VLLM_PYTHON, "
+                                                      "else this interpreter).")
+
+    @field_validator("servers")
+    @classmethod
+    def _distinct_ports(cls, servers: dict[str, ServerSpec]) -> dict[str, ServerSpec]:
+        seen: dict[tuple[str, int], str] = {}
+        for role, spec in servers.items():
+            other = seen.setdefault((spec.host, spec.port), role)
+            if other != role:
+                raise ValueError(f"servers {other} and {role} both use {spec.host}:{spec.port}")
+        return servers
+
+
+def load_launch_config(path: str) -> LaunchConfig:
+    data = read_settings(path, "launch config")  # ${NAME} expanded from the environment
+    try:
+        return LaunchConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInputError(f"{path}: {first_problem(exc)}") from None
+
+
+def command_for(spec: ServerSpec, vllm_python: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start ``spec``."""
+    env = {**spec.env}
+    if spec.gpu_ids is not None:
+        env["CUDA_VISIBLE_DEVICES"] = spec.gpu_ids
+    if spec.engine == "llama.cpp":
+        from rewardspec.registry import resolve_gguf
+
+        path, _ = resolve_gguf(spec.model)
+        args = [spec.python or sys.executable, "-m", "llama_cpp.server", "--model", str(path),
+                "--model_alias", spec.name, "--host", spec.host, "--port", str(spec.port),
+                "--n_ctx", str(spec.n_ctx), "--n_gpu_layers", str(spec.n_gpu_layers),
+                "--interrupt_requests", "false"]  # else a new request cuts the stream in progress
+        if spec.n_threads:
+            args += ["--n_threads", str(spec.n_threads)]
+        return args + spec.extra_args, env
+    args = [spec.python or vllm_python, "-m", "vllm.entrypoints.openai.api_server", "--model", spec.model,
+            "--served-model-name", spec.name, "--host", spec.host, "--port", str(spec.port)]
+    for flag, value in (("--gpu-memory-utilization", spec.gpu_memory_utilization),
+                        ("--tensor-parallel-size", spec.tensor_parallel_size),
+                        ("--max-model-len", spec.max_model_len), ("--dtype", spec.dtype)):
+        if value is not None:
+            args += [flag, str(value)]
+    if spec.runner == "pooling":
+        args += ["--runner", "pooling"]
+        if spec.pooler_config:
+            args += ["--pooler-config", json.dumps(spec.pooler_config)]
+    elif spec.prefix_caching:
+        args.append("--enable-prefix-caching")
+    return args + spec.extra_args, env
+
+
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return "".join(deque(fh, maxlen=lines))
+    except OSError:
+        return ""
+
+
+class Servers:
+    """The running servers of one config; a context manager that always stops them."""
+
+    def __init__(self, config: LaunchConfig, console=None) -> None:
+        self.config, self.console = config, console
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs = {role: Path(config.log_dir) / f"{role}.log" for role in config.servers}
+
+    def __enter__(self) -> Servers:
+        try:
+            self.start()
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        taken = [f"{role} ({s.host}:{s.port})" for role, s in self.config.servers.items() if port_taken(s.host, s.port)]
+        if taken:
+            raise LaunchError(f"port already in use: {', '.join(taken)}; stop what holds it or choose another port")
+        vllm_python = self.config.vllm_python or os.environ.get("REWARDSPEC_VLLM_PYTHON") or sys.executable
+        Path(self.config.log_dir).mkdir(parents=True, exist_ok=True)
+        for role, spec in self.config.servers.items():
+            args, env = command_for(spec, vllm_python)
+            log = open(self.logs[role], "w", encoding="utf-8")
+            log.write(f"# {' '.join(args)}\n")
+            log.flush()
+            try:
+                self.procs[role] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                                    env={**os.environ, **env}, start_new_session=True)
+            except OSError as exc:
+                raise LaunchError(f"{role}: cannot start {args[0]}: {exc.strerror or exc}") from None
+            finally:
+                log.close()
+
+    def wait_healthy(self) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        deadline = time.monotonic() + self.config.startup_timeout_s
+        pending = dict(self.config.servers)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=self.console, transient=True) as progress:
+            tasks = {role: progress.add_task(f"starting {role} ({s.engine}: {s.name}) on :{s.port}")
+                     for role, s in pending.items()}
+            while pending:
+                for role, spec in list(pending.items()):
+                    proc = self.procs[role]
+                    if proc.poll() is not None:
+                        raise LaunchError(f"{role} exited with code {proc.returncode} while starting; "
+                                          f"last lines of {self.logs[role]}:\n{log_tail(self.logs[role])}")
+                    if _healthy(spec):
+                        progress.update(tasks[role], description=f"{role} ready")
+                        del pending[role]
+                if pending and time.monotonic() > deadline:
+                    role = next(iter(pending))
+                    raise LaunchError(f"{role} did not answer within {self.config.startup_timeout_s:g} s; "
+                                      f"last lines of {self.logs[role]}:\n{log_tail(self.logs[role])}")
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """The server and its children (vLLM's engine core runs in a process of its own)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _healthy(spec: ServerSpec) -> bool:
+    try:
+        return httpx.get(f"{spec.base_url}/models", timeout=2).status_code in (200, 401)
+    except httpx.HTTPError:
+        return False
+
+
+def launch(config_path: str, command: list[str], console=None) -> int:
+    """Start every server, run ``command`` (or wait for Ctrl-C), stop them; the command's exit code."""
+    config = load_launch_config(config_path)
+    with Servers(config, console) as servers:
+        for role, spec in config.servers.items():
+            message = f"{role}: {spec.engine} serving '{spec.name}' at {spec.base_url} (log {servers.logs[role]})"
+            print(message, file=sys.stderr, flush=True)
+        if not command:
+            print("servers up; Ctrl-C stops them", file=sys.stderr, flush=True)
+            while all(p.poll() is None for p in servers.procs.values()):
+                time.sleep(1)
+            dead = [r for r, p in servers.procs.items() if p.poll() is not None]
+            raise LaunchError(f"{', '.join(dead)} stopped; last lines of {servers.logs[dead[0]]}:\n"
+                              f"{log_tail(servers.logs[dead[0]])}")
+        try:
+            return subprocess.run(command).returncode
+        except OSError as exc:
+            raise LaunchError(f"cannot run {command[0]}: {exc.strerror or exc}") from None

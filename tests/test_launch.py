@@ -1,0 +1,132 @@
+"""`rewardspec launch`: commands, configs, refusals; a live llama.cpp server started and stopped."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rewardspec.eval.runner import load_config
+from rewardspec.launch import LaunchConfig, LaunchError, Servers, command_for, load_launch_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+TINY_ENV = {"RS_TINY_LOGS": "/tmp/logs", "RS_TINY_LM": "/m/lm", "RS_TINY_PRM": "/m/prm", "RS_TINY_LM_PORT": "8501",
+            "RS_TINY_PRM_PORT": "8502", "RS_TINY_DATA": "/d/gsm8k.jsonl", "RS_TINY_OUT": "/tmp/out"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("setup", sorted(p.name for p in CONFIGS.iterdir() if p.is_dir()))
+def test_every_ready_config_loads(setup, monkeypatch):
+    for name, value in TINY_ENV.items():
+        monkeypatch.setenv(name, value)
+    launch = load_launch_config(str(CONFIGS / setup / "launch.yaml"))
+    evaluation = load_config(str(CONFIGS / setup / "eval.yaml"), {})
+    served = {(s.name, s.port) for s in launch.servers.values()}
+    for role in ("draft", "target"):
+        spec = getattr(evaluation, role)
+        if spec.startswith("openai:"):  # every remote role points at a server this launch starts
+            model, _, rest = spec[len("openai:"):].partition("@")
+            for url in rest.split("?")[0].split(","):
+                assert (model, int(url.rsplit(":", 1)[1].split("/")[0])) in served, (role, url)
+
+
+def test_the_paper_triple_fits_one_gpu():
+    config = load_launch_config(str(CONFIGS / "paper-qwen-math" / "launch.yaml"))
+    assert {s.gpu_ids for s in config.servers.values()} == {"0"}
+    assert sum(s.gpu_memory_utilization for s in config.servers.values()) <= 0.9
+
+
+def test_vllm_commands_pass_the_settings_on():
+    spec = LaunchConfig.model_validate({"servers": {"prm": {
+        "model": "Qwen/Qwen2.5-Math-PRM-7B", "port": 8003, "gpu_ids": "1,2", "gpu_memory_utilization": 0.3,
+        "tensor_parallel_size": 2, "max_model_len": 4096, "runner": "pooling",
+        "pooler_config": {"step_tag_id": 151651}, "extra_args": ["--distributed-executor-backend", "ray"]}}}
+    ).servers["prm"]
+    args, env = command_for(spec, "/venv/bin/python")
+    assert args[:3] == ["/venv/bin/python", "-m", "vllm.entrypoints.openai.api_server"]
+    joined = " ".join(args)
+    for part in ("--model Qwen/Qwen2.5-Math-PRM-7B", "--port 8003", "--gpu-memory-utilization 0.3",
+                 "--tensor-parallel-size 2", "--max-model-len 4096", "--runner pooling",
+                 '--pooler-config {"step_tag_id": 151651}', "--distributed-executor-backend ray"):
+        assert part in joined
+    assert "--enable-prefix-caching" not in args  # pooling: no generation, no prefix cache flag
+    assert env == {"CUDA_VISIBLE_DEVICES": "1,2"}
+    generate = LaunchConfig.model_validate({"servers": {"t": {"model": "m", "port": 1}}}).servers["t"]
+    assert "--enable-prefix-caching" in command_for(generate, "py")[0]
+
+
+def test_llama_cpp_commands_use_the_embedded_gguf_and_never_interrupt_streams():
+    spec = LaunchConfig.model_validate({"servers": {"d": {"engine": "llama.cpp", "model": "tiny", "port": 9,
+                                                          "n_threads": 1}}}).servers["d"]
+    args, _ = command_for(spec, "unused")
+    assert args[1:3] == ["-m", "llama_cpp.server"] and args[args.index("--model") + 1].endswith(".gguf")
+    assert args[args.index("--interrupt_requests") + 1] == "false"
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("servers: {}\n", "servers"),
+    ("servers:\n  a: {model: m, port: 8001}\n  b: {model: n, port: 8001}\n", "both use 127.0.0.1:8001"),
+    ("servers:\n  a: {model: m, port: 8001, colour: red}\n", "colour"),
+    ("servers:\n  a: {model: m, port: 99999}\n", "port"),
+    ("servers:\n  a: {model: '${RS_SURELY_UNSET}', port: 8001}\n", "RS_SURELY_UNSET is not set"),
+    ("servers:\n  a: {engine: sglang, model: m, port: 8001}\n", "engine"),
+])
+def test_bad_launch_configs_are_one_line(tmp_path, text, needle):
+    path = tmp_path / "launch.yaml"
+    path.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "rewardspec", "launch", "--config", str(path), "--", "true"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and needle in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_taken_port_is_refused(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = LaunchConfig.model_validate({"log_dir": str(tmp_path), "servers": {
+            "draft": {"engine": "llama.cpp", "model": "tiny", "port": port}}})
+        with pytest.raises(LaunchError, match=f"port already in use: draft \\(127.0.0.1:{port}\\)"):
+            with Servers(config):
+                pass
+
+
+def test_a_server_that_dies_while_starting_shows_its_log(tmp_path):
+    config = LaunchConfig.model_validate({"log_dir": str(tmp_path), "startup_timeout_s": 60, "servers": {
+        "draft": {"engine": "llama.cpp", "model": "tiny", "port": _free_port(), "extra_args": ["--no-such-flag"]}}})
+    with pytest.raises(LaunchError, match=r"(?s)draft exited with code \d+ while starting.*no-such-flag"):
+        with Servers(config):
+            pass
+    assert (tmp_path / "draft.log").exists()
+
+
+def test_launch_runs_the_command_while_the_server_is_up_then_stops_it(tmp_path):
+    port = _free_port()
+    config = tmp_path / "launch.json"
+    config.write_text(json.dumps({"log_dir": str(tmp_path / "logs"), "servers": {
+        "draft": {"engine": "llama.cpp", "model": "tiny", "served_model_name": "tiny", "port": port, "n_threads": 1,
+                  "n_ctx": 1024}}}))
+    probe = (f"import httpx, sys; r = httpx.get('http://127.0.0.1:{port}/v1/models', timeout=5); "
+             "sys.exit(0 if r.json()['data'][0]['id'] == 'tiny' else 3)")
+    done = subprocess.run([sys.executable, "-m", "rewardspec", "launch", "--config", str(config), "--",
+                           sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"draft: llama.cpp serving 'tiny' at http://127.0.0.1:{port}/v1" in done.stderr
+    with pytest.raises(httpx.TransportError):  # stopped once the command ended
+        httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+    assert (tmp_path / "logs" / "draft.log").read_text().startswith("# ")
+    failing = subprocess.run([sys.executable, "-m", "rewardspec", "launch", "--config", str(config), "--",
+                              sys.executable, "-c", "raise SystemExit(7)"], capture_output=True, text=True,
+                             timeout=300)
+    assert failing.returncode == 7  # the command's own exit code
