@@ -24,6 +24,8 @@ from rewardspec.models.endpoints import RemoteEngineError
 from rewardspec.models.remote import RemoteModel, RemoteSpec
 from rewardspec.registry import resolve_gguf
 
+from processes import start_serve
+
 pytest.importorskip("sse_starlette", reason="llama-cpp-python's server extra")
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k.jsonl"
 QUESTIONS = ["Tom has 3 apples and buys 4 more. How many apples does he have?",
@@ -212,20 +214,8 @@ def test_serve_with_every_role_on_a_server(url, tmp_path):
         "target: {backend: openai, model: tiny, base_urls: [%s]}\n"
         "reward: judge:tiny@%s\nmodel_id: remote-rsd\nmax_concurrent_requests: 4\n" % (url, url, url))
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rewardspec", "serve", "--config", str(config), "--port",
-                             str(port), "--log-level", "warning"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = start_serve(config, port, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.communicate()[1]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "rewardspec serve did not come up"
-            time.sleep(0.2)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=300)
 
         def ask(i: int):

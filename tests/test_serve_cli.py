@@ -7,10 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
-import httpx
 import openai
+
+from processes import start_serve
 
 
 def _free_port() -> int:
@@ -35,20 +35,8 @@ def test_serve_command_answers_the_openai_sdk(tmp_path):
     config.write_text(json.dumps({"draft": "tiny", "target": "tiny", "reward": "likelihood",
                                   "n_threads": 1, "n_ctx": 1024, "model_id": "tiny-rsd"}))
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rewardspec", "serve", "--config", str(config),
-                             "--port", str(port), "--log-level", "warning"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_serve(config, port)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.communicate()[1]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.2)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none",
                                max_retries=0, timeout=120)
         assert [m.id for m in client.models.list().data][0] == "tiny-rsd"
