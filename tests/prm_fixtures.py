@@ -215,7 +215,7 @@ def build_rlhflow(directory: Path, seed: int = 0):
     return model, tokenizer
 
 
-def build_orm(directory: Path, seed: int = 0, pad: bool = True):
+def build_orm(directory: Path, seed: int = 0, pad: bool = True, score_std: float = 0.5, **overrides):
     """Skywork-Reward-Llama-3.1 layout: LlamaForSequenceClassification with one label."""
     from transformers import LlamaForSequenceClassification
 
@@ -223,9 +223,9 @@ def build_orm(directory: Path, seed: int = 0, pad: bool = True):
     if pad:
         tokenizer.add_special_tokens({"pad_token": "<|end_of_text|>"})
     torch.manual_seed(seed)
-    config = tiny_config("llama", tokenizer, num_labels=1)
+    config = tiny_config("llama", tokenizer, num_labels=1, **overrides)
     model = LlamaForSequenceClassification(config).eval()
-    torch.nn.init.normal_(model.score.weight, std=0.5)
+    torch.nn.init.normal_(model.score.weight, std=score_std)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return model, tokenizer

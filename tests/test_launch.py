@@ -15,7 +15,8 @@ from rewardspec.eval.runner import load_config
 from rewardspec.launch import LaunchConfig, LaunchError, Servers, command_for, load_launch_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-TINY_ENV = {"RS_TINY_LOGS": "/tmp/logs", "RS_TINY_LM": "/m/lm", "RS_TINY_PRM": "/m/prm", "RS_TINY_LM_PORT": "8501",
+TINY_ENV = {"RS_TINY_LOGS": "/tmp/logs", "RS_TINY_LM": "/m/lm", "RS_TINY_PRM": "/m/prm", "RS_TINY_ORM": "/m/orm", "RS_TINY_LM_PORT": "8501",
+            "RS_TINY_ORM_PORT": "8503",
             "RS_TINY_PRM_PORT": "8502", "RS_TINY_DATA": "/d/gsm8k.jsonl", "RS_TINY_OUT": "/tmp/out"}
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from prm_fixtures import build_causal_lm, build_qwen_prm, qwen_tokenizer
+from prm_fixtures import build_causal_lm, build_orm, build_qwen_prm, qwen_tokenizer
 
 VLLM_PYTHON = os.environ.get("REWARDSPEC_VLLM_PYTHON", "")
 pytestmark = [
@@ -43,6 +43,7 @@ CONFIG = Path(__file__).resolve().parents[1] / "configs" / "vllm-cpu-tiny"
 def _checkpoints(root: Path) -> None:
     build_causal_lm(root / "lm", "qwen2", qwen_tokenizer(), **SIZE)
     build_qwen_prm(root / "prm", head_std=0.05, **SIZE)  # rewards near 0.5, not 0 or 1
+    build_orm(root / "orm", score_std=0.05, **SIZE)
 
 
 def _environment(root: Path, monkeypatch, questions: int) -> dict[str, str]:
@@ -50,8 +51,9 @@ def _environment(root: Path, monkeypatch, questions: int) -> dict[str, str]:
     dataset = root / "gsm8k.jsonl"
     with open(DATA, encoding="utf-8") as src:
         dataset.write_text("".join(next(src) for _ in range(questions)), encoding="utf-8")
-    values = {"RS_TINY_LM": str(root / "lm"), "RS_TINY_PRM": str(root / "prm"), "RS_TINY_LOGS": str(root / "logs"),
-              "RS_TINY_LM_PORT": str(_free_port()), "RS_TINY_PRM_PORT": str(_free_port()),
+    values = {"RS_TINY_LM": str(root / "lm"), "RS_TINY_PRM": str(root / "prm"), "RS_TINY_ORM": str(root / "orm"),
+              "RS_TINY_LOGS": str(root / "logs"), "RS_TINY_LM_PORT": str(_free_port()),
+              "RS_TINY_PRM_PORT": str(_free_port()), "RS_TINY_ORM_PORT": str(_free_port()),
               "RS_TINY_DATA": str(dataset), "RS_TINY_OUT": str(root / "run")}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -71,7 +73,7 @@ def test_launch_starts_vllm_runs_an_eval_and_stops_everything(tmp_path, monkeypa
     assert "lm: vllm serving 'tiny-qwen'" in done.stderr and "prm: vllm serving 'tiny-prm'" in done.stderr
     records = (tmp_path / "run" / "samples-rsd.jsonl").read_text().splitlines()
     assert len(records) == 4
-    for port in (env["RS_TINY_LM_PORT"], env["RS_TINY_PRM_PORT"]):  # every server it started is gone
+    for port in (env["RS_TINY_LM_PORT"], env["RS_TINY_PRM_PORT"], env["RS_TINY_ORM_PORT"]):  # every server is gone
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
     stray = subprocess.run(["pgrep", "-f", str(tmp_path / "lm")], capture_output=True, text=True)
@@ -89,7 +91,8 @@ def vllm(tmp_path_factory):
         env = _environment(root, monkeypatch, questions=8)
         with Servers(load_launch_config(str(CONFIG / "launch.yaml"))):
             yield {"root": root, "lm": f"http://127.0.0.1:{env['RS_TINY_LM_PORT']}/v1",
-                   "prm": f"http://127.0.0.1:{env['RS_TINY_PRM_PORT']}/v1", "data": root / "gsm8k.jsonl"}
+                   "prm": f"http://127.0.0.1:{env['RS_TINY_PRM_PORT']}/v1",
+                   "orm": f"http://127.0.0.1:{env['RS_TINY_ORM_PORT']}/v1", "data": root / "gsm8k.jsonl"}
 
 
 def test_the_prm_over_pooling_scores_as_the_in_process_adapter(vllm):
@@ -104,6 +107,21 @@ def test_the_prm_over_pooling_scores_as_the_in_process_adapter(vllm):
         assert 0.01 < b.value < 0.99, "the fixture should give rewards away from 0 and 1"
         assert a.value == pytest.approx(b.value, rel=1e-4, abs=0), (i, a.value, b.value)
         assert a.scored_tokens == b.scored_tokens
+
+
+def test_an_orm_over_classify_scores_as_the_in_process_adapter(vllm):
+    from rewardspec.rewards import make_reward
+
+    options = "center=0.2&scale=2"
+    remote = make_reward(f"vllm-orm:tiny-orm@{vllm['orm']}?template={vllm['root'] / 'orm'}&{options}")
+    local = make_reward(f"orm:{vllm['root'] / 'orm'}?{options}")
+    question = "What is 1 + 1?"
+    steps = ["First, 1 + 1 = 2.\n\n", "So the answer is 2."]
+    for i, step in enumerate(steps):
+        a, b = remote.score(question, steps[:i], step), local.score(question, steps[:i], step)
+        assert 0.01 < b.value < 0.99
+        assert a.value == pytest.approx(b.value, rel=1e-4, abs=0), (i, a.value, b.value)
+        assert a.scored_tokens > 0 and a.prompt_tokens > 0
 
 
 @pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data/gsm8k.jsonl")

@@ -27,7 +27,7 @@ __all__ = ["ArithmeticReward", "LikelihoodReward", "ProductReward", "RewardModel
 DEFAULT_REWARD = "arithmetic*likelihood-min"
 SPECS = ("likelihood", "likelihood-min", "likelihood:MODEL", "arithmetic", "A*B",
          "qwen-prm:SOURCE", "skywork-prm:SOURCE", "math-shepherd:SOURCE", "rlhflow:SOURCE",
-         "orm:SOURCE", "judge:MODEL@URL", "vllm-prm:MODEL@URL")
+         "orm:SOURCE", "judge:MODEL@URL", "vllm-prm:MODEL@URL", "vllm-orm:MODEL@URL")
 
 
 def make_reward(spec: str, load: Callable[[str], LanguageModel] | None = None) -> RewardModel:
@@ -44,6 +44,10 @@ def make_reward(spec: str, load: Callable[[str], LanguageModel] | None = None) -
             if load is None:
                 raise InvalidInputError(f"reward '{spec}' needs a model loader")
             return LikelihoodReward(load(spec[len(prefix):]), reduce=reduce)
+    if spec.startswith("vllm-orm:"):
+        from rewardspec.rewards.prm.vllm_pooling import load_vllm_orm
+
+        return load_vllm_orm(spec[len("vllm-orm:"):])
     if spec.startswith("vllm-prm:"):
         from rewardspec.rewards.prm.vllm_pooling import load_vllm_prm
 

@@ -1,4 +1,5 @@
-"""Qwen2.5-Math-PRM served by vLLM (``--runner pooling``), read through its pooling API.
+"""Reward models served by vLLM (``--runner pooling``): Qwen2.5-Math-PRM over ``/pooling``
+(``vllm-prm:``), and outcome reward models over ``/classify`` (``vllm-orm:``, see :class:`VllmORM`).
 
 ``vllm-prm:MODEL@URL[,URL…]?template=DIR&params=N`` scores a step the way
 the in-process ``qwen-prm:`` adapter does: the same chat (system, question,
@@ -23,7 +24,9 @@ had cached.
 
 from __future__ import annotations
 
+import math
 import threading
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
@@ -126,6 +129,90 @@ class VllmQwenPRM:
                 return row["data"] if "data" in row else row["embedding"], reply.get("usage") or {}
             except (ValueError, KeyError, IndexError, TypeError):
                 raise RemoteEngineError(f"{endpoint.url}{path}: not a pooling reply: {response.text[:160]}") from None
+
+
+class VllmORM:
+    """An outcome reward model (one-label sequence classifier) on vLLM, as a PRM, like ``orm:``.
+
+    The conversation (user: question, assistant: the steps so far, trailing whitespace
+    removed) is tokenized here exactly as the in-process adapter does and sent as token
+    ids to ``POST /classify``: vLLM returns sigmoid(score) for a one-label head, which is
+    turned back into the score and mapped with the adapter's own
+    ``sigmoid((score - center) / scale)``.
+    """
+
+    def __init__(self, spec: RemoteSpec, center: float = 0.0, scale: float = 1.0,
+                 pool: EndpointPool | None = None) -> None:
+        if not scale > 0:
+            raise InvalidInputError(f"vllm-orm: scale must be > 0, got {scale}")
+        from transformers import AutoTokenizer
+
+        self.spec, self.center, self.scale = spec, float(center), float(scale)
+        self.name = f"vllm-orm:{spec.model}"
+        self.params = spec.params
+        source = spec.template or spec.model
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source)
+        except Exception as exc:
+            raise InvalidInputError(f"vllm-orm '{spec.model}': cannot read its tokenizer from '{source}' "
+                                    f"({exc}); set template= to the ORM's directory") from None
+        self._lock = threading.Lock()
+        self.pool = pool or EndpointPool(spec.base_urls, api_key=api_key_of(spec), timeout_s=spec.timeout_s,
+                                         max_in_flight=spec.max_in_flight, policy=RetryPolicy(attempts=spec.attempts))
+
+    def check(self) -> None:
+        self.pool.check(self.spec.model, self.spec.api_key_env)
+
+    def score(self, question: str, previous_steps: list[str], step: str,
+              generation: Generation | None = None) -> RewardScore:
+        from rewardspec.rewards.prm.orm import squash
+
+        conversation = [{"role": "user", "content": question},
+                        {"role": "assistant", "content": "".join([*previous_steps, step]).rstrip()}]
+        with self._lock:
+            text = self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=False)
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+            scored = len(self.tokenizer.encode(step, add_special_tokens=False))
+        session = session_key([{"role": "user", "content": question}])
+        probability = self.pool.call("classify", session, lambda endpoint: self._classify(endpoint, ids))
+        p = min(max(probability, 1e-300), 1 - 1e-16)
+        raw = math.log(p) - math.log1p(-p)
+        return RewardScore(squash(raw, self.center, self.scale), scored_tokens=min(scored, len(ids)),
+                           prompt_tokens=max(0, len(ids) - scored))
+
+    def _classify(self, endpoint, ids: list[int]) -> float:
+        root = endpoint.url[: -len("/v1")] if endpoint.url.endswith("/v1") else endpoint.url
+        try:
+            response = endpoint.client.post(root + "/classify", json={"model": self.spec.model, "input": ids})
+        except httpx.HTTPError as exc:
+            raise RetryableError(describe_failure(exc)) from None
+        _raise_for_status(endpoint.url, response)
+        try:
+            probs = response.json()["data"][0]["probs"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise RemoteEngineError(f"{endpoint.url}/classify: not a classification reply: "
+                                    f"{response.text[:160]}") from None
+        if len(probs) != 1:
+            raise RemoteEngineError(f"{self.name}: {len(probs)} labels; an outcome reward model has one score")
+        return float(probs[0])
+
+
+def load_vllm_orm(source: str) -> VllmORM:
+    """``vllm-orm:MODEL@URL?template=DIR&center=0&scale=1&params=N``."""
+    if "@" not in source:
+        raise InvalidInputError(f"vllm-orm '{source}': write vllm-orm:MODEL@http://HOST:PORT/v1")
+    model, at, rest = source.partition("@")
+    urls, _, query = rest.partition("?")
+    options = dict(parse_qsl(query))
+    center, scale = options.pop("center", "0"), options.pop("scale", "1")
+    try:
+        center_value, scale_value = float(center), float(scale)
+    except ValueError:
+        raise InvalidInputError(f"vllm-orm '{model}': center and scale must be numbers") from None
+    spec = RemoteSpec.parse(f"{model}@{urls}" + (f"?{urlencode(options)}" if options else ""))
+    orm = VllmORM(spec, center_value, scale_value)
+    orm.check()
+    return orm
 
 
 def load_vllm_prm(source: str) -> VllmQwenPRM:
