@@ -133,6 +133,11 @@ class RemoteSpec:
             logprobs=_flag(model, options.get("logprobs")),
         )
 
+    def pool(self) -> EndpointPool:
+        """The pooled, retrying connections to this spec's servers (every remote client's)."""
+        return EndpointPool(self.base_urls, api_key=api_key_of(self), timeout_s=self.timeout_s,
+                            max_in_flight=self.max_in_flight, policy=RetryPolicy(attempts=self.attempts))
+
     def to_spec(self) -> str:
         """The one-line spec, as settings and run records store it."""
         defaults = RemoteSpec(model=self.model, base_urls=self.base_urls)
@@ -239,7 +244,7 @@ class RemoteModel:
                  renderer: ChatRenderer | None = None) -> None:
         self.spec = spec
         self.name = spec.model
-        api_key = api_key_of(spec)
+        api_key_of(spec)  # a missing key variable fails before the template is read
         template = spec.template or spec.model
         try:
             self.renderer = renderer or ChatRenderer(template)
@@ -249,8 +254,7 @@ class RemoteModel:
                 "set template= to an embedded name, a GGUF file or a tokenizer directory"
             ) from None
         self.params = spec.params or self.renderer.params
-        self.pool = pool or EndpointPool(spec.base_urls, api_key=api_key, timeout_s=spec.timeout_s,
-                                         max_in_flight=spec.max_in_flight, policy=RetryPolicy(attempts=spec.attempts))
+        self.pool = pool or spec.pool()
         self._seen: OrderedDict[str, str] = OrderedDict()  # session -> text the server has cached
         self._seen_lock = threading.Lock()
 

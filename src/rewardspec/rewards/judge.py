@@ -23,11 +23,10 @@ from rewardspec.models.endpoints import (
     EndpointPool,
     RemoteEngineError,
     RetryableError,
-    RetryPolicy,
     describe_failure,
     session_key,
 )
-from rewardspec.models.remote import RemoteSpec, _raise_for_status, api_key_of, json_reply
+from rewardspec.models.remote import RemoteSpec, _raise_for_status, json_reply
 from rewardspec.types import Generation, RewardScore
 
 JUDGE_SYSTEM = (
@@ -70,9 +69,7 @@ class JudgeReward:
         self.spec = spec
         self.name = f"judge:{spec.model}"
         self.params = spec.params
-        self.pool = pool or EndpointPool(spec.base_urls, api_key=api_key_of(spec), timeout_s=spec.timeout_s,
-                                         max_in_flight=spec.max_in_flight,
-                                         policy=RetryPolicy(attempts=spec.attempts))
+        self.pool = pool or spec.pool()
         self._logprobs = spec.logprobs is not False  # on unless logprobs=false
         self._top = top_logprobs
 

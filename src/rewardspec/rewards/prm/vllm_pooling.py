@@ -35,11 +35,10 @@ from rewardspec.models.endpoints import (
     EndpointPool,
     RemoteEngineError,
     RetryableError,
-    RetryPolicy,
     describe_failure,
     session_key,
 )
-from rewardspec.models.remote import RemoteSpec, _raise_for_status, api_key_of
+from rewardspec.models.remote import RemoteSpec, _raise_for_status
 from rewardspec.prompts import QWEN_MATH_COT_SYSTEM
 from rewardspec.types import Generation, RewardScore
 
@@ -85,8 +84,7 @@ class VllmQwenPRM:
             raise InvalidInputError(f"vllm-prm '{spec.model}': cannot read its tokenizer from '{source}' "
                                     f"({exc}); set template= to the PRM's directory") from None
         self._lock = threading.Lock()
-        self.pool = pool or EndpointPool(spec.base_urls, api_key=api_key_of(spec), timeout_s=spec.timeout_s,
-                                         max_in_flight=spec.max_in_flight, policy=RetryPolicy(attempts=spec.attempts))
+        self.pool = pool or spec.pool()
         self._route = 0
 
     def check(self) -> None:
@@ -157,8 +155,7 @@ class VllmORM:
             raise InvalidInputError(f"vllm-orm '{spec.model}': cannot read its tokenizer from '{source}' "
                                     f"({exc}); set template= to the ORM's directory") from None
         self._lock = threading.Lock()
-        self.pool = pool or EndpointPool(spec.base_urls, api_key=api_key_of(spec), timeout_s=spec.timeout_s,
-                                         max_in_flight=spec.max_in_flight, policy=RetryPolicy(attempts=spec.attempts))
+        self.pool = pool or spec.pool()
 
     def check(self) -> None:
         self.pool.check(self.spec.model, self.spec.api_key_env)
