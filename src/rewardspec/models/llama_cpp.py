@@ -136,8 +136,9 @@ class LlamaCppModel:
         return sync_context(self.llm, tokens)
 
     def _last_logits(self) -> np.ndarray:
+        """A view of llama.cpp's float32 logits, valid until the next decode (no copy)."""
         ptr = self.llm._ctx.get_logits_ith(-1)
-        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).astype(np.float64)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
     def _is_eog(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
@@ -171,7 +172,7 @@ class LlamaCppModel:
             processed = self._sync(context)
             if not cont:
                 return ContinuationScore([], processed)
-            rows = [self._last_logits()]
+            rows = [self._last_logits().copy()]
             llm = self.llm
             # Evaluate the continuation with logits at every position, n_batch at a time.
             for i in range(0, len(cont) - 1, llm.n_batch):
@@ -183,9 +184,9 @@ class LlamaCppModel:
                 llm.n_tokens += len(chunk)
                 for j in range(len(chunk)):
                     ptr = llm._ctx.get_logits_ith(j)
-                    rows.append(np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).astype(np.float64))
+                    rows.append(np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy())
             logprobs = []
             for row, token in zip(rows, cont):
-                shifted = row - row.max()
-                logprobs.append(float(shifted[token] - np.log(np.exp(shifted).sum())))
+                shifted = np.subtract(row, row.max(), dtype=np.float32)
+                logprobs.append(float(shifted[token]) - float(np.log(np.exp(shifted).sum(dtype=np.float64))))
             return ContinuationScore(logprobs, processed)
