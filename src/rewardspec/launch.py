@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -55,6 +56,8 @@ class ServerSpec(BaseModel):
     max_model_len: int | None = Field(None, ge=16)
     dtype: str | None = None
     runner: Literal["generate", "pooling"] = "generate"
+    convert: str | None = Field(None, description="vLLM --convert, e.g. classify for a Math-Shepherd PRM.")
+    hf_overrides: dict | None = Field(None, description="vLLM --hf-overrides (JSON).")
     pooler_config: dict | None = None
     prefix_caching: bool = True
     n_ctx: int = Field(4096, ge=256, description="llama.cpp: context window.")
@@ -124,8 +127,12 @@ def command_for(spec: ServerSpec, vllm_python: str) -> tuple[list[str], dict[str
                         ("--max-model-len", spec.max_model_len), ("--dtype", spec.dtype)):
         if value is not None:
             args += [flag, str(value)]
+    if spec.hf_overrides:
+        args += ["--hf-overrides", json.dumps(spec.hf_overrides, ensure_ascii=False)]
     if spec.runner == "pooling":
         args += ["--runner", "pooling"]
+        if spec.convert:
+            args += ["--convert", spec.convert]
         if spec.pooler_config:
             args += ["--pooler-config", json.dumps(spec.pooler_config)]
     elif spec.prefix_caching:
@@ -242,9 +249,18 @@ def _healthy(spec: ServerSpec) -> bool:
         return False
 
 
+def _exit_on_signal(signum, frame) -> None:
+    """SIGTERM and SIGHUP unwind like Ctrl-C, so the servers are stopped, not orphaned
+    (they run in sessions of their own; a process manager's stop sends SIGTERM)."""
+    raise SystemExit(128 + signum)
+
+
 def launch(config_path: str, command: list[str], console=None) -> int:
     """Start every server, run ``command`` (or wait for Ctrl-C), stop them; the command's exit code."""
     config = load_launch_config(config_path)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _exit_on_signal)
     with Servers(config, console) as servers:
         for role, spec in config.servers.items():
             message = f"{role}: {spec.engine} serving '{spec.name}' at {spec.base_url} (log {servers.logs[role]})"
