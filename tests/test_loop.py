@@ -226,3 +226,43 @@ def test_a_draft_looping_on_blank_lines_is_rejected_too():
     trace = RSD(draft=draft, target=target, reward=QueueReward([0.9, 0.9])).solve("q")
     assert trace.steps[0].source == "target" and trace.steps[0].rejected_draft.degenerate
     assert trace.finish_reason == "eos"
+
+
+class SlowModel(ScriptedModel):
+    """A scripted model that takes a known time per call and reports part of it as prefill."""
+
+    def __init__(self, *args, seconds: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seconds = seconds
+
+    def generate_step(self, messages, response_prefix, sampling):
+        import time
+
+        time.sleep(self.seconds)
+        gen = super().generate_step(messages, response_prefix, sampling)
+        gen.prefill_seconds = self.seconds / 4
+        return gen
+
+
+class SlowReward(QueueReward):
+    def score(self, question, previous_steps, step, generation=None):
+        import time
+
+        time.sleep(0.03)
+        return super().score(question, previous_steps, step, generation)
+
+
+def test_each_role_records_its_time_and_the_paper_convention_counts_reward_calls():
+    draft = SlowModel("draft", DRAFT, params=100, seconds=0.02)
+    target = SlowModel("target", TARGET, params=1000, seconds=0.05)
+    reward = SlowReward([0.9, 0.2, 0.8])
+    trace = RSD(draft=draft, target=target, reward=reward, delta=0.7).solve("q")
+    u = trace.usage
+    assert u["draft"].seconds >= 3 * 0.02 and u["target"].seconds >= 0.05 and u["reward"].seconds >= 3 * 0.03
+    assert u["draft"].prefill_seconds == pytest.approx(3 * 0.005)
+    assert u["target"].prefill_seconds == pytest.approx(0.0125)
+    assert sum(x.seconds for x in u.values()) <= trace.wall_seconds
+    d = trace.to_dict()
+    assert d["usage"]["reward"]["seconds"] == pytest.approx(u["reward"].seconds, abs=1e-4)
+    # The paper's convention: generated draft and target tokens, one token per reward call.
+    assert trace.flops_paper == 2 * 100 * 31 + 2 * 1000 * 10 + 2 * 7 * 3 == d["flops_paper"]

@@ -25,6 +25,8 @@ class Generation:
     """"degenerate": the step fell into a loop and was cut (see :mod:`rewardspec.steps`)."""
     token_logprobs: list[float] | None = None
     """Log-probability of each generated token under the generating model."""
+    prefill_seconds: float | None = None
+    """Time spent on the prompt before the first new token, where the backend can tell."""
 
     @property
     def ends_answer(self) -> bool:
@@ -77,10 +79,14 @@ class ModelUsage:
     discarded_tokens: int = 0
     scored_tokens: int = 0
     calls: int = 0
+    seconds: float = 0.0
+    """Wall time inside this role's calls (generate or score)."""
+    prefill_seconds: float = 0.0
+    """Of ``seconds``, the part spent on prompts, where the backend reports it."""
 
     @property
     def flops(self) -> float:
-        """FLOPs of generated (and, for a reward model, scored) tokens: the paper's convention."""
+        """FLOPs of generated (and, for a reward model, scored) tokens: our convention."""
         return 2.0 * self.params * (self.generated_tokens + self.scored_tokens)
 
     @property
@@ -90,15 +96,18 @@ class ModelUsage:
             self.generated_tokens + self.scored_tokens + self.prompt_tokens
         )
 
-    def add_generation(self, gen: Generation) -> None:
+    def add_generation(self, gen: Generation, seconds: float = 0.0) -> None:
         self.generated_tokens += gen.generated_tokens
         self.prompt_tokens += gen.prompt_tokens
         self.calls += 1
+        self.seconds += seconds
+        self.prefill_seconds += gen.prefill_seconds or 0.0
 
-    def add_score(self, score: RewardScore) -> None:
+    def add_score(self, score: RewardScore, seconds: float = 0.0) -> None:
         self.scored_tokens += score.scored_tokens
         self.prompt_tokens += score.prompt_tokens
         self.calls += 1
+        self.seconds += seconds
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +119,8 @@ class ModelUsage:
             "calls": self.calls,
             "flops": self.flops,
             "flops_with_prompt": self.flops_with_prompt,
+            "seconds": round(self.seconds, 4),
+            "prefill_seconds": round(self.prefill_seconds, 4),
         }
 
 
@@ -141,6 +152,14 @@ class Trace:
         return sum(u.flops_with_prompt for u in self.usage.values())
 
     @property
+    def flops_paper(self) -> float:
+        """The paper's convention: draft and target generated tokens, and one token per
+        reward call at the reward model's size (its FLOPs table counts ~1 per step)."""
+        lm = sum(2.0 * u.params * u.generated_tokens for role, u in self.usage.items() if role != "reward")
+        reward = self.usage.get("reward")
+        return lm + (2.0 * reward.params * reward.calls if reward else 0.0)
+
+    @property
     def response_tokens(self) -> int:
         return sum(step.generated_tokens for step in self.steps)
 
@@ -163,6 +182,7 @@ class Trace:
             "usage": {role: u.to_dict() for role, u in self.usage.items()},
             "flops": self.flops,
             "flops_with_prompt": self.flops_with_prompt,
+            "flops_paper": self.flops_paper,
             "draft_steps": self.draft_steps,
             "target_steps": self.target_steps,
             "finish_reason": self.finish_reason,

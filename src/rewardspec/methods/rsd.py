@@ -210,8 +210,9 @@ class RSD:
         if gen.finish_reason == "degenerate":
             score = None  # a loop is rejected as it is: no reward call is spent on it
         else:
+            started = time.perf_counter()
             score = self.reward.score(question, [s.text for s in trace.steps], gen.text, gen)
-            trace.usage["reward"].add_score(score)
+            trace.usage["reward"].add_score(score, time.perf_counter() - started)
             if decide(self.rule, score.value, accept_rng):
                 draft_step.reward = score.value
                 return draft_step, gen
@@ -228,8 +229,9 @@ class RSD:
         if params is None:
             return None
         model: LanguageModel = getattr(self, role)
+        started = time.perf_counter()
         gen = model.generate_step(messages, prefix, params)
-        trace.usage[role].add_generation(gen)
+        trace.usage[role].add_generation(gen, time.perf_counter() - started)
         return Step(gen.text, role, None, gen.generated_tokens), gen
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -155,9 +156,13 @@ class LlamaCppModel:
         with self._lock:
             tokens = self._tokens(messages, response_prefix)
             self._check_room(len(tokens), sampling.max_tokens)
+            started = time.perf_counter()
             processed = self._sync(tokens)
-            return write_step(sampling, self._last_logits, lambda token: self.llm.eval([token]), self._is_eog,
-                              ByteDetokenizer(self._token_bytes), processed)
+            prefill = time.perf_counter() - started
+            gen = write_step(sampling, self._last_logits, lambda token: self.llm.eval([token]), self._is_eog,
+                             ByteDetokenizer(self._token_bytes), processed)
+            gen.prefill_seconds = prefill
+            return gen
 
     def _token_bytes(self, token: int) -> bytes:
         return self.llm.detokenize([token])

@@ -25,6 +25,7 @@ stays light.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -174,14 +175,18 @@ class TransformersModel:
         with self._lock, torch.inference_mode():
             tokens = self._tokens(messages, response_prefix)
             self._check_room(len(tokens), sampling.max_tokens)
+            started = time.perf_counter()
             slot, common = self._cache.prepare(self._key(messages), tokens)
             state = {"logits": self._run(slot, tokens[common:])[-1]}
+            prefill = time.perf_counter() - started  # on CUDA, kernels still queued fall into decode
 
             def feed(token: int) -> None:
                 state["logits"] = self._run(slot, [token])[-1]
 
-            return write_step(sampling, lambda: state["logits"].to("cpu", torch.float64).numpy(), feed,
-                              self._eos.__contains__, WindowDetokenizer(self._decode), len(tokens) - common)
+            gen = write_step(sampling, lambda: state["logits"].to("cpu", torch.float32).numpy(), feed,
+                             self._eos.__contains__, WindowDetokenizer(self._decode), len(tokens) - common)
+            gen.prefill_seconds = prefill
+            return gen
 
     def score_continuation(
         self, messages: list[Message], response_prefix: str, continuation: str
