@@ -201,10 +201,10 @@ def build_skywork_prm(directory: Path, seed: int = 0, shards: int = 2):
     return lm, v_head.eval(), tokenizer
 
 
-def build_math_shepherd(directory: Path, seed: int = 0):
+def build_math_shepherd(directory: Path, seed: int = 0, **overrides):
     """math-shepherd-mistral-7b-prm layout: a Mistral causal LM, Llama-2 style tokenizer."""
     tokenizer = metaspace_tokenizer()
-    model = build_causal_lm(directory, "mistral", tokenizer, seed, sliding_window=None)
+    model = build_causal_lm(directory, "mistral", tokenizer, seed, sliding_window=None, **overrides)
     return model, tokenizer
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -15,9 +17,10 @@ from rewardspec.eval.runner import load_config
 from rewardspec.launch import LaunchConfig, LaunchError, Servers, command_for, load_launch_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-TINY_ENV = {"RS_TINY_LOGS": "/tmp/logs", "RS_TINY_LM": "/m/lm", "RS_TINY_PRM": "/m/prm", "RS_TINY_ORM": "/m/orm", "RS_TINY_LM_PORT": "8501",
-            "RS_TINY_ORM_PORT": "8503",
-            "RS_TINY_PRM_PORT": "8502", "RS_TINY_DATA": "/d/gsm8k.jsonl", "RS_TINY_OUT": "/tmp/out"}
+TINY_ENV = {"RS_TINY_LOGS": "/tmp/logs", "RS_TINY_LM": "/m/lm", "RS_TINY_PRM": "/m/prm", "RS_TINY_ORM": "/m/orm",
+            "RS_TINY_SHEPHERD": "/m/shepherd", "RS_TINY_LM_PORT": "8501", "RS_TINY_PRM_PORT": "8502",
+            "RS_TINY_ORM_PORT": "8503", "RS_TINY_SHEPHERD_PORT": "8504", "RS_TINY_DATA": "/d/gsm8k.jsonl",
+            "RS_TINY_OUT": "/tmp/out"}
 
 
 def _free_port() -> int:
@@ -31,6 +34,9 @@ def test_every_ready_config_loads(setup, monkeypatch):
     for name, value in TINY_ENV.items():
         monkeypatch.setenv(name, value)
     launch = load_launch_config(str(CONFIGS / setup / "launch.yaml"))
+    for other in sorted((CONFIGS / setup).glob("*.yaml")):  # any further launch file loads too
+        if other.name not in ("launch.yaml", "eval.yaml"):
+            assert load_launch_config(str(other)).servers
     evaluation = load_config(str(CONFIGS / setup / "eval.yaml"), {})
     served = {(s.name, s.port) for s in launch.servers.values()}
     for role in ("draft", "target"):
@@ -64,6 +70,18 @@ def test_vllm_commands_pass_the_settings_on():
     assert env == {"CUDA_VISIBLE_DEVICES": "1,2"}
     generate = LaunchConfig.model_validate({"servers": {"t": {"model": "m", "port": 1}}}).servers["t"]
     assert "--enable-prefix-caching" in command_for(generate, "py")[0]
+    assert "--convert" not in joined and "--hf-overrides" not in joined
+
+
+def test_a_math_shepherd_server_gets_convert_and_hf_overrides_as_json():
+    spec = LaunchConfig.model_validate({"servers": {"prm": {
+        "model": "peiyi9979/math-shepherd-mistral-7b-prm", "port": 8003, "runner": "pooling", "convert": "classify",
+        "hf_overrides": {"classifier_from_token": ["▁-", "▁+"], "method": "no_post_processing"},
+        "pooler_config": {"pooling_type": "STEP", "step_tag_id": 12902, "task": "token_classify"}}}}).servers["prm"]
+    args, _ = command_for(spec, "py")
+    assert args[args.index("--convert") + 1] == "classify"
+    assert json.loads(args[args.index("--hf-overrides") + 1])["classifier_from_token"] == ["▁-", "▁+"]
+    assert json.loads(args[args.index("--pooler-config") + 1])["pooling_type"] == "STEP"
 
 
 def test_llama_cpp_commands_use_the_embedded_gguf_and_never_interrupt_streams():
@@ -131,3 +149,31 @@ def test_launch_runs_the_command_while_the_server_is_up_then_stops_it(tmp_path):
                               sys.executable, "-c", "raise SystemExit(7)"], capture_output=True, text=True,
                              timeout=300)
     assert failing.returncode == 7  # the command's own exit code
+
+
+def test_sigterm_to_launch_stops_the_servers_and_the_command(tmp_path):
+    """A process manager stops launch with SIGTERM: nothing it started may outlive it."""
+    port = _free_port()
+    config = tmp_path / "launch.json"
+    config.write_text(json.dumps({"log_dir": str(tmp_path / "logs"), "servers": {
+        "draft": {"engine": "llama.cpp", "model": "tiny", "port": port, "n_threads": 1, "n_ctx": 1024}}}))
+    marker = tmp_path / "command-ran"
+    command = f"import pathlib, time; pathlib.Path({str(marker)!r}).write_text('up'); time.sleep(120)"
+    launcher = subprocess.Popen([sys.executable, "-m", "rewardspec", "launch", "--config", str(config), "--",
+                                 sys.executable, "-c", command], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert launcher.poll() is None, launcher.stderr.read()
+            assert time.monotonic() < deadline, "the command never started"
+            time.sleep(0.5)
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).status_code == 200
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+    stray = subprocess.run(["pgrep", "-f", command], capture_output=True, text=True)
+    assert stray.stdout.strip() == "", "the command outlived launch"

