@@ -1,0 +1,49 @@
+"""The simulated engine that benchmarks/throughput.py replays traces on (pure logic)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
+spec = importlib.util.spec_from_file_location("throughput_benchmark", SCRIPT)
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench  # dataclasses look their module up
+spec.loader.exec_module(bench)
+
+ENGINES = {"draft": bench.Engine(1.0), "target": bench.Engine(2.0), "reward": bench.Engine(5.0)}
+
+
+def test_one_request_takes_its_phases_in_turn_under_both_schedules():
+    trace = [[(3, True, 0, True), (2, False, 4, True)]]
+    # draft 3 ticks, score, draft 2, score, rewrite 4 target ticks: 3 + 5 + 2 + 5 + 8
+    assert bench.ours(trace, ENGINES) == pytest.approx(23.0)
+    assert bench.lockstep(trace, ENGINES) == pytest.approx(23.0)
+
+
+def test_lockstep_waits_for_the_slowest_request_in_every_phase():
+    traces = [[(10, True, 0, True), (1, True, 0, True)], [(1, True, 0, True), (10, True, 0, True)]]
+    assert bench.ours(traces, ENGINES) == pytest.approx(21.0)  # each: 10 + 5 + 1 + 5, overlapped
+    assert bench.lockstep(traces, ENGINES) == pytest.approx(30.0)  # 10 + 5, twice
+
+
+def test_a_tick_is_flat_up_to_the_width_and_grows_past_it():
+    one = [[(4, True, 0, False)]]
+    assert bench.ours(one * 2, {**ENGINES, "draft": bench.Engine(1.0, width=2)}) == pytest.approx(4.0)
+    assert bench.ours(one * 3, {**ENGINES, "draft": bench.Engine(1.0, width=2)}) == pytest.approx(8.0)
+
+
+def test_unscored_drafts_cost_no_reward_call_and_records_become_rounds():
+    record = {"steps": [
+        {"source": "draft", "generated_tokens": 5, "reward": 0.9, "rejected_draft": None},
+        {"source": "target", "generated_tokens": 7, "reward": None,
+         "rejected_draft": {"generated_tokens": 6, "reward": None, "degenerate": True}},
+        {"source": "target", "generated_tokens": 3, "reward": None,
+         "rejected_draft": {"generated_tokens": 2, "reward": 0.1}},
+    ]}
+    rounds = bench.rounds_of(record)
+    assert rounds == [(5, True, 0, True), (6, False, 7, False), (2, False, 3, True)]
+    assert bench.ours([rounds], ENGINES) == pytest.approx(5 + 5 + 6 + 14 + 2 + 5 + 6)
