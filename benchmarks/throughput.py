@@ -14,10 +14,12 @@ batch) and grows with each further 64. A reward call is one tick of the reward e
 Defaults: draft 8 ms, target 20 ms, reward 25 ms per tick (``--ticks``).
 
 * **ours**: every request moves on by itself, as ``rewardspec eval --concurrency N`` and
-  the server do: a step accepted or rewritten, the request drafts its next step at once.
+  the server do: a step accepted or rewritten, the request drafts its next step at once,
+  and a finished request's place goes to the next one (``--batch`` in flight).
 * **lockstep**: the reference's ``get_responses``: each round, every unfinished request
   drafts; when all drafts are done, all are scored; when all scores are in, the rejected
-  steps are rewritten; then the next round. Each phase waits for the slowest request.
+  steps are rewritten; then the next round. Each phase waits for the slowest request, and
+  the next batch of ``--batch`` starts when the whole batch has finished.
 
 Printed: requests per simulated second for both, and the ratio (target: ours ≥ 1.5x the
 lockstep loop). Writes JSON to ``--output``.
@@ -119,14 +121,22 @@ class Simulation:
         return self.now
 
 
-def ours(traces: list[list[Round]], engines: dict[str, Engine]) -> float:
-    """Makespan when each request moves on by itself."""
+def ours(traces: list[list[Round]], engines: dict[str, Engine], in_flight: int | None = None) -> float:
+    """Makespan when each request moves on by itself, ``in_flight`` at a time (a finished
+    request's place goes to the next waiting one at once, as in the server)."""
     sim = Simulation(engines)
     position = [0] * len(traces)
+    waiting = list(range(len(traces)))[::-1]
+
+    def admit() -> None:
+        if waiting:
+            start_round(waiting.pop())
 
     def start_round(r: int) -> None:
         if position[r] < len(traces[r]):
             sim.submit("draft", r, traces[r][position[r]][0])
+        else:
+            admit()
 
     def done(r: int, engine: str) -> None:
         draft, accepted, target, scored = traces[r][position[r]]
@@ -139,13 +149,21 @@ def ours(traces: list[list[Round]], engines: dict[str, Engine]) -> float:
             start_round(r)
 
     sim.done = done
-    for r in range(len(traces)):
-        start_round(r)
+    for _ in range(min(len(traces), in_flight or len(traces))):
+        admit()
     return sim.run()
 
 
-def lockstep(traces: list[list[Round]], engines: dict[str, Engine]) -> float:
-    """Makespan when every phase of a round waits for the whole batch."""
+def lockstep(traces: list[list[Round]], engines: dict[str, Engine], batch: int | None = None) -> float:
+    """Makespan when every phase of a round waits for the whole batch, batch after batch."""
+    batch = batch or len(traces)
+    total = 0.0
+    for first in range(0, len(traces), batch):
+        total += _lockstep_batch(traces[first:first + batch], engines)
+    return total
+
+
+def _lockstep_batch(traces: list[list[Round]], engines: dict[str, Engine]) -> float:
     sim = Simulation(engines)
     position = [0] * len(traces)
     waiting: set[int] = set()
@@ -186,7 +204,8 @@ def lockstep(traces: list[list[Round]], engines: dict[str, Engine]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", default="runs/cost/samples-rsd.jsonl")
-    ap.add_argument("--batch", type=int, default=64, help="requests in flight (lockstep: the batch)")
+    ap.add_argument("--requests", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=64, help="requests in flight (lockstep: the batch size)")
     ap.add_argument("--ticks", default="8,20,25", help="ms per tick: draft, target, reward")
     ap.add_argument("--width", type=int, default=64, help="sequences a tick serves at flat cost")
     ap.add_argument("--output", default="runs/throughput-sim.json")
@@ -197,18 +216,19 @@ def main() -> None:
                          "or benchmarks/cost.py")
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     recorded = [rounds_of(r) for r in records]
-    traces = [recorded[i % len(recorded)] for i in range(args.batch)]  # repeat to fill the batch
+    traces = [recorded[i % len(recorded)] for i in range(args.requests)]  # recorded answers, repeated
     draft, target, reward = (float(x) / 1000 for x in args.ticks.split(","))
     engines = {"draft": Engine(draft, args.width), "target": Engine(target, args.width),
                "reward": Engine(reward, args.width)}
-    a, b = ours(traces, engines), lockstep(traces, engines)
-    result = {"simulation": True, "requests": len(traces), "recorded_answers": len(recorded),
+    a, b = ours(traces, engines, args.batch), lockstep(traces, engines, args.batch)
+    result = {"simulation": True, "requests": len(traces), "in_flight": args.batch,
+              "recorded_answers": len(recorded),
               "ticks_s": {"draft": draft, "target": target, "reward": reward}, "width": args.width,
               "ours_requests_per_s": len(traces) / a, "lockstep_requests_per_s": len(traces) / b,
               "ratio": b / a}
     print(f"SIMULATED GPU engines (tick flat up to {args.width} sequences; draft {draft * 1e3:g} ms, "
           f"target {target * 1e3:g} ms, reward {reward * 1e3:g} ms), replaying {len(recorded)} recorded "
-          f"RSD answers as {len(traces)} requests:")
+          f"RSD answers as {len(traces)} requests, {args.batch} in flight:")
     print(f"  ours (per-request)  {result['ours_requests_per_s']:8.2f} requests/s (makespan {a:.1f} s)")
     print(f"  lockstep            {result['lockstep_requests_per_s']:8.2f} requests/s (makespan {b:.1f} s)")
     print(f"  ours ÷ lockstep     {result['ratio']:.2f}x")

@@ -47,3 +47,11 @@ def test_unscored_drafts_cost_no_reward_call_and_records_become_rounds():
     rounds = bench.rounds_of(record)
     assert rounds == [(5, True, 0, True), (6, False, 7, False), (2, False, 3, True)]
     assert bench.ours([rounds], ENGINES) == pytest.approx(5 + 5 + 6 + 14 + 2 + 5 + 6)
+
+
+def test_a_finished_request_hands_its_place_to_the_next_and_lockstep_goes_batch_by_batch():
+    short, long = [(1, True, 0, False)], [(10, True, 0, False)]
+    traces = [long, short, short, short]
+    # Two in flight: the long one holds a place for 10 ticks while three short ones pass the other.
+    assert bench.ours(traces, ENGINES, in_flight=2) == pytest.approx(10.0)
+    assert bench.lockstep(traces, ENGINES, batch=2) == pytest.approx(11.0)  # 10, then 1
