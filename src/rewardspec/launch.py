@@ -251,16 +251,27 @@ def _healthy(spec: ServerSpec) -> bool:
 
 def _exit_on_signal(signum, frame) -> None:
     """SIGTERM and SIGHUP unwind like Ctrl-C, so the servers are stopped, not orphaned
-    (they run in sessions of their own; a process manager's stop sends SIGTERM)."""
+    (they run in sessions of their own; a process manager's stop sends SIGTERM). A second
+    one is ignored, so it cannot cut the stopping short."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
 
 def launch(config_path: str, command: list[str], console=None) -> int:
     """Start every server, run ``command`` (or wait for Ctrl-C), stop them; the command's exit code."""
     config = load_launch_config(config_path)
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, _exit_on_signal)
+        previous = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _launch(config, command, console)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _launch(config: LaunchConfig, command: list[str], console) -> int:
     with Servers(config, console) as servers:
         for role, spec in config.servers.items():
             message = f"{role}: {spec.engine} serving '{spec.name}' at {spec.base_url} (log {servers.logs[role]})"
@@ -273,6 +284,17 @@ def launch(config_path: str, command: list[str], console=None) -> int:
             raise LaunchError(f"{', '.join(dead)} stopped; last lines of {servers.logs[dead[0]]}:\n"
                               f"{log_tail(servers.logs[dead[0]])}")
         try:
-            return subprocess.run(command).returncode
+            child = subprocess.Popen(command)
         except OSError as exc:
             raise LaunchError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
+        try:
+            return child.wait()
+        except BaseException:  # stopped ourselves: the command gets SIGTERM first, as we did
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+            raise

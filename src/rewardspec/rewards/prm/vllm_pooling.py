@@ -92,6 +92,14 @@ def _p_good(row: list[float]) -> float:
 FORMATS = ("qwen", "math-shepherd")
 
 
+def _route_refused(response: httpx.Response, extra: dict) -> bool:
+    """The server lacks this route (an older vLLM), as opposed to refusing this one request
+    (a prompt over max_model_len is a 400 too, and must not move every later call)."""
+    if response.status_code in (404, 405):
+        return True
+    return bool(extra) and response.status_code in (400, 422) and "task" in response.text.lower()
+
+
 class VllmStepPRM:
     """A step-tag PRM on vLLM servers (Qwen2.5-Math-PRM or Math-Shepherd input); thread-safe."""
 
@@ -126,7 +134,7 @@ class VllmStepPRM:
             self.step_tag = step_tag or STEP_TAG
         self._lock = threading.Lock()
         self.pool = pool or spec.pool()
-        self._route = 0
+        self._route, self._route_worked = 0, False
 
     def check(self) -> None:
         self.pool.check(self.spec.model, self.spec.api_key_env)
@@ -162,18 +170,22 @@ class VllmStepPRM:
                            prompt_tokens=max(0, prompt - cached - scored))
 
     def _pool(self, endpoint, request: str | list[int]) -> tuple[object, dict]:
+        route = self._route
         while True:
-            path, extra = _ROUTES[self._route]
+            path, extra = _ROUTES[route]
             body = {"model": self.spec.model, "input": request, **extra}
             root = endpoint.url[: -len("/v1")] if endpoint.url.endswith("/v1") else endpoint.url
             try:  # /pooling is served beside /v1, not under it
                 response = endpoint.client.post(root + path, json=body)
             except httpx.HTTPError as exc:
                 raise RetryableError(describe_failure(exc)) from None
-            if response.status_code in (400, 404, 405, 422) and self._route + 1 < len(_ROUTES):
-                self._route += 1  # an older server: try the next route
+            if not self._route_worked and route + 1 < len(_ROUTES) and _route_refused(response, extra):
+                route += 1  # an older server: try the next route
                 continue
             _raise_for_status(endpoint.url, response)
+            with self._lock:  # the first route that answers is kept, and never left
+                if not self._route_worked:
+                    self._route, self._route_worked = route, True
             try:
                 reply = response.json()
                 row = reply["data"][0]
