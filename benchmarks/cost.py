@@ -1,17 +1,26 @@
-"""GSM8K: RSD against target-only and draft-only, measured side by side in one run.
+"""What RSD costs against the target alone, the draft alone and token-level SD, in one run.
 
-    .venv/bin/python benchmarks/gsm8k.py --limit 30 [--label-rejections]
+    .venv/bin/python benchmarks/cost.py [--limit 100] [--methods rsd,target,draft,sd] [--label-rejections]
 
-Runs (or resumes) ``rewardspec eval`` for rsd, target and draft into
-``--output``, then prints accuracy, FLOPs per question in both conventions,
-the FLOPs ratio target/method, draft acceptance and the median wall time per
-question. With ``--label-rejections`` it checks the reward against an outside
-judgement: every rejected draft step, and as many accepted ones, is continued
-by the target (greedy) from the prefix ending with that step; a step counts
-as *wrong* when that continuation's final answer is wrong (Math-Shepherd's
-completion labels, one rollout by the stronger model).
+Runs (or resumes) ``rewardspec eval`` on GSM8K for each method into ``--output``, then
+prints, side by side:
 
-Data: ``--data-dir`` or ``$REWARDSPEC_DATA`` (default ../shared/data).
+* accuracy;
+* FLOPs per question in three conventions, and each as a ratio to the target's:
+  ours (generated and scored tokens), ours with every prompt token, and the paper's
+  (draft and target generated tokens, one token per reward call at the reward's size);
+* the wall time per question (median) and the ratio of total wall time to the target's;
+* where the time went, as shares of the wall time: draft prefill and decode, target
+  prefill (for RSD mostly the draft steps it has not seen) and decode, reward calls,
+  and everything outside model and reward calls.
+
+With ``--label-rejections`` it checks the reward against an outside judgement: every
+rejected draft step, and as many accepted ones, is continued by the target (greedy)
+from the prefix ending with that step; a step counts as *wrong* when that
+continuation's final answer is wrong (Math-Shepherd's completion labels, one rollout).
+
+Data: ``--data-dir`` or ``$REWARDSPEC_DATA`` (default ../shared/data). Run it alone:
+two model processes on 2 cores slow each other badly.
 """
 
 from __future__ import annotations
@@ -33,38 +42,76 @@ from rewardspec.models.base import SamplingParams
 from rewardspec.prompts import build_messages, format_question
 from rewardspec.rewards import DEFAULT_REWARD
 
-HERE = Path(__file__).resolve().parent
+PHASES = ("draft prefill", "draft decode", "target prefill", "target decode", "reward", "outside")
+
+
+def paper_flops(usage: dict) -> float:
+    """Draft and target generated tokens, plus one token per reward call (the rebuttal's table)."""
+    lm = sum(2.0 * usage[r]["params"] * usage[r]["generated_tokens"] for r in ("draft", "target") if r in usage)
+    reward = usage.get("reward") or {}
+    return lm + 2.0 * reward.get("params", 0) * reward.get("calls", 0)
+
+
+def phases(record) -> dict[str, float]:
+    """Seconds per phase of one answer (the roles' call timers; SD reports only its total)."""
+    usage, out = record.usage, {}
+    for role in ("draft", "target"):
+        u = usage.get(role) or {}
+        prefill = u.get("prefill_seconds", 0.0)
+        out[f"{role} prefill"] = prefill
+        out[f"{role} decode"] = max(0.0, u.get("seconds", 0.0) - prefill)
+    out["reward"] = (usage.get("reward") or {}).get("seconds", 0.0)
+    out["outside"] = max(0.0, record.wall_seconds - sum(out.values()))
+    return out
 
 
 def side_by_side(out: Path, methods: list[str], console: Console) -> dict:
     records = {m: read_samples(out / f"samples-{m}.jsonl") for m in methods}
+    conventions = {"ours": lambda r: r.flops, "with prompt": lambda r: r.flops_with_prompt,
+                   "paper": lambda r: paper_flops(r.usage)}
     base = records.get("target")
-    base_flops = sum(r.flops for r in base) / len(base) if base else None
-    base_flops_p = sum(r.flops_with_prompt for r in base) / len(base) if base else None
-    table = Table(title=f"GSM8K, {len(next(iter(records.values())))} problems")
-    for col in ("method", "accuracy", "FLOPs/q", "target ÷ method", "FLOPs+prompt/q", "target ÷ method (+prompt)",
-                "draft steps kept", "no target step", "median s/q"):
+    base_flops = {c: sum(f(r) for r in base) / len(base) for c, f in conventions.items()} if base else {}
+    base_wall = sum(r.wall_seconds for r in base) if base else None
+    n_problems = len(next(iter(records.values())))
+    table = Table(title=f"GSM8K, {n_problems} problems: cost against the target alone")
+    for col in ("method", "accuracy", "FLOPs/q (ours)", "÷ target", "+prompt ÷ target", "paper ÷ target",
+                "median s/q", "wall ÷ target", "draft steps kept"):
         table.add_column(col, justify="left" if col == "method" else "right")
     summary = {}
     for m, recs in records.items():
         n = len(recs)
-        flops = sum(r.flops for r in recs) / n
-        flops_p = sum(r.flops_with_prompt for r in recs) / n
+        flops = {c: sum(f(r) for r in recs) / n for c, f in conventions.items()}
+        ratios = {c: flops[c] / base_flops[c] if base_flops.get(c) else None for c in conventions}
+        wall = sum(r.wall_seconds for r in recs)
         kept = sum(s["source"] == "draft" for r in recs for s in r.steps if s["text"].strip())
         rejected = sum(s.get("rejected_draft") is not None for r in recs for s in r.steps)
         acc = sum(r.correct for r in recs)
-        no_target = sum(all(s["source"] == "draft" for s in r.steps) for r in recs)
-        summary[m] = {"accuracy": acc / n, "n": n, "flops": flops, "flops_with_prompt": flops_p,
-                      "target_over_method": base_flops / flops if base_flops else None,
-                      "draft_kept": kept / (kept + rejected) if m == "rsd" and kept + rejected else None,
-                      "median_wall": statistics.median(r.wall_seconds for r in recs)}
+        timed = m != "sd" and all("seconds" in (r.usage.get("draft") or r.usage.get("target") or {}) for r in recs)
+        spent = {phase: sum(phases(r)[phase] for r in recs) for phase in PHASES} if timed else {}
+        summary[m] = {"accuracy": acc / n, "n": n, "flops": flops, "flops_over_target": ratios,
+                      "wall_seconds": wall, "wall_over_target": wall / base_wall if base_wall else None,
+                      "median_wall": statistics.median(r.wall_seconds for r in recs),
+                      "phase_share": {p: spent[p] / wall if wall and p in spent else None for p in PHASES},
+                      "draft_kept": kept / (kept + rejected) if m == "rsd" and kept + rejected else None}
+
+        def ratio(x):
+            return f"{x:.2f}x" if x is not None else "-"
         table.add_row(
-            m, f"{acc / n:.1%} ({acc}/{n})", f"{flops:.3e}",
-            f"{base_flops / flops:.2f}x" if base_flops else "-", f"{flops_p:.3e}",
-            f"{base_flops_p / flops_p:.2f}x" if base_flops_p else "-",
-            f"{summary[m]['draft_kept']:.0%}" if summary[m]["draft_kept"] is not None else "-",
-            f"{no_target / n:.0%}" if m == "rsd" else "-", f"{summary[m]['median_wall']:.1f}")
+            m, f"{acc / n:.1%} ({acc}/{n})", f"{flops['ours']:.3e}", ratio(ratios["ours"]),
+            ratio(ratios["with prompt"]), ratio(ratios["paper"]), f"{summary[m]['median_wall']:.1f}",
+            ratio(summary[m]["wall_over_target"]),
+            f"{summary[m]['draft_kept']:.0%}" if summary[m]["draft_kept"] is not None else "-")
     console.print(table)
+    time_table = Table(title="Where the wall time went (share of each method's total)")
+    time_table.add_column("method")
+    for phase in PHASES:
+        time_table.add_column(phase, justify="right")
+    for m, row in summary.items():
+        shares = row["phase_share"]
+        time_table.add_row(m, *(f"{shares[p]:.1%}" if shares[p] is not None else "-" for p in PHASES))
+    console.print(time_table)
+    console.print("sd runs llama.cpp's own speculative loop: its time is not split into phases; "
+                  "nor are samples recorded before the role timers existed.")
     return summary
 
 
@@ -104,7 +151,8 @@ def label_rejections(rsd_records: list[dict], target_name: str, max_tokens: int,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--limit", type=int, default=30)
+    ap.add_argument("--limit", type=int, default=100)
+    ap.add_argument("--methods", default="rsd,target,draft,sd")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--reward", default=DEFAULT_REWARD)
     ap.add_argument("--delta", type=float, default=0.7)
@@ -112,10 +160,10 @@ def main() -> None:
     ap.add_argument("--target", default="qwen2.5-coder-1.5b")
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--label-rejections", action="store_true")
-    ap.add_argument("--output", default="runs/gsm8k30")
+    ap.add_argument("--output", default="runs/cost")
     args = ap.parse_args()
 
-    methods = ["rsd", "target", "draft"]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     cfg = load_config(None, {"dataset": "gsm8k", "limit": args.limit, "methods": methods, "delta": args.delta,
                              "reward": args.reward, "draft": args.draft, "target": args.target,
                              "max_tokens": args.max_tokens, "data_dir": args.data_dir, "output": args.output})
@@ -126,8 +174,8 @@ def main() -> None:
     if args.label_rejections:
         result["labels"] = label_rejections(read_samples(out / "samples-rsd.jsonl"), args.target,
                                             args.max_tokens, console)
-    (out / "bench-gsm8k.json").write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {out / 'bench-gsm8k.json'}")
+    (out / "bench-cost.json").write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {out / 'bench-cost.json'}")
 
 
 if __name__ == "__main__":

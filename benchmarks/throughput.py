@@ -217,10 +217,15 @@ def main() -> None:
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     recorded = [rounds_of(r) for r in records]
     traces = [recorded[i % len(recorded)] for i in range(args.requests)]  # recorded answers, repeated
-    draft, target, reward = (float(x) / 1000 for x in args.ticks.split(","))
-    engines = {"draft": Engine(draft, args.width), "target": Engine(target, args.width),
-               "reward": Engine(reward, args.width)}
-    a, b = ours(traces, engines, args.batch), lockstep(traces, engines, args.batch)
+    # Integer microseconds: ends that coincide stay equal, where float sums of 8 and 25 ms drift apart.
+    draft_us, target_us, reward_us = (round(float(x) * 1000) for x in args.ticks.split(","))
+    engines = {"draft": Engine(draft_us, args.width), "target": Engine(target_us, args.width),
+               "reward": Engine(reward_us, args.width)}
+    a_us, b_us = ours(traces, engines, args.batch), lockstep(traces, engines, args.batch)
+    if not a_us or not b_us:
+        raise SystemExit(f"{path}: the recorded answers hold no steps to replay")
+    a, b = a_us / 1e6, b_us / 1e6
+    draft, target, reward = draft_us / 1e6, target_us / 1e6, reward_us / 1e6
     result = {"simulation": True, "requests": len(traces), "in_flight": args.batch,
               "recorded_answers": len(recorded),
               "ticks_s": {"draft": draft, "target": target, "reward": reward}, "width": args.width,
