@@ -108,10 +108,15 @@ class Models:
             elif role == "reward":
                 from rewardspec.rewards import make_reward
 
-                self._loaded[role] = make_reward(self.settings.reward, self.loader)
+                self._loaded[role] = make_reward(self.settings.reward, self._role_or_model)
             else:
                 self._loaded[role] = self.loader(getattr(self.settings, role))
         return self._loaded[role]
+
+    def _role_or_model(self, spec: str) -> Any:
+        """What a reward spec names: ``target`` and ``draft`` are this run's own (one
+        instance and KV cache with the role's), anything else a model spec."""
+        return self._get(spec) if spec in ("target", "draft") else self.loader(spec)
 
     @property
     def draft(self) -> Any:

@@ -43,6 +43,9 @@ class RewardScore:
     """Tokens of the step itself that the reward model evaluated."""
     prompt_tokens: int = 0
     """Context tokens (question, earlier steps) the reward model processed."""
+    raw: float | None = None
+    """The value before clipping to [0, 1], where a reward has one (the likelihood ratio's
+    α·ρ): a product multiplies these and clips once, which makes the hybrid ω."""
 
 
 @dataclass

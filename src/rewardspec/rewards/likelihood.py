@@ -95,7 +95,11 @@ class LikelihoodReward:
 
 
 class ProductReward:
-    """r = r1 x r2: both judges must agree (e.g. arithmetic x likelihood)."""
+    """r = min(1, r1 x r2): both judges must agree (e.g. arithmetic x likelihood).
+
+    A part with an unclipped ``raw`` value (the likelihood ratio) enters with it, so
+    ``arithmetic*likelihood-min*ratio:target?alpha=B`` is the rebuttal's hybrid
+    min(1, β·r·P_M/P_m) and not r·min(1, β·P_M/P_m)."""
 
     def __init__(self, *parts) -> None:
         self.parts = parts
@@ -112,7 +116,7 @@ class ProductReward:
         value, scored, prompt = 1.0, 0, 0
         for part in self.parts:
             s = part.score(question, previous_steps, step, generation)
-            value *= s.value
+            value *= s.value if s.raw is None else s.raw
             scored += s.scored_tokens
             prompt += s.prompt_tokens
-        return RewardScore(value, scored, prompt)
+        return RewardScore(min(1.0, value), scored, prompt, raw=value)
