@@ -112,7 +112,7 @@ def _eval_overrides(**values) -> dict:
 
 
 @contextmanager
-def _resumable(output: str) -> Iterator[None]:
+def _resumable(output: str, again: str = "run the same command with --resume") -> Iterator[None]:
     """On Ctrl-C, say that the finished samples are kept and how to go on from them."""
     from rewardspec.models.endpoints import RemoteUnavailableError
 
@@ -120,12 +120,12 @@ def _resumable(output: str) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         print(f"rewardspec: interrupted; every finished sample is saved in {output}/: "
-              "run the same command with --resume to continue", file=sys.stderr)
+              f"{again} to continue", file=sys.stderr)
         sys.stderr.flush()
         os._exit(130)  # questions still in flight (--concurrency) are not waited for; samples are on disk
     except RemoteUnavailableError as exc:
         print(f"rewardspec: {exc}; every finished sample is saved in {output}/: once the server answers, "
-              "run the same command with --resume to continue", file=sys.stderr)
+              f"{again} to continue", file=sys.stderr)
         sys.exit(2)
 
 
@@ -216,6 +216,40 @@ def sweep(
     console = make_console()
     console.print((Path(cfg.output) / "summary.md").read_text())
     console.print(f"wrote {cfg.output}/: samples-*.jsonl, summary.json, summary.md, sweep.png")
+
+
+@app.command("train-reward")
+def train_reward_command(
+    output: str = typer.Option(..., help="Where to write the head (JSON, a few KB); use it as --reward head:PATH."),
+    dataset: str = typer.Option("gsm8k", help="Dataset name or .jsonl path of (question, answer) pairs."),
+    ids: Optional[str] = typer.Option(None, help="Problems to train on (default for gsm8k: 700-1318, "
+                                      "never the evaluation problems)."),
+    limit: Optional[int] = typer.Option(120, help="At most this many problems."),
+    read: str = typer.Option("draft", help="Whose hidden state the head reads: draft (free at decode "
+                             "time) or target (one target prefill per step)."),
+    draft: str = typer.Option(DEFAULT_DRAFT), target: str = typer.Option(DEFAULT_TARGET),
+    methods: str = typer.Option("draft", help="Who writes the training solutions: draft, target or both."),
+    labels: str = typer.Option("outcome", help="Step labels: outcome (the solution's final answer)."),
+    max_tokens: int = typer.Option(512, help="Most tokens in a training solution."),
+    work: str = typer.Option("runs/train-reward", help="Where the training solutions go (resumable)."),
+    data_dir: Optional[str] = typer.Option(None), question_field: Optional[str] = typer.Option(None),
+    answer_field: Optional[str] = typer.Option(None),
+) -> None:
+    """Train a value head (a linear probe on a hidden state) on solutions graded against the answers."""
+    from rewardspec.display import make_console
+    from rewardspec.train_reward import train_reward
+
+    console = make_console(stderr=True)
+    with _resumable(work, again="run the same command"):
+        metrics = train_reward(dataset=dataset, ids=ids, limit=limit, read=read, draft=draft, target=target,
+                               methods=[m.strip() for m in methods.split(",") if m.strip()],
+                               max_tokens=max_tokens, work=work, output=output, labels=labels,
+                               data_dir=data_dir, question_field=question_field, answer_field=answer_field,
+                               console=console)
+    console.print(f"wrote {output}: {metrics['steps']} steps of {metrics['solutions']} solutions "
+                  f"({metrics['right_solutions']} right); grouped {metrics['folds']}-fold CV AUROC "
+                  f"{metrics['cv_step_auroc']:.3f} per step, {metrics['cv_solution_min_auroc']:.3f} per "
+                  f"solution (its lowest step); use it with --reward head:{output}")
 
 
 @app.command()

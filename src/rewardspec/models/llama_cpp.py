@@ -167,6 +167,28 @@ class LlamaCppModel:
     def _token_bytes(self, token: int) -> bytes:
         return self.llm.detokenize([token])
 
+    def hidden_state(self, messages: list[Message], response_prefix: str) -> tuple[np.ndarray, int]:
+        """The final hidden state (after the last norm) at the prefix's last token, and the
+        tokens evaluated. The cached prefix is kept, so after the model wrote the step itself
+        this evaluates one token: a value head on the draft costs next to nothing."""
+        with self._lock:
+            tokens = self._tokens(messages, response_prefix)
+            self._check_room(len(tokens), 0)
+            llama_cpp, ctx = self._llama_cpp, self.llm._ctx.ctx
+            processed = sync_context(self.llm, tokens[:-1]) if len(tokens) > 1 else 0
+            if len(tokens) <= 1:
+                self.llm.n_tokens = 0
+            llama_cpp.llama_set_embeddings(ctx, True)
+            try:
+                self.llm.eval([tokens[-1]])
+                ptr = llama_cpp.llama_get_embeddings_ith(ctx, -1)
+                if not ptr:
+                    raise RuntimeError(f"llama.cpp returned no hidden state for '{self.name}'")
+                hidden = np.ctypeslib.as_array(ptr, shape=(self.llm.n_embd(),)).copy()
+            finally:
+                llama_cpp.llama_set_embeddings(ctx, False)
+            return hidden, processed + 1
+
     def score_continuation(
         self, messages: list[Message], response_prefix: str, continuation: str
     ) -> ContinuationScore:

@@ -3,7 +3,10 @@
 Specs: ``likelihood`` (the draft's own token probabilities, free),
 ``likelihood-min``, ``likelihood:MODEL`` (scored by another model, costed),
 ``arithmetic`` (checks every written calculation), and products such as
-``arithmetic*likelihood``. Real PRMs on transformers (docs/prms.md):
+``arithmetic*likelihood``, ``ratio:MODEL?alpha=A`` (the rebuttal's likelihood
+ratio P_M/P_m per token, rewards/ratio.py; in a product, its hybrid),
+``head:PATH`` (a learned value head, rewards/value_head.py). MODEL may be
+``target`` or ``draft``: the run's own. Real PRMs on transformers (docs/prms.md):
 ``qwen-prm:SOURCE``, ``skywork-prm:SOURCE``, ``math-shepherd:SOURCE``,
 ``rlhflow:SOURCE``, ``orm:SOURCE?center=0&scale=1``, SOURCE being a local
 directory or a hub name. ``judge:MODEL@URL`` asks a chat model on an
@@ -26,6 +29,7 @@ __all__ = ["ArithmeticReward", "LikelihoodReward", "ProductReward", "RewardModel
 # free to compute, and the best separation of wrong from right draft solutions.
 DEFAULT_REWARD = "arithmetic*likelihood-min"
 SPECS = ("likelihood", "likelihood-min", "likelihood:MODEL", "arithmetic", "A*B",
+         "ratio:MODEL?alpha=A", "head:PATH",
          "qwen-prm:SOURCE", "skywork-prm:SOURCE", "math-shepherd:SOURCE", "rlhflow:SOURCE",
          "orm:SOURCE", "judge:MODEL@URL", "vllm-prm:MODEL@URL", "vllm-orm:MODEL@URL")
 
@@ -44,6 +48,14 @@ def make_reward(spec: str, load: Callable[[str], LanguageModel] | None = None) -
             if load is None:
                 raise InvalidInputError(f"reward '{spec}' needs a model loader")
             return LikelihoodReward(load(spec[len(prefix):]), reduce=reduce)
+    if spec.startswith("ratio:"):
+        from rewardspec.rewards.ratio import load_ratio
+
+        return load_ratio(spec[len("ratio:"):], load)
+    if spec.startswith("head:"):
+        from rewardspec.rewards.value_head import load_head_reward
+
+        return load_head_reward(spec[len("head:"):], load)
     if spec.startswith("vllm-orm:"):
         from rewardspec.rewards.prm.vllm_pooling import load_vllm_orm
 

@@ -1,0 +1,148 @@
+"""The value head: its file, its reward and its fitting, on synthetic hidden states (no models)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.rewards import make_reward
+from rewardspec.rewards.value_head import ValueHead, shipped_heads
+from rewardspec.train_reward import StepData, fit_head, step_features
+
+
+class Hidden:
+    """A model whose hidden state is a fixed function of the text: how many 'good' words it has."""
+
+    params = 50
+
+    def __init__(self, name="probe-lm", size=8):
+        self.name, self.size = name, size
+        self.calls: list[str] = []
+
+    def hidden_state(self, messages, response_prefix):
+        self.calls.append(response_prefix)
+        vec = np.zeros(self.size)
+        vec[0] = response_prefix.count("good") - response_prefix.count("bad")
+        vec[1] = len(response_prefix) / 100
+        return vec, 1
+
+
+def toy_head(model="probe-lm", read="draft"):
+    return ValueHead(model, read, np.zeros(8), np.ones(8), np.array([3.0] + [0.0] * 7), -1.0,
+                     {"note": "test"})
+
+
+def test_file_round_trip_and_probability(tmp_path):
+    head = toy_head()
+    path = tmp_path / "h.json"
+    head.save(path)
+    back = ValueHead.load(path)
+    assert back.model == "probe-lm" and back.read == "draft" and back.provenance == {"note": "test"}
+    hidden = np.array([1.0] + [0.0] * 7)
+    assert back.probability(hidden) == pytest.approx(1 / (1 + np.exp(-2.0)))
+    assert back.probability(np.array([1e6] + [0.0] * 7)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json", "not JSON"),
+    ("[1, 2]", "not a value head"),
+    (json.dumps({"format": "rewardspec-value-head/1", "model": "m", "read": "draft"}), "incomplete"),
+    (json.dumps({"format": "rewardspec-value-head/1", "model": "m", "read": "judge", "mean": [0],
+                 "scale": [1], "weights": [1], "bias": 0}), "read must be"),
+    (json.dumps({"format": "rewardspec-value-head/1", "model": "m", "read": "draft", "mean": [0, 0],
+                 "scale": [1], "weights": [1], "bias": 0}), "one length"),
+])
+def test_bad_head_files_are_refused_in_one_line(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(InvalidInputError, match=message):
+        ValueHead.load(path)
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        ValueHead.load(tmp_path / "missing.json")
+
+
+def test_head_reward_reads_the_role_the_head_was_trained_on(tmp_path):
+    toy_head().save(tmp_path / "h.json")
+    draft = Hidden()
+    asked = []
+
+    def load(spec):
+        asked.append(spec)
+        return draft
+
+    reward = make_reward(f"head:{tmp_path / 'h.json'}", load=load)
+    assert asked == ["draft"]
+    good = reward.score("q", ["good start\n\n"], "good step\n\n").value
+    bad = reward.score("q", ["good start\n\n"], "bad step\n\n").value
+    assert good > 0.99 and bad < 0.5
+    assert draft.calls[-1] == "good start\n\nbad step\n\n"
+
+
+def test_head_refuses_another_model_unless_forced(tmp_path):
+    toy_head(model="qwen-small").save(tmp_path / "h.json")
+    with pytest.raises(InvalidInputError, match="trained on 'qwen-small'"):
+        make_reward(f"head:{tmp_path / 'h.json'}", load=lambda spec: Hidden())
+    forced = make_reward(f"head:{tmp_path / 'h.json'}?force=true", load=lambda spec: Hidden())
+    assert forced.score("q", [], "good\n\n").value > 0.8
+    small = make_reward(f"head:{tmp_path / 'h.json'}?force=true", load=lambda spec: Hidden(size=4))
+    with pytest.raises(InvalidInputError, match="hidden size 8"):
+        small.score("q", [], "x")
+    with pytest.raises(InvalidInputError, match="unknown option"):
+        make_reward(f"head:{tmp_path / 'h.json'}?layer=3", load=lambda spec: Hidden())
+
+
+def test_a_model_without_hidden_states_is_refused():
+    toy = toy_head()
+
+    class NoHidden:
+        name, params = "probe-lm", 1
+
+    from rewardspec.rewards.value_head import ValueHeadReward
+
+    with pytest.raises(InvalidInputError, match="hidden states"):
+        ValueHeadReward(toy, NoHidden()).score("q", [], "x")
+
+
+def test_step_features_label_every_step_with_its_solution_outcome():
+    records = [{"question": "q1", "correct": True, "steps": [{"text": "good\n\n"}, {"text": "\n\n"},
+                                                             {"text": "good end"}]},
+               {"question": "q2", "correct": False, "steps": [{"text": "bad"}]}]
+    model = Hidden()
+    data = step_features(records, model)
+    assert data.labels.tolist() == [1, 1, 0] and data.groups.tolist() == [0, 0, 1]
+    assert model.calls == ["good\n\n", "good\n\n\n\ngood end", "bad"]  # the blank step is skipped
+
+
+def test_fit_learns_a_separable_signal_and_reports_grouped_cv():
+    rng = np.random.default_rng(0)
+    n = 240
+    groups = np.repeat(np.arange(60), 4)
+    outcome = rng.random(60) < 0.4
+    y = outcome[groups].astype(int)
+    x = rng.normal(size=(n, 16))
+    x[:, 3] += 2.5 * (2 * y - 1)
+    head, metrics = fit_head(StepData(x, y, groups), "m", "draft", provenance={"ids": "700-759"})
+    assert metrics["cv_step_auroc"] > 0.9 and metrics["cv_solution_min_auroc"] > 0.9
+    assert metrics["solutions"] == 60 and metrics["steps"] == n
+    assert head.provenance["ids"] == "700-759" and head.provenance["metrics"] == metrics
+    p_right = np.mean([head.probability(r) for r in x[y == 1]])
+    p_wrong = np.mean([head.probability(r) for r in x[y == 0]])
+    assert p_right > 0.8 > 0.2 > p_wrong
+    # Noise alone: cross-validation must not find a signal that is not there.
+    _, noise = fit_head(StepData(rng.normal(size=(n, 16)), y, groups), "m", "draft")
+    assert noise["cv_step_auroc"] < 0.7
+
+
+def test_fit_refuses_one_class():
+    with pytest.raises(InvalidInputError, match="every solution is wrong"):
+        fit_head(StepData(np.zeros((4, 2)), np.zeros(4, dtype=int), np.arange(4)), "m", "draft")
+
+
+def test_shipped_heads_load():
+    for name, path in shipped_heads().items():
+        head = ValueHead.load(path)
+        assert head.provenance.get("ids"), f"{name} must record what it was trained on"
+        assert all(int(i) >= 700 for i in head.provenance["problems"]), "trained only on GSM8K idx >= 700"
