@@ -2,6 +2,7 @@
 
     .venv/bin/rewardspec eval --dataset gsm8k --limit 30 --methods draft --output runs/gsm8k30
     .venv/bin/python benchmarks/reward_selection.py runs/gsm8k30/samples-draft.jsonl [--with-target]
+        [--reward head:qwen2.5-coder-0.5b --reward ratio:target …]
 
 For every step of every draft-only solution it computes each candidate
 reward, then asks what RSD at threshold δ would have done: send at least one
@@ -24,7 +25,9 @@ from rich.table import Table
 from rewardspec.models import load_model
 from rewardspec.prompts import build_messages, format_question
 from rewardspec.rewards.arithmetic import ArithmeticReward
+from rewardspec.rewards import make_reward
 from rewardspec.rewards.likelihood import likelihood_to_reward
+from rewardspec.types import Generation
 
 
 def auroc(scores_bad: list[float], scores_good: list[float]) -> float:
@@ -42,6 +45,10 @@ def main() -> None:
     ap.add_argument("--with-target", default=None, metavar="MODEL",
                     help="also score with this model's likelihood (costs its forward passes)")
     ap.add_argument("--deltas", default="0.5,0.6,0.7,0.8,0.9")
+    ap.add_argument("--reward", action="append", default=[], metavar="SPEC",
+                    help="also any reward spec (head:NAME, ratio:target, …); 'target' and 'draft' "
+                         "name --target-model and --draft; repeatable")
+    ap.add_argument("--target-model", default="qwen2.5-coder-1.5b")
     args = ap.parse_args()
 
     records = [json.loads(line) for line in Path(args.samples).read_text().splitlines() if line.strip()]
@@ -49,6 +56,8 @@ def main() -> None:
     if args.with_target:
         scorers["target"] = load_model(args.with_target)
     arithmetic = ArithmeticReward()
+    roles = {"draft": args.draft, "target": args.target_model}
+    extra = {spec: make_reward(spec, lambda name: load_model(roles.get(name, name))) for spec in args.reward}
     rows = []  # (correct, {candidate: [step rewards]})
     for rec in track(records, description="scoring steps"):
         messages = build_messages(format_question(rec["question"]))
@@ -67,6 +76,13 @@ def main() -> None:
                     r = likelihood_to_reward(lps, reduce)  # raw p (uncalibrated) for the min
                     cands.setdefault(name, []).append(r)
                     cands.setdefault(f"arithmetic*{name}", []).append(arith * r)
+            if extra:
+                # The draft's own token log-probabilities, as RSD hands them to the reward.
+                own = scorers["self"].score_continuation(messages, prefix, text).token_logprobs
+                gen = Generation(text, len(own), 0, "step", own)
+                previous = [prefix] if prefix else []
+                for spec, reward in extra.items():
+                    cands.setdefault(spec, []).append(reward.score(rec["question"], previous, text, gen).value)
             prefix += text
         rows.append((rec["correct"], cands))
 

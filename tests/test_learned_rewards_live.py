@@ -25,6 +25,7 @@ def tiny():
 
 def test_hidden_state_after_the_models_own_step_costs_one_token(tiny):
     messages = build_messages("What is 2 + 3?")
+    tiny.forget_cache()  # the last check compares two greedy runs, so both start from an empty cache
     gen = tiny.generate_step(messages, "", SamplingParams(max_tokens=24))
     hidden, processed = tiny.hidden_state(messages, gen.text)
     assert processed <= 2
@@ -34,6 +35,7 @@ def test_hidden_state_after_the_models_own_step_costs_one_token(tiny):
     other, cost = tiny.hidden_state(messages, gen.text + " And 7 more.")
     assert cost >= 3 and not np.allclose(other, hidden)
     # Generation is unchanged by reading hidden states (embeddings are switched off again).
+    tiny.forget_cache()
     assert tiny.generate_step(messages, "", SamplingParams(max_tokens=24)).text == gen.text
 
 

@@ -266,3 +266,28 @@ def test_each_role_records_its_time_and_the_paper_convention_counts_reward_calls
     assert d["usage"]["reward"]["seconds"] == pytest.approx(u["reward"].seconds, abs=1e-4)
     # The paper's convention: generated draft and target tokens, one token per reward call.
     assert trace.flops_paper == 2 * 100 * 31 + 2 * 1000 * 10 + 2 * 7 * 3 == d["flops_paper"]
+
+
+def test_escalation_hands_the_rest_to_the_target_after_k_rejections():
+    DRAFT5 = [f"d{i}\n\n" for i in range(1, 5)] + ["d5 \\boxed{5}"]
+    TARGET5 = [f"t{i}\n\n" for i in range(1, 5)] + ["t5 \\boxed{6}"]
+    for k, rewards, sources in [
+        (1, [0.9, 0.2], ["draft", "target", "target", "target", "target"]),
+        (2, [0.9, 0.2, 0.8, 0.1], ["draft", "target", "draft", "target", "target"]),
+        (0, [0.9, 0.2, 0.8, 0.1, 0.9], ["draft", "target", "draft", "target", "draft"]),
+    ]:
+        draft = ScriptedModel("draft", DRAFT5, params=100)
+        target = ScriptedModel("target", TARGET5, params=1000)
+        reward = QueueReward(rewards)
+        trace = RSD(draft=draft, target=target, reward=reward, delta=0.7, escalate_after=k).solve("q")
+        assert [s.source for s in trace.steps] == sources, k
+        # Once escalated, no draft step is written and no reward call is spent.
+        assert len(draft.calls) == trace.usage["reward"].calls == len(rewards)
+        assert not reward.values
+        assert all(s.rejected_draft is None for s in trace.steps[len(rewards):])
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "2"])
+def test_escalate_after_refuses_what_is_not_a_count(bad):
+    with pytest.raises(InvalidInputError, match="escalate_after"):
+        RSD(escalate_after=bad)

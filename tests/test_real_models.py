@@ -37,7 +37,12 @@ def small():
 def test_delta_zero_gives_the_draft_only_text(tiny, small):
     rsd = RSD(draft=tiny, target=small, reward=make_reward("likelihood"), delta=0.0, config=SHORT)
     draft_only = RSD(draft=tiny, method="draft", config=SHORT)
-    a, b = rsd.solve(QUESTION), draft_only.solve(QUESTION)
+    # Both from an empty cache: earlier tests share this process's model and its cache, and
+    # a prefix evaluated in another batch split can flip a near-tie greedy token.
+    tiny.forget_cache()
+    a = rsd.solve(QUESTION)
+    tiny.forget_cache()
+    b = draft_only.solve(QUESTION)
     assert a.text == b.text and a.text.strip()
     assert a.target_steps == 0 and a.usage["target"].generated_tokens == 0
     assert a.usage["draft"].generated_tokens == b.usage["draft"].generated_tokens
@@ -46,7 +51,10 @@ def test_delta_zero_gives_the_draft_only_text(tiny, small):
 def test_always_reject_gives_the_target_writing_every_step(tiny, small):
     rsd = RSD(draft=tiny, target=small, reward=make_reward("likelihood"), rule="never", config=SHORT)
     target_only = RSD(target=small, method="target", config=SHORT)
-    a, b = rsd.solve(QUESTION), target_only.solve(QUESTION)
+    small.forget_cache()
+    a = rsd.solve(QUESTION)
+    small.forget_cache()
+    b = target_only.solve(QUESTION)
     assert [s.source for s in a.steps] == ["target"] * len(a.steps)
     assert a.text == b.text
     assert a.usage["draft"].discarded_tokens == a.usage["draft"].generated_tokens > 0
@@ -67,7 +75,9 @@ def test_scoring_agrees_with_sampling_logprobs(tiny):
     gen = tiny.generate_step(messages, "", SamplingParams(max_tokens=20))
     scored = tiny.score_continuation(messages, "", gen.text)
     n = min(5, len(scored.token_logprobs))
-    assert scored.token_logprobs[:n] == pytest.approx(gen.token_logprobs[:n], abs=2e-2)
+    # One batched pass against token-by-token decoding: equal up to kernel numerics (0.025 seen on
+    # one CPU build); a token off by one position would differ by far more.
+    assert scored.token_logprobs[:n] == pytest.approx(gen.token_logprobs[:n], abs=6e-2)
 
 
 def test_json_usage_adds_up_to_the_steps():

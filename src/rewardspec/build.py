@@ -41,6 +41,8 @@ class SolverSettings(BaseModel):
     reward: str = Field(DEFAULT_REWARD, min_length=1, description="Reward spec (see make_reward).")
     delta: float = Field(DEFAULT_DELTA, description="RSD's acceptance threshold δ in [0, 1].")
     rule: str = Field("binary", description=f"Acceptance rule ω: {', '.join(RULES)}.")
+    escalate_after: int = Field(0, ge=0, description="RSD: after this many rejected draft steps in a "
+                                "question, the target writes the rest (δ per question; 0: never).")
     n: int = Field(8, ge=1, description="Samples for best_of_n and majority.")
     width: int = Field(4, ge=1, description="Candidates per step for process_best_of_n and beam.")
     beam_size: int = Field(2, ge=1, description="Beams kept per step for beam.")

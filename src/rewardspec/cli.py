@@ -36,6 +36,8 @@ def solve(
     method: str = typer.Option("rsd", help=f"One of {', '.join(METHODS)}."),
     delta: float = typer.Option(DEFAULT_DELTA, help="Acceptance threshold δ in [0, 1]."),
     rule: str = typer.Option("binary", help=f"Acceptance rule ω: {', '.join(RULES)}."),
+    escalate_after: int = typer.Option(0, help="After this many rejected draft steps, the target writes "
+                                       "the rest of the answer (δ per question; 0: never)."),
     draft: str = typer.Option(DEFAULT_DRAFT, help="Draft model: registry name or GGUF path."),
     target: str = typer.Option(DEFAULT_TARGET, help="Target model: registry name or GGUF path."),
     reward: str = typer.Option(DEFAULT_REWARD, help="Reward model spec (see `rewardspec models`)."),
@@ -59,7 +61,8 @@ def solve(
                           top_p=top_p, seed=seed, max_total_tokens=max_total_tokens,
                           repetition_limit=repetition_limit,
                           separator=separator.encode().decode("unicode_escape"))
-    settings = solver_settings(draft=draft, target=target, reward=reward, delta=delta, rule=rule)
+    settings = solver_settings(draft=draft, target=target, reward=reward, delta=delta, rule=rule,
+                               escalate_after=escalate_after)
     solver = build_solvers((method,), settings, config)[method]
     if as_json:
         trace = solver.solve(question)
@@ -143,6 +146,8 @@ def eval_command(
     beam_size: Optional[int] = typer.Option(None, help="Beams kept per step for beam (default 2)."),
     aggregation: Optional[str] = typer.Option(None, help="Step-reward aggregation: last, min, prod."),
     rule: Optional[str] = typer.Option(None, help="RSD weighting rule: binary, clip, sigmoid (default binary)."),
+    escalate_after: Optional[int] = typer.Option(None, help="RSD: after this many rejected draft steps the "
+                                                 "target writes the rest (δ per question; default 0: never)."),
     draft: Optional[str] = typer.Option(None), target: Optional[str] = typer.Option(None),
     reward: Optional[str] = typer.Option(None),
     max_tokens: Optional[int] = typer.Option(None, help="Most tokens in a response (default 1024)."),
@@ -172,6 +177,7 @@ def eval_command(
     cfg = load_config(config, _eval_overrides(
         dataset=dataset, limit=limit, ids=ids, methods=[m.strip() for m in methods.split(",") if m.strip()] if methods else None, delta=delta,
         n=n, width=width, beam_size=beam_size, aggregation=aggregation, rule=rule, draft=draft, target=target,
+        escalate_after=escalate_after,
         reward=reward, max_tokens=max_tokens, max_total_tokens=max_total_tokens,
         repetition_limit=repetition_limit, seed=seed, temperature=temperature,
         sample_temperature=sample_temperature, num_pred_tokens=num_pred_tokens, data_dir=data_dir,

@@ -123,6 +123,11 @@ class RSD:
     rule: AcceptanceRule | str = "binary"
     method: Method = "rsd"
     config: DecodeConfig = field(default_factory=DecodeConfig)
+    escalate_after: int = 0
+    """δ per question, set while solving: after this many rejected draft steps in one question
+    the target writes every later step (δ -> 1 for that question); 0 never escalates. A draft
+    that has already failed the reward on this question is a sign the question is beyond it,
+    and each further draft step costs a draft pass and a reward call that are likely wasted."""
 
     def __post_init__(self) -> None:
         if self.method not in LOOP_METHODS:
@@ -130,6 +135,9 @@ class RSD:
                 f"unknown method '{self.method}'; choose one of {', '.join(LOOP_METHODS)}"
             )
         self.delta, self.rule = _one_delta(self.delta, self.rule)
+        if isinstance(self.escalate_after, bool) or not isinstance(self.escalate_after, int) \
+                or self.escalate_after < 0:
+            raise InvalidInputError(f"escalate_after must be a whole number >= 0 (0: never); got {self.escalate_after}")
         missing = [role for role in _ROLES_USED[self.method] if getattr(self, role) is None]
         if missing:
             raise InvalidInputError(f"method '{self.method}' needs a {' and a '.join(missing)} model")
@@ -196,7 +204,7 @@ class RSD:
 
     def _round(self, trace, question, messages, prefix, sampling, accept_rng) -> tuple[Step, Generation] | None:
         """Decide one step: it and the generation that produced it; None if the budget ran out."""
-        if self.method == "target":
+        if self.method == "target" or (self.method == "rsd" and self._escalated(trace)):
             return self._write(trace, "target", messages, prefix, sampling("target"))
         drafted = self._write(trace, "draft", messages, prefix, sampling("draft"))
         if drafted is None:
@@ -224,6 +232,10 @@ class RSD:
         target_step.rejected_draft = RejectedDraft(gen.text, None if score is None else score.value,
                                                    gen.generated_tokens, gen.finish_reason == "degenerate")
         return target_step, target_gen
+
+    def _escalated(self, trace: Trace) -> bool:
+        rejected = sum(1 for s in trace.steps if s.rejected_draft is not None)
+        return 0 < self.escalate_after <= rejected
 
     def _write(self, trace, role, messages, prefix, params) -> tuple[Step, Generation] | None:
         if params is None:

@@ -167,6 +167,14 @@ class LlamaCppModel:
     def _token_bytes(self, token: int) -> bytes:
         return self.llm.detokenize([token])
 
+    def forget_cache(self) -> None:
+        """Drop the KV cache, so that a comparison starts from the same state.
+
+        Logits depend slightly on how a prefix was split into batches (a 135M model's greedy
+        choice can flip on that), so two runs are only token-identical from equal caches."""
+        with self._lock:
+            self.llm.n_tokens = 0
+
     def hidden_state(self, messages: list[Message], response_prefix: str) -> tuple[np.ndarray, int]:
         """The final hidden state (after the last norm) at the prefix's last token, and the
         tokens evaluated. The cached prefix is kept, so after the model wrote the step itself
