@@ -1,6 +1,8 @@
 """Which reward and δ make RSD pay off? Every candidate against the draft–target line, in one run.
 
-    .venv/bin/python benchmarks/candidates.py [--ids 0-99] [--candidates NAME=REWARD@DELTA[/RULE];…]
+    .venv/bin/python benchmarks/candidates.py [--ids 0-99] [--candidates NAME=REWARD@DELTA[/RULE][+K];…]
+
+(``+K``: escalate after K rejected drafts, the target then writing the rest.)
 
 On evaluation problems only (GSM8K ``idx < 700`` by default; value heads train on ``idx >= 700``),
 it runs (or resumes) the draft alone, the target alone and RSD with each candidate, greedy and
@@ -14,6 +16,14 @@ Then it prints, side by side:
 * the total wall time ÷ target's, and the share of draft steps kept;
 * the goal's two tests: accuracy ≥ 90% of the target's at ≤ 75% of its FLOPs (ours).
 
+With ``--cascade runs/…/reward_selection.json`` (``benchmarks/reward_selection.py`` over the
+same draft samples) it adds rows that need no new decoding: a **question-level cascade**
+per reward and δ, the draft's whole solution first and the target's own solution instead
+when the solution's lowest step reward is below δ, costed as draft + reward + target
+(flagged ones). Greedy runs repeat, so these rows are what such a cascade would give. The
+**oracle** cascade flags exactly the wrong draft solutions: no reward on this draft can do
+better at question level.
+
 Everything is written to ``--output``/candidates.json. Run it alone (2 cores).
 """
 
@@ -26,6 +36,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from rewardspec.eval.datasets import parse_ids
 from rewardspec.eval.runner import load_config, read_samples, run_eval
 from rewardspec.rewards import DEFAULT_REWARD
 
@@ -37,18 +48,23 @@ DEFAULT_CANDIDATES = ";".join([
 ])
 
 
-def parse_candidates(text: str) -> dict[str, tuple[str, float, str]]:
-    """``name=REWARD@DELTA[/RULE];…`` -> {name: (reward, δ, rule)}."""
-    out: dict[str, tuple[str, float, str]] = {}
+def parse_candidates(text: str) -> dict[str, tuple[str, float, str, int]]:
+    """``name=REWARD@DELTA[/RULE][+K];…`` -> {name: (reward, δ, rule, escalate_after)}."""
+    out: dict[str, tuple[str, float, str, int]] = {}
     for part in (p.strip() for p in text.split(";")):
         if not part:
             continue
         name, _, rest = part.partition("=")
         reward, _, tail = rest.rpartition("@")
+        tail, _, escalate = tail.partition("+")
         delta, _, rule = tail.partition("/")
-        if not name or not reward:
-            raise SystemExit(f"bad candidate {part!r}: write NAME=REWARD@DELTA[/RULE]")
-        out[name.strip()] = (reward.strip(), float(delta), rule.strip() or "binary")
+        try:
+            parsed = (reward.strip(), float(delta), rule.strip() or "binary", int(escalate or 0))
+        except ValueError:
+            parsed = None
+        if not name or not reward or parsed is None:
+            raise SystemExit(f"bad candidate {part!r}: write NAME=REWARD@DELTA[/RULE][+K]")
+        out[name.strip()] = parsed
     return out
 
 
@@ -62,6 +78,20 @@ def paper_flops(usage: dict) -> float:
     lm = sum(2.0 * usage[r]["params"] * usage[r]["generated_tokens"] for r in ("draft", "target") if r in usage)
     reward = usage.get("reward") or {}
     return lm + 2.0 * reward.get("params", 0) * reward.get("calls", 0)
+
+
+def cascade(draft: dict, target: dict, flagged: dict[str, bool], reward_flops: dict[str, float]) -> dict:
+    """Draft first, the target's own solution for the flagged problems; over the problems all three share."""
+    ids = [i for i in draft if i in target and i in flagged]
+    n = len(ids)
+    acc = sum(target[i].correct if flagged[i] else draft[i].correct for i in ids) / n
+    cost = {k: sum(getattr(draft[i], k) + reward_flops.get(i, 0.0) + (getattr(target[i], k) if flagged[i] else 0.0)
+                   for i in ids) / n for k in ("flops", "flops_with_prompt")}
+    paper = sum(paper_flops(draft[i].usage) + (paper_flops(target[i].usage) if flagged[i] else 0.0)
+                for i in ids) / n
+    wall = sum(draft[i].wall_seconds + (target[i].wall_seconds if flagged[i] else 0.0) for i in ids)
+    return {"n": n, "accuracy": acc, "flops": cost["flops"], "flops_with_prompt": cost["flops_with_prompt"],
+            "flops_paper": paper, "wall": wall, "kept": 1 - sum(flagged[i] for i in ids) / n}
 
 
 def summarize(records) -> dict[str, float]:
@@ -84,6 +114,12 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--output", default="runs/candidates")
+    ap.add_argument("--cascade", default=None, metavar="REWARD_SELECTION_JSON",
+                    help="add question-level cascade rows from benchmarks/reward_selection.py's output "
+                         "over the same draft samples")
+    ap.add_argument("--cascade-deltas", default="0.3,0.5,0.7")
+    ap.add_argument("--cascade-rewards", default=None,
+                    help="comma-separated reward names from that file (default: all)")
     args = ap.parse_args()
     candidates = parse_candidates(args.candidates)
     out = Path(args.output)
@@ -91,14 +127,37 @@ def main() -> None:
     common = {"dataset": args.dataset, "ids": args.ids, "max_tokens": args.max_tokens, "data_dir": args.data_dir}
     run_eval(load_config(None, {**common, "methods": ["draft", "target"], "output": str(out / "baselines")}),
              resume=True, console=console)
-    for name, (reward, delta, rule) in candidates.items():
-        console.print(f"[bold]{name}[/]: --reward {reward} --delta {delta} --rule {rule}")
+    for name, (reward, delta, rule, escalate) in candidates.items():
+        console.print(f"[bold]{name}[/]: --reward {reward} --delta {delta} --rule {rule} --escalate-after {escalate}")
         run_eval(load_config(None, {**common, "methods": ["rsd"], "reward": reward, "delta": delta,
-                                    "rule": rule, "output": str(out / name)}), resume=True, console=console)
+                                    "rule": rule, "escalate_after": escalate, "output": str(out / name)}),
+                 resume=True, console=console)
 
-    base = {m: summarize(read_samples(out / "baselines" / f"samples-{m}.jsonl")) for m in ("draft", "target")}
+    wanted = parse_ids(args.ids)
+    samples = {m: [r for r in read_samples(out / "baselines" / f"samples-{m}.jsonl") if r.id in wanted]
+               for m in ("draft", "target")}
+    base = {m: summarize(samples[m]) for m in ("draft", "target")}
     rows = {m: base[m] for m in ("draft", "target")}
-    rows.update({name: summarize(read_samples(out / name / "samples-rsd.jsonl")) for name in candidates})
+    rows.update({name: summarize([r for r in read_samples(out / name / "samples-rsd.jsonl") if r.id in wanted])
+                 for name in candidates})
+    notes: dict[str, str] = {}
+    if args.cascade:
+        by_id = {m: {r.id: r for r in samples[m]} for m in ("draft", "target")}
+        solutions = [s for s in json.loads(Path(args.cascade).read_text())["solutions"] if s.get("id") in wanted]
+        rows["oracle cascade"] = cascade(by_id["draft"], by_id["target"],
+                                         {s["id"]: not by_id["draft"][s["id"]].correct
+                                          for s in solutions if s["id"] in by_id["draft"]}, {})
+        notes["oracle cascade"] = "flags exactly the wrong draft solutions"
+        specs = sorted({k for s in solutions for k in s["rewards"]})
+        if args.cascade_rewards:
+            specs = [x for x in specs if x in set(args.cascade_rewards.split(","))]
+        for spec in specs:
+            for delta in (float(d) for d in args.cascade_deltas.split(",")):
+                flagged = {s["id"]: min(s["rewards"][spec]) < delta for s in solutions if s["rewards"].get(spec)}
+                spent = {s["id"]: s.get("reward_flops", {}).get(spec, 0.0) for s in solutions}
+                name = f"cascade {spec} @ {delta:g}"
+                rows[name] = cascade(by_id["draft"], by_id["target"], flagged, spent)
+                notes[name] = "question-level, from recorded runs"
     t, d = base["target"], base["draft"]
     table = Table(title=f"{args.dataset} {args.ids} ({t['n']} problems, greedy, {args.max_tokens} tokens): "
                         "RSD candidates against the draft–target line")
@@ -111,14 +170,22 @@ def main() -> None:
         ratio = {k: row[k] / t[k] for k in ("flops", "flops_with_prompt", "flops_paper", "wall")}
         goal = row["accuracy"] >= 0.9 * t["accuracy"] and ratio["flops"] <= 0.75
         spec = candidates.get(name)
+        if name in notes:
+            table.add_row(name, notes[name], f"{row['accuracy']:.1%}", f"{100 * gain:+.1f}", f"{ratio['flops']:.2f}x",
+                          f"{ratio['flops_with_prompt']:.2f}x", f"{ratio['flops_paper']:.2f}x", f"{ratio['wall']:.2f}x",
+                          f"{row['kept']:.0%} of questions", "yes" if goal else "no")
+            result["methods"][name] = {**row, "gain": gain, "ratio_to_target": ratio, "goal_90_75": goal,
+                                       "note": notes[name]}
+            continue
         table.add_row(name, f"{spec[0]} @ {spec[1]:g}" + ("" if spec[2] == "binary" else f" /{spec[2]}")
-                      if spec else "-", f"{row['accuracy']:.1%}", f"{100 * gain:+.1f}",
+                      + (f" +{spec[3]}" if spec[3] else "") if spec else "-", f"{row['accuracy']:.1%}", f"{100 * gain:+.1f}",
                       f"{ratio['flops']:.2f}x", f"{ratio['flops_with_prompt']:.2f}x", f"{ratio['flops_paper']:.2f}x",
                       f"{ratio['wall']:.2f}x", "-" if spec is None else f"{row['kept']:.0%}",
                       "-" if spec is None else ("yes" if goal else "no"))
         result["methods"][name] = {**row, "gain": gain, "ratio_to_target": ratio, "goal_90_75": goal,
                                    "reward": spec[0] if spec else None, "delta": spec[1] if spec else None,
-                                   "rule": spec[2] if spec else None}
+                                   "rule": spec[2] if spec else None,
+                                   "escalate_after": spec[3] if spec else None}
     Console().print(table)
     (out / "candidates.json").write_text(json.dumps(result, indent=2) + "\n")
     console.print(f"wrote {out / 'candidates.json'}")

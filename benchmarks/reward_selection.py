@@ -59,7 +59,9 @@ def main() -> None:
     roles = {"draft": args.draft, "target": args.target_model}
     extra = {spec: make_reward(spec, lambda name: load_model(roles.get(name, name))) for spec in args.reward}
     rows = []  # (correct, {candidate: [step rewards]})
+    reward_flops: list[dict[str, float]] = []  # per solution: what each extra reward's calls cost
     for rec in track(records, description="scoring steps"):
+        spent = dict.fromkeys(extra, 0.0)
         messages = build_messages(format_question(rec["question"]))
         cands: dict[str, list[float]] = {}
         prefix = ""
@@ -82,9 +84,12 @@ def main() -> None:
                 gen = Generation(text, len(own), 0, "step", own)
                 previous = [prefix] if prefix else []
                 for spec, reward in extra.items():
-                    cands.setdefault(spec, []).append(reward.score(rec["question"], previous, text, gen).value)
+                    score = reward.score(rec["question"], previous, text, gen)
+                    cands.setdefault(spec, []).append(score.value)
+                    spent[spec] += 2.0 * (getattr(reward, "params", 0) or 0) * score.scored_tokens
             prefix += text
         rows.append((rec["correct"], cands))
+        reward_flops.append(spent)
 
     deltas = [float(d) for d in args.deltas.split(",")]
     names = sorted({n for _, c in rows for n in c})
@@ -112,7 +117,8 @@ def main() -> None:
     Console().print(table)
     out = Path(args.samples).with_name("reward_selection.json")
     out.write_text(json.dumps({"summary": result,
-                               "solutions": [{"correct": ok, "rewards": c} for ok, c in rows]}, indent=2))
+                               "solutions": [{"id": rec.get("id"), "correct": ok, "rewards": c, "reward_flops": f}
+                                             for rec, (ok, c), f in zip(records, rows, reward_flops)]}, indent=2))
     print(f"wrote {out}")
 
 

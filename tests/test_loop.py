@@ -291,3 +291,12 @@ def test_escalation_hands_the_rest_to_the_target_after_k_rejections():
 def test_escalate_after_refuses_what_is_not_a_count(bad):
     with pytest.raises(InvalidInputError, match="escalate_after"):
         RSD(escalate_after=bad)
+
+
+def test_escalate_after_reaches_rsd_from_the_settings_every_front_end_shares():
+    from rewardspec.build import Models, build_solver, solver_settings
+
+    settings = solver_settings(reward="arithmetic", escalate_after=2)
+    models = Models(settings, loader=lambda name: ScriptedModel(name, DRAFT, params=100))
+    assert build_solver("rsd", settings, DecodeConfig(), models).escalate_after == 2
+    assert build_solver("draft", settings, DecodeConfig(), models).escalate_after == 0
