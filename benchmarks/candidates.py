@@ -186,7 +186,7 @@ def main() -> None:
                                    "reward": spec[0] if spec else None, "delta": spec[1] if spec else None,
                                    "rule": spec[2] if spec else None,
                                    "escalate_after": spec[3] if spec else None}
-    Console().print(table)
+    Console(width=max(160, Console().width)).print(table)
     (out / "candidates.json").write_text(json.dumps(result, indent=2) + "\n")
     console.print(f"wrote {out / 'candidates.json'}")
 
