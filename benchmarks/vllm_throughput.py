@@ -17,7 +17,7 @@ Then, on the first N GSM8K problems, in this process and over the same clients:
 
 The random model seldom writes a blank line, so with the usual separator every answer
 would be one step and there would be nothing to schedule; steps end at an ``e`` instead,
-which gives answers of 1 to 30 short steps, a spread of lengths like real ones (printed as
+which gives answers of about 1 to 30 short steps, a spread of lengths like real ones (printed as
 the workload). Each server's threads have a core of their own (the config binds them).
 
 One untimed pass first fills the servers' prefix caches, so that no timed run pays
@@ -43,19 +43,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-WORKLOAD: dict[str, float] = {}
-
-
-def ours(solver, questions: list[str], in_flight: int) -> float:
+def solve_all(solver, questions: list[str], in_flight: int) -> tuple[float, list]:
     started = time.perf_counter()
     with ThreadPoolExecutor(in_flight) as pool:
         traces = list(pool.map(solver.solve, questions))
-    elapsed = time.perf_counter() - started
+    return time.perf_counter() - started, traces
+
+
+def ours(solver, questions: list[str], in_flight: int) -> float:
+    return solve_all(solver, questions, in_flight)[0]
+
+
+def workload(traces) -> dict[str, float]:
+    """What was scheduled: the spread of steps per answer and the share the draft kept."""
     steps = [len(t.steps) for t in traces]
-    drafted = [s for t in traces for s in t.steps]
-    WORKLOAD.update(steps_median=statistics.median(steps), steps_min=min(steps), steps_max=max(steps),
-                    draft_steps_kept=sum(s.rejected_draft is None for s in drafted) / max(1, len(drafted)))
-    return elapsed
+    decided = [s for t in traces for s in t.steps]
+    return {"steps_median": statistics.median(steps), "steps_min": min(steps), "steps_max": max(steps),
+            "draft_steps_kept": sum(s.rejected_draft is None for s in decided) / max(1, len(decided))}
 
 
 def lockstep(solver, questions: list[str], batch: int) -> float:
@@ -140,11 +144,11 @@ def main() -> None:
             config = DecodeConfig(max_tokens=args.max_tokens, separator=args.separator, temperature=args.temperature)
             solver = RSD(draft=lm, target=lm, reward=prm, delta=0.45, config=config)
             levels = [int(x) for x in args.levels.split(",")]
-            ours(solver, questions, max(levels + [args.lockstep]))  # warm: prefix caches filled
-            print(f"workload: steps per question median {WORKLOAD['steps_median']:g} "
-                  f"({WORKLOAD['steps_min']}–{WORKLOAD['steps_max']}), "
-                  f"{WORKLOAD['draft_steps_kept']:.0%} of steps kept from the draft", flush=True)
-            results["workload"] = dict(WORKLOAD)
+            _, traces = solve_all(solver, questions, max(levels + [args.lockstep]))  # warm: prefix caches filled
+            shape = results["workload"] = workload(traces)
+            print(f"workload: steps per question median {shape['steps_median']:g} "
+                  f"({shape['steps_min']}–{shape['steps_max']}), "
+                  f"{shape['draft_steps_kept']:.0%} of steps kept from the draft", flush=True)
 
             def timed(name: str, run) -> float:
                 elapsed = run()
@@ -157,13 +161,11 @@ def main() -> None:
                 timed(f"ours, {n} in flight", lambda n=n: ours(solver, questions, n))
             pairs = []
             k = args.lockstep
+            contenders = {"ours": (f"ours, {k} in flight (beside lockstep)", lambda: ours(solver, questions, k)),
+                          "lockstep": (f"lockstep, batch {k}", lambda: lockstep(solver, questions, k))}
             for repeat in range(args.repeats if k else 0):
                 order = ["ours", "lockstep"] if repeat % 2 == 0 else ["lockstep", "ours"]
-                took = {}
-                for which in order:
-                    took[which] = (timed(f"ours, {k} in flight (beside lockstep)", lambda: ours(solver, questions, k))
-                                   if which == "ours" else
-                                   timed(f"lockstep, batch {k}", lambda: lockstep(solver, questions, k)))
+                took = {which: timed(*contenders[which]) for which in order}
                 pairs.append(took["lockstep"] / took["ours"])
     for row in (r for r in results.values() if "seconds" in r):
         row["median_seconds"] = statistics.median(row["seconds"])
