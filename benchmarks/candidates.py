@@ -1,6 +1,7 @@
 """Which reward and δ make RSD pay off? Every candidate against the draft–target line, in one run.
 
     .venv/bin/python benchmarks/candidates.py [--ids 0-99] [--candidates NAME=REWARD@DELTA[/RULE][+K];…]
+    .venv/bin/python benchmarks/candidates.py --dataset math500 --levels 1-3 --limit 30 …
 
 (``+K``: escalate after K rejected drafts, the target then writing the rest.)
 
@@ -36,7 +37,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from rewardspec.eval.datasets import parse_ids
+from rewardspec.eval.datasets import load_dataset
 from rewardspec.eval.runner import load_config, read_samples, run_eval
 from rewardspec.rewards import DEFAULT_REWARD
 
@@ -109,7 +110,10 @@ def summarize(records) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="gsm8k")
-    ap.add_argument("--ids", default="0-99", help="evaluation problems (never the heads' training ones)")
+    ap.add_argument("--ids", default=None,
+                    help="evaluation problems, never the heads' training ones (default for gsm8k: 0-99)")
+    ap.add_argument("--levels", default=None, help="only problems of these levels, e.g. 1-3 (math500)")
+    ap.add_argument("--limit", type=int, default=None, help="the first N problems (after --ids/--levels)")
     ap.add_argument("--candidates", default=DEFAULT_CANDIDATES)
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--data-dir", default=None)
@@ -122,9 +126,12 @@ def main() -> None:
                     help="comma-separated reward names from that file (default: all)")
     args = ap.parse_args()
     candidates = parse_candidates(args.candidates)
+    if args.ids is None and args.levels is None and args.dataset == "gsm8k":
+        args.ids = "0-99"
     out = Path(args.output)
     console = Console(stderr=True)
-    common = {"dataset": args.dataset, "ids": args.ids, "max_tokens": args.max_tokens, "data_dir": args.data_dir}
+    common = {"dataset": args.dataset, "ids": args.ids, "levels": args.levels, "limit": args.limit,
+              "max_tokens": args.max_tokens, "data_dir": args.data_dir}
     run_eval(load_config(None, {**common, "methods": ["draft", "target"], "output": str(out / "baselines")}),
              resume=True, console=console)
     for name, (reward, delta, rule, escalate) in candidates.items():
@@ -133,7 +140,10 @@ def main() -> None:
                                     "rule": rule, "escalate_after": escalate, "output": str(out / name)}),
                  resume=True, console=console)
 
-    wanted = parse_ids(args.ids)
+    wanted = {e.id for e in load_dataset(args.dataset, ids=args.ids, levels=args.levels, limit=args.limit,
+                                         data_directory=args.data_dir)}
+    chosen = ", ".join(f"{k} {v}" for k, v in (("ids", args.ids), ("levels", args.levels),
+                                                 ("first", args.limit)) if v is not None)
     samples = {m: [r for r in read_samples(out / "baselines" / f"samples-{m}.jsonl") if r.id in wanted]
                for m in ("draft", "target")}
     base = {m: summarize(samples[m]) for m in ("draft", "target")}
@@ -159,12 +169,13 @@ def main() -> None:
                 rows[name] = cascade(by_id["draft"], by_id["target"], flagged, spent)
                 notes[name] = "question-level, from recorded runs"
     t, d = base["target"], base["draft"]
-    table = Table(title=f"{args.dataset} {args.ids} ({t['n']} problems, greedy, {args.max_tokens} tokens): "
+    table = Table(title=f"{args.dataset} {chosen} ({t['n']} problems, greedy, {args.max_tokens} tokens): "
                         "RSD candidates against the draft–target line")
     for col in ("method", "reward @ δ", "accuracy", "gain (pts)", "FLOPs ÷ target", "+prompt ÷ t",
                 "paper ÷ t", "wall ÷ t", "steps kept", "≥90% acc at ≤75% FLOPs"):
         table.add_column(col, justify="left" if col in ("method", "reward @ δ") else "right")
-    result = {"dataset": args.dataset, "ids": args.ids, "max_tokens": args.max_tokens, "methods": {}}
+    result = {"dataset": args.dataset, "ids": args.ids, "levels": args.levels, "limit": args.limit,
+              "problems": sorted(wanted), "max_tokens": args.max_tokens, "methods": {}}
     for name, row in rows.items():
         gain = line_gain(row["accuracy"], row["flops"], (d["flops"], d["accuracy"]), (t["flops"], t["accuracy"]))
         ratio = {k: row[k] / t[k] for k in ("flops", "flops_with_prompt", "flops_paper", "wall")}

@@ -58,6 +58,8 @@ def test_sha256_mismatch(tmp_path):
     (["solve", "q", "--method", "beem"], "unknown method"),
     (["solve", "q", "--reward", "oracle"], "unknown reward"),
     (["solve", "q", "--max-tokens", "0"], "max_tokens"),
+    (["eval", "--dataset", "gsm8k", "--levels", "1-3", "--methods", "draft"], "no 'level' field"),
+    (["eval", "--dataset", "math500", "--levels", "hard", "--methods", "draft"], "bad levels"),
 ])
 def test_other_bad_options(args, needle):
     assert_one_line_error(run_cli(args), needle)

@@ -62,6 +62,25 @@ def test_custom_fields_and_clear_errors(tmp_path):
         load_dataset(str(tmp_path / "missing.jsonl"))
 
 
+def test_levels_choose_math_problems_before_the_limit(tmp_path):
+    levels = [5, 1, "Level 3", 2, 4, 3, "Level ?"]
+    rows = [{"problem": f"P{i}?", "answer": str(i), "level": lv, "unique_id": f"test/x/{i}.json"}
+            for i, lv in enumerate(levels)]
+    (tmp_path / "math500.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    chosen = load_dataset("math500", data_directory=tmp_path, levels="1-3")
+    assert [e.id for e in chosen] == ["test/x/1.json", "test/x/2.json", "test/x/3.json", "test/x/5.json"]
+    assert [e.gold for e in load_dataset("math500", data_directory=tmp_path, levels="1-3", limit=2)] == ["1", "2"]
+    assert [e.gold for e in load_dataset("math500", data_directory=tmp_path, levels="4,5")] == ["0", "4"]
+    with pytest.raises(InvalidInputError, match="no problem of level 6"):
+        load_dataset("math500", data_directory=tmp_path, levels="6")
+    with pytest.raises(InvalidInputError, match="bad levels"):
+        load_dataset("math500", data_directory=tmp_path, levels="easy")
+    gsm = tmp_path / "gsm8k.jsonl"
+    gsm.write_text(json.dumps({"question": "1+1?", "answer": "#### 2"}) + "\n")
+    with pytest.raises(InvalidInputError, match="no 'level' field"):
+        load_dataset(str(gsm), levels="1")
+
+
 def test_multiple_choice_rows_get_letters(tmp_path):
     path = tmp_path / "mmlu_stem.jsonl"
     row = {"question": "Which is a noble gas?", "choices": "['Oxygen', 'Neon', 'Iron', 'Salt']", "answer": "1"}

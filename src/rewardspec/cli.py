@@ -138,6 +138,8 @@ def eval_command(
                                           "aime24, mmlu_stem, gpqa, or a .jsonl path."),
     limit: Optional[int] = typer.Option(None, help="First N questions only."),
     ids: Optional[str] = typer.Option(None, help="Only the problems with these ids, e.g. 504 or 500-549,700."),
+    levels: Optional[str] = typer.Option(None, help="Only problems of these difficulty levels, e.g. 1-3 "
+                                         "(math500); applied before --limit."),
     methods: Optional[str] = typer.Option(None, help="Comma-separated: rsd,target,draft,sd,best_of_n,"
                                           "majority,process_best_of_n,beam (default rsd,target,draft)."),
     delta: Optional[float] = typer.Option(None, help="RSD acceptance threshold δ (default 0.7)."),
@@ -175,7 +177,7 @@ def eval_command(
     from rewardspec.display import make_console
 
     cfg = load_config(config, _eval_overrides(
-        dataset=dataset, limit=limit, ids=ids, methods=[m.strip() for m in methods.split(",") if m.strip()] if methods else None, delta=delta,
+        dataset=dataset, limit=limit, ids=ids, levels=levels, methods=[m.strip() for m in methods.split(",") if m.strip()] if methods else None, delta=delta,
         n=n, width=width, beam_size=beam_size, aggregation=aggregation, rule=rule, draft=draft, target=target,
         escalate_after=escalate_after,
         reward=reward, max_tokens=max_tokens, max_total_tokens=max_total_tokens,
@@ -193,7 +195,11 @@ def eval_command(
 def sweep(
     dataset: Optional[str] = typer.Option(None, help="Dataset name or .jsonl path."),
     deltas: str = typer.Option("0,0.3,0.5,0.7,0.9,1.0", help="Comma-separated δ values."),
-    limit: Optional[int] = typer.Option(None), draft: Optional[str] = typer.Option(None),
+    limit: Optional[int] = typer.Option(None),
+    ids: Optional[str] = typer.Option(None, help="Only the problems with these ids, e.g. 504 or 500-549,700."),
+    levels: Optional[str] = typer.Option(None, help="Only problems of these difficulty levels, e.g. 1-3 "
+                                         "(math500); applied before --limit."),
+    draft: Optional[str] = typer.Option(None),
     target: Optional[str] = typer.Option(None), reward: Optional[str] = typer.Option(None),
     rule: Optional[str] = typer.Option(None, help="RSD weighting rule: binary, clip, sigmoid."),
     max_tokens: Optional[int] = typer.Option(None), seed: Optional[int] = typer.Option(None),
@@ -213,7 +219,7 @@ def sweep(
     if not values:
         raise InvalidInputError("--deltas needs at least one value, e.g. --deltas 0,0.5,0.7,1")
     cfg = load_config(config, _eval_overrides(
-        dataset=dataset, limit=limit, draft=draft, target=target, reward=reward, rule=rule,
+        dataset=dataset, limit=limit, ids=ids, levels=levels, draft=draft, target=target, reward=reward, rule=rule,
         max_tokens=max_tokens, seed=seed, temperature=temperature, data_dir=data_dir,
         question_field=question_field, answer_field=answer_field, output=output or "runs/sweep",
         methods=["rsd", "target", "draft"]))

@@ -181,10 +181,12 @@ def load_dataset(
     question_field: str | None = None,
     answer_field: str | None = None,
     ids: str | None = None,
+    levels: str | None = None,
 ) -> list[Example]:
     """Load a benchmark by name (local JSONL first, then the hub) or a JSONL path.
 
-    ``ids`` keeps only the problems with those ids ("504", "500-549,700"), before ``limit``.
+    ``ids`` keeps only the problems with those ids ("504", "500-549,700"), and ``levels``
+    only those of these difficulty levels ("1-3", MATH's ``level`` field), both before ``limit``.
     """
     path = Path(name_or_path).expanduser()
     if path.suffix == ".jsonl" or path.is_file():
@@ -209,7 +211,7 @@ def load_dataset(
         qf = question_field or spec.question_field
         af = answer_field or spec.answer_field
         mc = spec.multiple_choice
-    if limit is not None and ids is None:
+    if limit is not None and ids is None and levels is None:
         rows = rows[:limit]  # rows past the limit are never read, nor checked
     examples = [_example(r, i, name, qf, af, mc) for i, r in enumerate(rows)]
     if ids is not None:
@@ -217,11 +219,33 @@ def load_dataset(
         examples = [e for e in examples if e.id in wanted]
         if not examples:
             raise InvalidInputError(f"dataset '{name_or_path}' has no problem with the ids {ids}")
+    if levels is not None:
+        examples = _of_levels(examples, levels, name_or_path)
     if limit is not None:
         examples = examples[:limit]
     if not examples:
         raise InvalidInputError(f"dataset '{name_or_path}' has no rows")
     return examples
+
+
+def _level_number(value: Any) -> int | None:
+    """MATH writes 3, the hub's copies sometimes "Level 3"; anything else has no level."""
+    found = re.fullmatch(r"\s*(?:level\s*)?(\d+)\s*", str(value), re.IGNORECASE)
+    return int(found.group(1)) if found else None
+
+
+def _of_levels(examples: list[Example], levels: str, name: str) -> list[Example]:
+    """The examples whose difficulty level is one of ``levels`` ("1-3", "1,2,5")."""
+    wanted = parse_ids(levels)
+    if not all(w.isdigit() for w in wanted):
+        raise InvalidInputError(f"bad levels '{levels}': write them as numbers, e.g. 1-3 or 1,2,5")
+    if not any("level" in e.meta for e in examples):
+        raise InvalidInputError(f"dataset '{name}' has no 'level' field, so --levels cannot choose problems "
+                                "(math500 has levels 1-5)")
+    kept = [e for e in examples if str(_level_number(e.meta.get("level"))) in wanted]
+    if not kept:
+        raise InvalidInputError(f"dataset '{name}' has no problem of level {levels}")
+    return kept
 
 
 def parse_ids(text: str) -> set[str]:

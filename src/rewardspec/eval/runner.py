@@ -49,6 +49,8 @@ class EvalConfig(SolverSettings):
     dataset: str
     limit: int | None = Field(None, ge=1)
     ids: str | None = None
+    levels: str | None = None
+    """Only problems of these difficulty levels, e.g. "1-3" (MATH500)."""
     methods: list[str] = Field(default_factory=lambda: ["rsd", "target", "draft"])
     max_tokens: int = 1024
     max_total_tokens: int | None = None
@@ -276,7 +278,8 @@ def _write_summary(out: Path, methods: dict[str, MethodMetrics], cfg: EvalConfig
 
 def _prepare(cfg: EvalConfig) -> tuple[list[Example], str, Path, Solvers]:
     examples = load_dataset(cfg.dataset, limit=cfg.limit, data_directory=cfg.data_dir,
-                            question_field=cfg.question_field, answer_field=cfg.answer_field, ids=cfg.ids)
+                            question_field=cfg.question_field, answer_field=cfg.answer_field, ids=cfg.ids,
+                            levels=cfg.levels)
     out = Path(cfg.output)
     try:
         out.mkdir(parents=True, exist_ok=True)
