@@ -37,7 +37,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from rewardspec.eval.datasets import load_dataset
+from rewardspec.eval.datasets import Example, load_dataset
+from rewardspec.eval.records import SampleRecord
 from rewardspec.eval.runner import load_config, read_samples, run_eval
 from rewardspec.rewards import DEFAULT_REWARD
 
@@ -107,16 +108,40 @@ def summarize(records) -> dict[str, float]:
             "kept": kept / drafted if drafted else float("nan")}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_problem_arguments(ap: argparse.ArgumentParser, gsm8k_ids: str) -> None:
+    """The options that choose the evaluation problems and their settings (shared with step_oracle.py)."""
     ap.add_argument("--dataset", default="gsm8k")
     ap.add_argument("--ids", default=None,
-                    help="evaluation problems, never the heads' training ones (default for gsm8k: 0-99)")
+                    help=f"evaluation problems, never the heads' training ones (default for gsm8k: {gsm8k_ids})")
     ap.add_argument("--levels", default=None, help="only problems of these levels, e.g. 1-3 (math500)")
     ap.add_argument("--limit", type=int, default=None, help="the first N problems (after --ids/--levels)")
-    ap.add_argument("--candidates", default=DEFAULT_CANDIDATES)
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--data-dir", default=None)
+    ap.set_defaults(gsm8k_ids=gsm8k_ids)
+
+
+def chosen_problems(args: argparse.Namespace) -> tuple[dict, list[Example]]:
+    """The eval settings every run on them shares, and the problems (checked before any model loads)."""
+    if args.ids is None and args.levels is None and args.dataset == "gsm8k":
+        args.ids = args.gsm8k_ids
+    common = {"dataset": args.dataset, "ids": args.ids, "levels": args.levels, "limit": args.limit,
+              "max_tokens": args.max_tokens, "data_dir": args.data_dir}
+    return common, load_dataset(args.dataset, ids=args.ids, levels=args.levels, limit=args.limit,
+                                data_directory=args.data_dir)
+
+
+def run_baselines(common: dict, directory: Path, wanted: set[str], console: Console) -> dict[str, list[SampleRecord]]:
+    """Draft alone and target alone on the problems (run or resumed): their samples."""
+    run_eval(load_config(None, {**common, "methods": ["draft", "target"], "output": str(directory)}),
+             resume=True, console=console)
+    return {m: [r for r in read_samples(directory / f"samples-{m}.jsonl") if r.id in wanted]
+            for m in ("draft", "target")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_problem_arguments(ap, gsm8k_ids="0-99")
+    ap.add_argument("--candidates", default=DEFAULT_CANDIDATES)
     ap.add_argument("--output", default="runs/candidates")
     ap.add_argument("--cascade", default=None, metavar="REWARD_SELECTION_JSON",
                     help="add question-level cascade rows from benchmarks/reward_selection.py's output "
@@ -126,26 +151,19 @@ def main() -> None:
                     help="comma-separated reward names from that file (default: all)")
     args = ap.parse_args()
     candidates = parse_candidates(args.candidates)
-    if args.ids is None and args.levels is None and args.dataset == "gsm8k":
-        args.ids = "0-99"
+    common, examples = chosen_problems(args)
+    wanted = {e.id for e in examples}
     out = Path(args.output)
     console = Console(stderr=True)
-    common = {"dataset": args.dataset, "ids": args.ids, "levels": args.levels, "limit": args.limit,
-              "max_tokens": args.max_tokens, "data_dir": args.data_dir}
-    run_eval(load_config(None, {**common, "methods": ["draft", "target"], "output": str(out / "baselines")}),
-             resume=True, console=console)
+    samples = run_baselines(common, out / "baselines", wanted, console)
     for name, (reward, delta, rule, escalate) in candidates.items():
         console.print(f"[bold]{name}[/]: --reward {reward} --delta {delta} --rule {rule} --escalate-after {escalate}")
         run_eval(load_config(None, {**common, "methods": ["rsd"], "reward": reward, "delta": delta,
                                     "rule": rule, "escalate_after": escalate, "output": str(out / name)}),
                  resume=True, console=console)
 
-    wanted = {e.id for e in load_dataset(args.dataset, ids=args.ids, levels=args.levels, limit=args.limit,
-                                         data_directory=args.data_dir)}
     chosen = ", ".join(f"{k} {v}" for k, v in (("ids", args.ids), ("levels", args.levels),
                                                  ("first", args.limit)) if v is not None)
-    samples = {m: [r for r in read_samples(out / "baselines" / f"samples-{m}.jsonl") if r.id in wanted]
-               for m in ("draft", "target")}
     base = {m: summarize(samples[m]) for m in ("draft", "target")}
     rows = {m: base[m] for m in ("draft", "target")}
     rows.update({name: summarize([r for r in read_samples(out / name / "samples-rsd.jsonl") if r.id in wanted])

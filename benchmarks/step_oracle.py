@@ -43,11 +43,11 @@ from rich.progress import track
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from candidates import line_gain, summarize  # noqa: E402
+from candidates import add_problem_arguments, chosen_problems, line_gain, run_baselines, summarize  # noqa: E402
 from reward_selection import auroc  # noqa: E402
 
-from rewardspec.eval.datasets import Example, load_dataset  # noqa: E402
-from rewardspec.eval.runner import Solvers, load_config, make_record, read_samples, run_eval  # noqa: E402
+from rewardspec.eval.datasets import Example  # noqa: E402
+from rewardspec.eval.runner import Solvers, load_config, make_record, read_samples  # noqa: E402
 from rewardspec.grading import final_answer, is_correct  # noqa: E402
 from rewardspec.methods.rsd import RSD, DecodeConfig, as_chat  # noqa: E402
 from rewardspec.models.base import LanguageModel  # noqa: E402
@@ -81,7 +81,7 @@ class RolloutOracle:
     def __init__(self, roller: LanguageModel, decode: DecodeConfig, dataset: str,
                  free: dict[str, RewardModel], mode: str = "harmless") -> None:
         if mode not in ORACLES:
-            raise SystemExit(f"--oracle must be one of {', '.join(ORACLES)}; got {mode!r}")
+            raise ValueError(f"oracle mode must be one of {', '.join(ORACLES)}; got {mode!r}")
         self.roller, self.decode, self.dataset, self.free, self.mode = roller, decode, dataset, free, mode
         self.example: Example | None = None
         self.labels: list[dict[str, Any]] = []
@@ -195,12 +195,7 @@ def score_labels(by_id: dict[str, list], traces: dict, specs: list[str], solvers
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default="gsm8k")
-    ap.add_argument("--ids", default=None, help="evaluation problems (default for gsm8k: 0-29)")
-    ap.add_argument("--levels", default=None, help="only problems of these levels, e.g. 1-3 (math500)")
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--max-tokens", type=int, default=512)
-    ap.add_argument("--data-dir", default=None)
+    add_problem_arguments(ap, gsm8k_ids="0-29")
     ap.add_argument("--output", default="runs/step-oracle")
     ap.add_argument("--baselines", default=None,
                     help="a candidates.py baselines directory to reuse (default: OUTPUT/baselines)")
@@ -211,20 +206,14 @@ def main() -> None:
     ap.add_argument("--score", action="append", default=[], metavar="SPEC",
                     help="also score every labelled step with this reward afterwards (repeatable)")
     args = ap.parse_args()
-    if args.ids is None and args.levels is None and args.dataset == "gsm8k":
-        args.ids = "0-29"
+    common, examples = chosen_problems(args)
+    wanted = {e.id for e in examples}
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    baselines = Path(args.baselines) if args.baselines else out / "baselines"
     console = Console(stderr=True)
-    common = {"dataset": args.dataset, "ids": args.ids, "levels": args.levels, "limit": args.limit,
-              "max_tokens": args.max_tokens, "data_dir": args.data_dir}
-    run_eval(load_config(None, {**common, "methods": ["draft", "target"], "output": str(baselines)}),
-             resume=True, console=console)
+    baselines = run_baselines(common, Path(args.baselines) if args.baselines else out / "baselines", wanted, console)
 
     cfg = load_config(None, {**common, "methods": ["rsd"], "output": str(out)})
-    examples = load_dataset(args.dataset, ids=args.ids, levels=args.levels, limit=args.limit,
-                            data_directory=args.data_dir)
     dataset = examples[0].dataset
     solvers = Solvers(cfg, dataset)
     free = {spec: make_reward(spec) for spec in args.free_rewards.split(",") if spec}
@@ -250,16 +239,14 @@ def main() -> None:
             samples.write(json.dumps(make_record(example, trace, dataset).to_dict(), ensure_ascii=False) + "\n")
             samples.flush()
 
-    wanted = {e.id for e in examples}
-    rows = {m: summarize([r for r in read_samples(baselines / f"samples-{m}.jsonl") if r.id in wanted])
-            for m in ("draft", "target")}
-    rows["step oracle"] = summarize([r for r in read_samples(samples_path) if r.id in wanted])
+    traces = {r.id: r for r in read_samples(samples_path) if r.id in wanted}
+    rows = {m: summarize(baselines[m]) for m in ("draft", "target")}
+    rows["step oracle"] = summarize(list(traces.values()))
     by_id: dict[str, list] = {}
     for line in labels_path.read_text(encoding="utf-8").splitlines():
         if line.strip() and (row := json.loads(line))["id"] in wanted:
             by_id.setdefault(row["id"], row["steps"])  # a problem resumed after a crash: its first labels
     if args.score:
-        traces = {r.id: r for r in read_samples(samples_path)}
         score_labels(by_id, traces, args.score, solvers, out / "scores.json", console)
     step_labels = [s for steps in by_id.values() for s in steps]
 
