@@ -392,24 +392,47 @@ def test_server_failures_are_500_with_a_message(srv, client, monkeypatch):
 
 
 # -- overload, auth, shutdown -----------------------------------------------------------
+@contextmanager
+def gated(model):
+    """Hold every ``generate_step`` of ``model`` until the yielded event is set: a request that is
+    admitted stays in flight for as long as the test needs, however short its answer would be."""
+    gate, entered = threading.Event(), threading.Event()
+    original = model.generate_step
+
+    def generate_step(*args, **kwargs):
+        entered.set()
+        assert gate.wait(60), "the test never opened the gate"
+        return original(*args, **kwargs)
+
+    model.generate_step = generate_step
+    try:
+        yield gate, entered
+    finally:
+        gate.set()
+        del model.generate_step
+
+
 def test_overload_is_429_at_once_and_shutdown_503():
-    # No loop detection here: the busy request must keep decoding while the next one arrives.
-    with serving(max_concurrent_requests=1, api_key="sekret", repetition_limit=0) as small:
+    with serving(max_concurrent_requests=1, api_key="sekret") as small:
         client = small.client(api_key="sekret")
         with pytest.raises(openai.AuthenticationError):
             small.client(api_key="wrong").models.list()
         assert httpx.get(f"{small.url}/health").status_code == 200  # probes need no key
 
-        busy = client.chat.completions.create(model="rsd", messages=chat("Write a long story."),
-                                              max_tokens=400, temperature=0.7, stream=True)
-        next(iter(busy))  # admitted and decoding
-        started = time.monotonic()
-        with pytest.raises(openai.RateLimitError) as err:
-            client.chat.completions.create(model="rsd", messages=chat("hi"), max_tokens=2)
-        assert time.monotonic() - started < 2.0
-        assert _error(err.value)["code"] == "too_many_concurrent_requests"
-        assert err.value.response.headers["retry-after"] == "1"
-        busy.close()
+        with gated(small.engine.draft) as (gate, entered):
+            busy = threading.Thread(target=lambda: client.chat.completions.create(
+                model="rsd", messages=chat("Write a story."), max_tokens=4))
+            busy.start()
+            assert entered.wait(30) and small.engine.active == 1  # admitted and decoding
+            started = time.monotonic()
+            with pytest.raises(openai.RateLimitError) as err:
+                client.chat.completions.create(model="rsd", messages=chat("hi"), max_tokens=2)
+            assert time.monotonic() - started < 2.0
+            assert _error(err.value)["code"] == "too_many_concurrent_requests"
+            assert err.value.response.headers["retry-after"] == "1"
+            gate.set()
+            busy.join(60)
+        assert not busy.is_alive()
         small.wait_idle(30)
         ok = client.chat.completions.create(model="rsd", messages=chat("hi"), max_tokens=2)
         assert ok.choices[0].message.content is not None
