@@ -48,10 +48,10 @@ from reward_selection import auroc  # noqa: E402
 
 from rewardspec.eval.datasets import Example  # noqa: E402
 from rewardspec.eval.runner import Solvers, load_config, make_record, read_samples  # noqa: E402
-from rewardspec.grading import final_answer, is_correct  # noqa: E402
 from rewardspec.methods.rsd import RSD, DecodeConfig, as_chat  # noqa: E402
 from rewardspec.models.base import LanguageModel  # noqa: E402
 from rewardspec.prompts import format_question  # noqa: E402
+from rewardspec.rollouts import Outcome, Roller  # noqa: E402
 from rewardspec.rewards import DEFAULT_REWARD, make_reward  # noqa: E402
 from rewardspec.rewards.base import RewardModel  # noqa: E402
 from rewardspec.types import Generation, RewardScore, Step  # noqa: E402
@@ -82,55 +82,39 @@ class RolloutOracle:
                  free: dict[str, RewardModel], mode: str = "harmless") -> None:
         if mode not in ORACLES:
             raise ValueError(f"oracle mode must be one of {', '.join(ORACLES)}; got {mode!r}")
-        self.roller, self.decode, self.dataset, self.free, self.mode = roller, decode, dataset, free, mode
+        self.roller_model, self.decode, self.dataset, self.free, self.mode = roller, decode, dataset, free, mode
         self.example: Example | None = None
         self.labels: list[dict[str, Any]] = []
         self.response_tokens = 0
 
     def start(self, example: Example) -> None:
         self.example, self.labels, self.response_tokens = example, [], 0
-        self.asked = format_question(example.question, example.choices)
-        self.messages = as_chat(self.asked, self.decode.system_prompt)[1]
-        self.outcomes: dict[str, tuple[bool, str | None, int]] = {}
+        self.roller = Roller(self.roller_model, self.decode, example, self.dataset)
 
     def decided(self, step: Step) -> None:
         self.response_tokens += step.generated_tokens
 
-    def rollout(self, text: str, tokens_left: int) -> tuple[str, int]:
-        """The target's greedy continuation of ``text`` to the answer's end: (full text, tokens it wrote)."""
-        written = 0
-        while tokens_left > 0:
-            gen = self.roller.generate_step(self.messages, text, self.decode.sampling(tokens_left, 0))
-            text, tokens_left, written = text + gen.text, tokens_left - gen.generated_tokens, written + gen.generated_tokens
-            if gen.ends_answer or gen.generated_tokens == 0:
-                break
-        return text, written
-
-    def outcome(self, text: str, tokens_left: int, ended: bool = False) -> tuple[bool, str | None, int]:
-        """(right?, the answer, rollout tokens) of ``text`` continued by the target; once per text."""
-        if text not in self.outcomes:
-            assert self.example is not None, "start(example) first"
-            full, rolled = (text, 0) if ended else self.rollout(text, tokens_left)
-            self.outcomes[text] = (is_correct(full, self.example.gold, self.dataset, self.asked),
-                                   final_answer(full, self.dataset, self.example.gold, self.asked), rolled)
-        return self.outcomes[text]
+    def outcome(self, text: str, tokens_left: int, ended: bool = False) -> Outcome:
+        assert self.example is not None, "start(example) first"
+        return self.roller.outcome(text, tokens_left, ended)
 
     def score(self, question: str, previous_steps: list[str], step: str,
               generation: Generation | None = None) -> RewardScore:
         prefix = "".join(previous_steps)
         step_tokens = generation.generated_tokens if generation else 0
         left = self.decode.max_tokens - self.response_tokens
-        good, answer, rolled = self.outcome(prefix + step, left - step_tokens,
-                                            ended=generation is not None and generation.ends_answer)
+        after = self.outcome(prefix + step, left - step_tokens,
+                             ended=generation is not None and generation.ends_answer)
+        good = after.correct
         label: dict[str, Any] = {
-            "step": len(previous_steps), "text": step, "good": good, "rollout_tokens": rolled,
-            "rollout_answer": answer,
+            "step": len(previous_steps), "text": step, "good": good, "rollout_tokens": after.rollout_tokens,
+            "rollout_answer": after.answer,
             "rewards": {spec: r.score(question, previous_steps, step, generation).value
                         for spec, r in self.free.items()},
         }
         accept = good
         if self.mode == "harmless" and not good:
-            label["solvable_before"] = self.outcome(prefix, left)[0]
+            label["solvable_before"] = self.outcome(prefix, left).correct
             accept = not label["solvable_before"]
         self.labels.append(label)
         return RewardScore(1.0 if accept else 0.0)
