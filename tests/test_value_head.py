@@ -116,6 +116,34 @@ def test_step_features_label_every_step_with_its_solution_outcome():
     assert model.calls == ["good\n\n", "good\n\n\n\ngood end", "bad"]  # the blank step is skipped
 
 
+def test_step_features_with_rollout_labels_use_the_step_label_and_keep_the_outcome():
+    records = [{"question": "q1", "correct": False,
+                "steps": [{"text": "good\n\n"}, {"text": "\n\n"}, {"text": "bad\n\n"}, {"text": "bad end"}]}]
+    rollout = [[{"step": 0, "good": True, "harmful": False}, {"step": 2, "good": False, "harmful": True},
+                {"step": 3, "good": False, "harmful": False}]]
+    good = step_features(records, Hidden(), rollout_labels=rollout, labels="rollout")
+    assert good.labels.tolist() == [1, 0, 0] and good.outcomes.tolist() == [0, 0, 0]
+    harmless = step_features(records, Hidden(), rollout_labels=rollout, labels="harmless")
+    assert harmless.labels.tolist() == [1, 0, 1] and harmless.harmful.tolist() == [0, 1, 0]
+
+
+def test_fit_on_rollout_labels_reports_both_rollout_criteria_and_the_solution_outcome():
+    rng = np.random.default_rng(1)
+    groups = np.repeat(np.arange(50), 4)
+    harmful = (rng.random(200) < 0.2).astype(int)
+    good = np.where(harmful == 1, 0, (rng.random(200) < 0.6).astype(int))
+    outcomes = (rng.random(50) < 0.3)[groups].astype(int)
+    x = rng.normal(size=(200, 6))
+    x[:, 0] -= 3.0 * harmful  # the features see the harm, not the outcome
+    data = StepData(x, 1 - harmful, groups, outcomes=outcomes, good=good, harmful=harmful)
+    head, metrics = fit_head(data, "m", "draft", labels="harmless")
+    assert metrics["cv_harmless_auroc"] == metrics["cv_step_auroc"] > 0.9
+    assert metrics["harmful_steps"] == int(harmful.sum()) and metrics["good_steps"] == int(good.sum())
+    assert 0.0 < metrics["cv_good_auroc"] < 0.9
+    assert metrics["right_solutions"] == int(outcomes.reshape(50, 4)[:, 0].sum())
+    assert head.provenance["labels"] == "harmless"
+
+
 def test_fit_learns_a_separable_signal_and_reports_grouped_cv():
     rng = np.random.default_rng(0)
     n = 240

@@ -241,7 +241,9 @@ def train_reward_command(
                              "time) or target (one target prefill per step)."),
     draft: str = typer.Option(DEFAULT_DRAFT), target: str = typer.Option(DEFAULT_TARGET),
     methods: str = typer.Option("draft", help="Who writes the training solutions: draft, target or both."),
-    labels: str = typer.Option("outcome", help="Step labels: outcome (the solution's final answer)."),
+    labels: str = typer.Option("outcome", help="Step labels: outcome (the solution's final answer), rollout "
+                               "(the target's greedy rollout from the step is right; about one target "
+                               "solution per step) or harmless (the step does not turn a right rollout wrong)."),
     max_tokens: int = typer.Option(512, help="Most tokens in a training solution."),
     work: str = typer.Option("runs/train-reward", help="Where the training solutions go (resumable)."),
     data_dir: Optional[str] = typer.Option(None), question_field: Optional[str] = typer.Option(None),
@@ -262,6 +264,10 @@ def train_reward_command(
                   f"({metrics['right_solutions']} right); grouped {metrics['folds']}-fold CV AUROC "
                   f"{metrics['cv_step_auroc']:.3f} per step, {metrics['cv_solution_min_auroc']:.3f} per "
                   f"solution (its lowest step); use it with --reward head:{output}")
+    if "cv_harmless_auroc" in metrics:
+        console.print(f"against the rollout labels ({metrics['good_steps']} good, {metrics['harmful_steps']} "
+                      f"harmful steps): CV AUROC {metrics['cv_good_auroc']:.3f} good vs. bad, "
+                      f"{metrics['cv_harmless_auroc']:.3f} harmless vs. harmful")
 
 
 @app.command()

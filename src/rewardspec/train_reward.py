@@ -1,7 +1,17 @@
 """``rewardspec train-reward``: fit a value head for any model pair on any (question, answer) data.
 
-Labels are outcome labels, as in outcome-supervised value models: every step of a
-solution is labelled with whether that solution's final answer is right. The solutions
+Three kinds of label (``--labels``):
+
+* ``outcome`` (default), as in outcome-supervised value models: every step of a solution is
+  labelled with whether that solution's final answer is right;
+* ``rollout``, as in Math-Shepherd: a step is good when the target's greedy rollout from it
+  reaches the right answer (:mod:`rewardspec.rollouts`);
+* ``harmless``: from the same rollouts, a step is bad only when it is *harmful* (it turns a
+  rollout that would succeed into one that fails). These are the steps that RSD should send
+  to the target.
+
+Rollout labels cost about one target solution per step. They are written one problem per
+line to ``WORK/rollout-labels.jsonl`` and resume after an interruption. The solutions
 are written by the run's own methods (the draft by default) through ``eval``'s runner, so
 they resume after an interruption and can be reused. Features are the hidden state of
 the draft or the target at the end of each step, read exactly as ``head:`` reads it at
@@ -15,6 +25,7 @@ Keep training and evaluation problems apart: for GSM8K the default is ``idx >= 7
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +40,8 @@ from rewardspec.rewards.value_head import READS, ValueHead, hidden_state_of
 #: Problems a head may train on by default, per dataset: never the evaluation problems.
 DEFAULT_TRAIN_IDS = {"gsm8k": "700-1318"}
 C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0)
-LABELS = ("outcome",)
+LABELS = ("outcome", "rollout", "harmless")
+ROLLOUT_LABELS = "rollout-labels.jsonl"
 
 
 @dataclass
@@ -38,28 +50,49 @@ class StepData:
     labels: np.ndarray
     groups: np.ndarray
     """The problem each step belongs to (for grouped cross-validation)."""
+    outcomes: np.ndarray | None = None
+    """Whether each step's solution is right (None: the labels are the outcomes)."""
+    good: np.ndarray | None = None
+    """Rollout labels, when known: the rollout from the step succeeds."""
+    harmful: np.ndarray | None = None
+    """Rollout labels, when known: the step turns a succeeding rollout into a failing one."""
 
 
 def step_features(records: list[dict[str, Any]], model, system_prompt: str | None = QWEN_MATH_COT_SYSTEM,
-                  on_record=None) -> StepData:
-    """One row per non-empty step: the hidden state after it; its solution's outcome."""
-    rows, labels, groups = [], [], []
+                  on_record=None, rollout_labels: list[list[dict[str, Any]]] | None = None,
+                  labels: str = "outcome") -> StepData:
+    """One row per labelled non-empty step: the hidden state after it, and its label.
+
+    With ``rollout_labels`` (one list per record, from :func:`rewardspec.rollouts.label_solution`),
+    ``labels`` chooses ``rollout`` (good) or ``harmless``; the outcome is kept beside them.
+    """
+    rows, ys, groups, outcomes, good, harmful = [], [], [], [], [], []
     for number, rec in enumerate(records):
         messages = build_messages(rec["question"], system_prompt)
+        by_step = {lab["step"]: lab for lab in rollout_labels[number]} if rollout_labels is not None else None
         prefix = ""
-        for step in rec["steps"]:
+        for index, step in enumerate(rec["steps"]):
             prefix += step["text"]
-            if not step["text"].strip():
+            if not step["text"].strip() or (by_step is not None and index not in by_step):
                 continue
             hidden, _ = hidden_state_of(model, messages, prefix)
             rows.append(hidden)
-            labels.append(1 if rec["correct"] else 0)
             groups.append(number)
+            outcomes.append(1 if rec["correct"] else 0)
+            if by_step is None:
+                ys.append(outcomes[-1])
+                continue
+            lab = by_step[index]
+            good.append(int(lab["good"]))
+            harmful.append(int(lab["harmful"]))
+            ys.append(good[-1] if labels == "rollout" else 1 - harmful[-1])
         if on_record is not None:
             on_record()
     if not rows:
         raise InvalidInputError("the solutions have no steps to learn from")
-    return StepData(np.asarray(rows, dtype=np.float64), np.asarray(labels), np.asarray(groups))
+    extra = {} if rollout_labels is None else {"outcomes": np.asarray(outcomes), "good": np.asarray(good),
+                                               "harmful": np.asarray(harmful)}
+    return StepData(np.asarray(rows, dtype=np.float64), np.asarray(ys), np.asarray(groups), **extra)
 
 
 def _sklearn():
@@ -75,13 +108,14 @@ def _sklearn():
 
 
 def fit_head(data: StepData, model_name: str, read: str, folds: int = 5,
-             provenance: dict[str, Any] | None = None) -> tuple[ValueHead, dict[str, Any]]:
+             provenance: dict[str, Any] | None = None, labels: str = "outcome") -> tuple[ValueHead, dict[str, Any]]:
     """The probe with the best grouped-CV AUROC over ``C_GRID``, refitted on every step."""
     LogisticRegression, roc_auc_score, GroupKFold, make_pipeline, StandardScaler = _sklearn()
     y, groups = data.labels, data.groups
     if len(set(y.tolist())) < 2:
-        raise InvalidInputError(
-            f"every solution is {'right' if y[0] else 'wrong'}; a value head needs both (use more problems)")
+        what = "solution is" if labels == "outcome" else "step is labelled"
+        raise InvalidInputError(f"every {what} {'right' if y[0] else 'wrong'}; a value head needs both "
+                                f"(use more problems)")
     folds = min(folds, len(set(groups.tolist())))
     if folds < 2:
         raise InvalidInputError("a value head needs solutions to at least two problems")
@@ -103,19 +137,30 @@ def fit_head(data: StepData, model_name: str, read: str, folds: int = 5,
     c, step_auroc, oof = best
     # A solution is as good as its worst step: RSD rejects at the first low one.
     solution_min = {g: oof[groups == g].min() for g in set(groups.tolist())}
-    solution_label = {g: y[groups == g][0] for g in solution_min}
+    outcomes = data.outcomes if data.outcomes is not None else y
+    solution_label = {g: outcomes[groups == g][0] for g in solution_min}
     keys = sorted(solution_min)
-    labels = [solution_label[g] for g in keys]
-    solution_auroc = (float(roc_auc_score(labels, [solution_min[g] for g in keys]))
-                      if len(set(labels)) == 2 else float("nan"))
+    right = [solution_label[g] for g in keys]
+    solution_auroc = (float(roc_auc_score(right, [solution_min[g] for g in keys]))
+                      if len(set(right)) == 2 else float("nan"))
     fitted = probe(c).fit(data.features, y)
     scaler, logistic = fitted[0], fitted[1]
     metrics = {"C": c, "folds": folds, "steps": int(len(y)), "solutions": len(keys),
-               "positive_steps": int(y.sum()), "right_solutions": int(sum(labels)),
+               "positive_steps": int(y.sum()), "right_solutions": int(sum(right)),
                "cv_step_auroc": round(step_auroc, 4), "cv_solution_min_auroc": round(solution_auroc, 4)}
+    if data.good is not None and data.harmful is not None:
+        # Both rollout criteria, whichever one the probe was fitted on (NaN: one class only).
+        def area(labels_: np.ndarray, keep: np.ndarray) -> float:
+            chosen = labels_[keep]
+            return float(roc_auc_score(chosen, oof[keep])) if len(set(chosen.tolist())) == 2 else float("nan")
+
+        everything = np.ones(len(y), dtype=bool)
+        metrics.update({"good_steps": int(data.good.sum()), "harmful_steps": int(data.harmful.sum()),
+                        "cv_good_auroc": round(area(data.good, everything), 4),
+                        "cv_harmless_auroc": round(area(1 - data.harmful, everything), 4)})
     head = ValueHead(model_name, read, scaler.mean_.astype(np.float64), scaler.scale_.astype(np.float64),
                      logistic.coef_[0].astype(np.float64), float(logistic.intercept_[0]),
-                     {**(provenance or {}), "labels": "outcome", "metrics": metrics})
+                     {**(provenance or {}), "labels": labels, "metrics": metrics})
     return head, metrics
 
 
@@ -153,22 +198,62 @@ def train_reward(*, dataset: str, ids: str | None, limit: int | None, read: str,
     from rewardspec.eval.runner import read_samples
 
     records = [r.to_dict() for m in methods for r in read_samples(Path(work) / f"samples-{m}.jsonl")]
-    examples = {e.id for e in load_dataset(dataset, limit=limit, data_directory=data_dir, ids=ids,
+    examples = {e.id: e for e in load_dataset(dataset, limit=limit, data_directory=data_dir, ids=ids,
                                            question_field=question_field, answer_field=answer_field)}
     records = [r for r in records if r["id"] in examples]
-    from rewardspec.models import load_model
+    if not records:
+        raise InvalidInputError("no solutions to learn from: check --ids, --limit and the dataset")
+    from rewardspec.eval.runner import Solvers
 
-    model = load_model(draft if read == "draft" else target)
+    solvers = Solvers(cfg, records[0]["dataset"])  # one instance of each model for rollouts and reads
+    rollout_labels = None
     with Progress(console=console or Console(stderr=True)) as progress:
+        if labels != "outcome":
+            rollout_labels = label_records(records, examples, solvers, Path(work) / ROLLOUT_LABELS, progress)
+        model = solvers.models.draft if read == "draft" else solvers.models.target
         task = progress.add_task(f"hidden states ({read})", total=len(records))
-        data = step_features(records, model, on_record=lambda: progress.advance(task))
+        data = step_features(records, model, on_record=lambda: progress.advance(task),
+                             rollout_labels=rollout_labels, labels=labels)
     provenance = {"dataset": dataset, "ids": ids, "problems": sorted({r["id"] for r in records}, key=_id_key),
-                  "solutions_by": methods, "draft": draft, "target": target, "max_tokens": max_tokens,
+                  "solutions_by": methods, "labels": labels, "draft": draft, "target": target, "max_tokens": max_tokens,
                   "command": " ".join(["rewardspec", *sys.argv[1:]]) if sys.argv else "",
                   "trained": _dt.date.today().isoformat()}
-    head, metrics = fit_head(data, model.name, read, provenance=provenance)
+    if rollout_labels is not None:
+        provenance["rollouts_by"] = target
+    head, metrics = fit_head(data, model.name, read, provenance=provenance, labels=labels)
     head.save(output)
     return metrics
+
+
+def label_records(records: list[dict[str, Any]], examples: dict, solvers, path: Path, progress) -> list[list[dict]]:
+    """Rollout labels for every record's steps, from (and appended to) ``path``, one line per solution."""
+    from rewardspec.rollouts import Roller, label_solution
+
+    settings = {"target": solvers.cfg.target, "max_tokens": solvers.decode.max_tokens,
+                "system_prompt": solvers.decode.system_prompt}
+    settings_path = path.with_suffix(".json")
+    if path.exists() and settings_path.exists() and json.loads(settings_path.read_text()) != settings:
+        raise InvalidInputError(f"{path} holds rollout labels made with {settings_path.read_text().strip()}; "
+                                f"choose another --work for these settings")
+    settings_path.write_text(json.dumps(settings) + "\n")
+    stored: dict[tuple[str, str], list[dict]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                stored.setdefault((row["method"], row["id"]), row["steps"])
+    todo = [r for r in records if (r["method"], r["id"]) not in stored]
+    task = progress.add_task("rollout labels (target)", total=len(records), completed=len(records) - len(todo))
+    with open(path, "a", encoding="utf-8") as out:
+        for rec in todo:
+            roller = Roller(solvers.models.target, solvers.decode, examples[rec["id"]], rec["dataset"])
+            steps = label_solution(roller, rec["steps"], solvers.decode.max_tokens)
+            stored[(rec["method"], rec["id"])] = steps
+            out.write(json.dumps({"id": rec["id"], "method": rec["method"], "steps": steps,
+                                  "rollout_tokens": roller.rollout_tokens}) + "\n")
+            out.flush()
+            progress.advance(task)
+    return [stored[(r["method"], r["id"])] for r in records]
 
 
 def _id_key(ident: str) -> tuple[int, str]:
