@@ -81,6 +81,30 @@ def test_head_reward_reads_the_role_the_head_was_trained_on(tmp_path):
     assert draft.calls[-1] == "good start\n\nbad step\n\n"
 
 
+def test_advantage_rewards_the_change_in_value_and_reuses_the_previous_read(tmp_path):
+    toy_head().save(tmp_path / "h.json")
+    draft = Hidden()
+    reward = make_reward(f"head:{tmp_path / 'h.json'}?advantage=true", load=lambda spec: draft)
+    assert reward.name.endswith("?advantage=true")
+    sigma = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731  (the toy head: V = σ(3·(good − bad) − 1))
+    drop = reward.score("q", ["good start\n\n"], "bad step\n\n")
+    assert drop.value == pytest.approx(1 + sigma(-1) - sigma(2))
+    assert drop.scored_tokens == 2  # V before and V after, one token each
+    assert reward.score("q", ["good start\n\n"], "good step\n\n").value == 1.0  # value went up
+    # After a doomed prefix a further low step loses little value: it keeps a high reward,
+    # where the plain head gives it a low one.
+    doomed = ["bad\n\n", "bad again\n\n"]
+    plain = make_reward(f"head:{tmp_path / 'h.json'}", load=lambda spec: Hidden())
+    assert plain.score("q", doomed, "bad still\n\n").value < 0.01
+    assert reward.score("q", doomed, "bad still\n\n").value > 0.99
+    # The next step's V before is this step's V after: read once.
+    calls = len(draft.calls)
+    reward.score("q", [*doomed, "bad still\n\n"], "end")
+    assert draft.calls[calls:] == ["bad\n\nbad again\n\nbad still\n\nend"]
+    with pytest.raises(InvalidInputError, match="advantage"):
+        make_reward(f"head:{tmp_path / 'h.json'}?advantage=maybe", load=lambda spec: Hidden())
+
+
 def test_head_refuses_another_model_unless_forced(tmp_path):
     toy_head(model="qwen-small").save(tmp_path / "h.json")
     with pytest.raises(InvalidInputError, match="trained on 'qwen-small'"):
@@ -140,6 +164,7 @@ def test_fit_on_rollout_labels_reports_both_rollout_criteria_and_the_solution_ou
     assert metrics["cv_harmless_auroc"] == metrics["cv_step_auroc"] > 0.9
     assert metrics["harmful_steps"] == int(harmful.sum()) and metrics["good_steps"] == int(good.sum())
     assert 0.0 < metrics["cv_good_auroc"] < 0.9
+    assert metrics["cv_advantage_harmless_auroc"] > 0.75  # a drop in value marks the harmful step too
     assert metrics["right_solutions"] == int(outcomes.reshape(50, 4)[:, 0].sum())
     assert head.provenance["labels"] == "harmless"
 

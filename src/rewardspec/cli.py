@@ -267,7 +267,8 @@ def train_reward_command(
     if "cv_harmless_auroc" in metrics:
         console.print(f"against the rollout labels ({metrics['good_steps']} good, {metrics['harmful_steps']} "
                       f"harmful steps): CV AUROC {metrics['cv_good_auroc']:.3f} good vs. bad, "
-                      f"{metrics['cv_harmless_auroc']:.3f} harmless vs. harmful")
+                      f"{metrics['cv_harmless_auroc']:.3f} harmless vs. harmful "
+                      f"({metrics['cv_advantage_harmless_auroc']:.3f} as an advantage, head:{output}?advantage=true)")
 
 
 @app.command()

@@ -155,9 +155,17 @@ def fit_head(data: StepData, model_name: str, read: str, folds: int = 5,
             return float(roc_auc_score(chosen, oof[keep])) if len(set(chosen.tolist())) == 2 else float("nan")
 
         everything = np.ones(len(y), dtype=bool)
+        # head:…?advantage=true scores V(after) − V(before); V(before) of a solution's first step
+        # (the prompt's end, not among the features) is taken as the mean value here.
+        before = np.full(len(oof), oof.mean())
+        same = groups[1:] == groups[:-1]
+        before[1:][same] = oof[:-1][same]
+        advantage = oof - before
         metrics.update({"good_steps": int(data.good.sum()), "harmful_steps": int(data.harmful.sum()),
                         "cv_good_auroc": round(area(data.good, everything), 4),
-                        "cv_harmless_auroc": round(area(1 - data.harmful, everything), 4)})
+                        "cv_harmless_auroc": round(area(1 - data.harmful, everything), 4),
+                        "cv_advantage_harmless_auroc": round(float(roc_auc_score(1 - data.harmful, advantage))
+                                                             if 0 < data.harmful.sum() < len(y) else float("nan"), 4)})
     head = ValueHead(model_name, read, scaler.mean_.astype(np.float64), scaler.scale_.astype(np.float64),
                      logistic.coef_[0].astype(np.float64), float(logistic.intercept_[0]),
                      {**(provenance or {}), "labels": labels, "metrics": metrics})

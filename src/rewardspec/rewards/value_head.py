@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -104,31 +106,61 @@ def hidden_state_of(model, messages, response_prefix: str) -> tuple[np.ndarray, 
 
 
 class ValueHeadReward:
-    """r = the head's P(correct outcome | the prefix so far, this step included)."""
+    """r = the head's probability after the prefix and this step; with ``advantage``, the change
+    it makes: r = clip(1 + V(prefix + step) − V(prefix), 0, 1).
+
+    The advantage form follows process advantage verifiers (Setlur et al., 2024, "Rewarding
+    Progress"). A step after which the value drops is the one a rewrite can repair, which is the
+    *harmful* step of the rollout labels. A step that is merely low in value after a doomed
+    prefix keeps its reward, so RSD does not pay the target for rewrites that cannot help.
+    V(prefix) is usually the previous step's V(prefix + step), from a small cache. Only when
+    the target wrote that step is one more read needed, which the draft's next step reuses.
+    """
+
+    CACHE = 1024
 
     def __init__(self, head: ValueHead, model, system_prompt: str | None = QWEN_MATH_COT_SYSTEM,
-                 name: str | None = None) -> None:
-        self.head, self.model, self.system_prompt = head, model, system_prompt
+                 name: str | None = None, advantage: bool = False) -> None:
+        self.head, self.model, self.system_prompt, self.advantage = head, model, system_prompt, advantage
         self.name = name or f"head:{head.model}"
         # The draft's reading costs one token; counted at the model's size all the same.
         self.params = model.params
+        self._values: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def score(self, question: str, previous_steps: list[str], step: str,
-              generation: Generation | None = None) -> RewardScore:
-        hidden, processed = hidden_state_of(
-            self.model, build_messages(question, self.system_prompt), "".join(previous_steps) + step)
+    def value(self, question: str, response_prefix: str) -> tuple[float, int]:
+        """V after ``response_prefix``, and the tokens read to get it (0 when cached)."""
+        key = (question, response_prefix)
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key], 0
+        hidden, processed = hidden_state_of(self.model, build_messages(question, self.system_prompt), response_prefix)
         if len(hidden) != len(self.head.weights):
             raise InvalidInputError(
                 f"value head for '{self.head.model}' expects hidden size {len(self.head.weights)}; "
                 f"'{self.model.name}' has {len(hidden)}")
-        return RewardScore(self.head.probability(hidden), scored_tokens=processed)
+        value = self.head.probability(hidden)
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.CACHE:
+                self._values.popitem(last=False)
+        return value, processed
+
+    def score(self, question: str, previous_steps: list[str], step: str,
+              generation: Generation | None = None) -> RewardScore:
+        prefix = "".join(previous_steps)
+        before, read_before = self.value(question, prefix) if self.advantage else (0.0, 0)
+        after, read_after = self.value(question, prefix + step)
+        reward = min(1.0, max(0.0, 1.0 + after - before)) if self.advantage else after
+        return RewardScore(reward, scored_tokens=read_before + read_after)
 
 
 def load_head_reward(spec: str, load) -> ValueHeadReward:
-    """``PATH_OR_NAME[?model=SPEC&force=true]``: the head, and the model it reads, which is the
-    run's draft or target (as the head was trained) unless ``model`` names another."""
+    """``PATH_OR_NAME[?model=SPEC&force=true&advantage=true]``: the head, and the model it reads,
+    which is the run's draft or target (as the head was trained) unless ``model`` names another."""
     body, options = split_options(spec)
-    check_options(f"head:{spec}", options, ("model", "force"))
+    check_options(f"head:{spec}", options, ("model", "force", "advantage"))
     if not body:
         raise InvalidInputError("head needs a file or a shipped head's name: head:PATH or head:NAME")
     shipped = shipped_heads()
@@ -143,4 +175,6 @@ def load_head_reward(spec: str, load) -> ValueHeadReward:
             f"value head '{body}' was trained on '{head.model}' ({head.read}), but it would read "
             f"'{model.name}'; train one for this model with `rewardspec train-reward`, "
             f"or add ?force=true")
-    return ValueHeadReward(head, model, name=f"head:{body}")
+    advantage = parse_bool(options.get("advantage", "false"), "advantage")
+    return ValueHeadReward(head, model, name=f"head:{body}" + ("?advantage=true" if advantage else ""),
+                           advantage=advantage)
