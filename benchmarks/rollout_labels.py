@@ -58,7 +58,7 @@ def labelled_steps(work: Path) -> tuple[dict[str, list[dict[str, Any]]], dict]:
 def head_table(paths: list[str]) -> Table:
     table = Table(title="heads fitted on these labels: grouped 5-fold cross-validated AUROC")
     for col in ("head", "labels", "read", "steps", "AUROC (good vs. bad)", "AUROC (harmless vs. harmful)",
-                "AUROC per solution"):
+                "as ?advantage=true (harmless vs. harmful)", "AUROC per solution"):
         table.add_column(col, justify="left" if col in ("head", "labels", "read") else "right")
     for path in paths:
         data = json.loads(Path(path).read_text())
@@ -67,6 +67,7 @@ def head_table(paths: list[str]) -> Table:
         table.add_row(Path(path).name, str(prov.get("labels", "?")), str(data.get("read", "?")),
                       str(m.get("steps", "?")), f"{m.get('cv_good_auroc', float('nan')):.2f}",
                       f"{m.get('cv_harmless_auroc', float('nan')):.2f}",
+                      f"{m.get('cv_advantage_harmless_auroc', float('nan')):.2f}",
                       f"{m.get('cv_solution_min_auroc', float('nan')):.2f}")
     return table
 

@@ -80,3 +80,33 @@ def test_train_reward_then_solve_with_the_head(tmp_path):
          "--reward", f"head:{head}", "--max-tokens", "8"], capture_output=True, text=True, timeout=600)
     assert mismatch.returncode == 2 and "trained on 'qwen2.5-coder-0.5b'" in mismatch.stderr
     assert "Traceback" not in mismatch.stderr
+
+
+def test_train_reward_on_rollout_labels_resumes_from_its_labels(tmp_path):
+    """The target's rollouts label each step; a second run reuses them instead of rolling out again."""
+    rows = [("What is 2 + 3?", "5"), ("What is 2 + 3?", "11"), ("What is 10 - 4?", "6"),
+            ("What is 10 - 4?", "13"), ("What is 3 * 3?", "9"), ("What is 3 * 3?", "2")]
+    data = tmp_path / "toy.jsonl"
+    data.write_text("".join(json.dumps({"question": q, "answer": a, "idx": i}) + "\n"
+                            for i, (q, a) in enumerate(rows)))
+    command = [sys.executable, "-m", "rewardspec", "train-reward", "--dataset", str(data),
+               "--output", str(tmp_path / "head.json"), "--labels", "rollout", "--draft", "qwen2.5-coder-0.5b",
+               "--target", "qwen2.5-coder-0.5b", "--max-tokens", "48", "--work", str(tmp_path / "work")]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert "harmless vs. harmful" in proc.stderr
+    labels_file = tmp_path / "work" / "rollout-labels.jsonl"
+    lines = [json.loads(line) for line in labels_file.read_text().splitlines()]
+    assert sorted(row["id"] for row in lines) == [str(i) for i in range(6)]
+    # A wrong gold makes every rollout of that problem fail.
+    wrong = [row for row in lines if row["id"] in ("1", "3", "5")]
+    assert all(not step["good"] and not step["harmful"] for row in wrong for step in row["steps"])
+    saved = json.loads((tmp_path / "head.json").read_text())
+    assert saved["provenance"]["labels"] == "rollout" and saved["provenance"]["rollouts_by"] == "qwen2.5-coder-0.5b"
+    before = labels_file.read_text()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr
+    assert labels_file.read_text() == before  # nothing rolled out twice
+    other = subprocess.run([*command[:-4], "--max-tokens", "40", "--work", str(tmp_path / "work")],
+                           capture_output=True, text=True, timeout=900)
+    assert other.returncode != 0 and "Traceback" not in other.stderr

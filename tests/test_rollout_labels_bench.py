@@ -52,7 +52,8 @@ def test_missing_labels_say_which_command_makes_them(tmp_path):
 
 
 def test_head_table_reports_the_stored_cross_validated_aurocs(tmp_path):
-    metrics = {"steps": 274, "cv_good_auroc": 0.61, "cv_harmless_auroc": 0.7234, "cv_solution_min_auroc": 0.66}
+    metrics = {"steps": 274, "cv_good_auroc": 0.61, "cv_harmless_auroc": 0.7234, "cv_solution_min_auroc": 0.66,
+               "cv_advantage_harmless_auroc": 0.6871}
     head = ValueHead("m", "draft", np.zeros(2), np.ones(2), np.ones(2), 0.0,
                      {"labels": "harmless", "metrics": metrics})
     head.save(tmp_path / "h.json")
@@ -60,4 +61,4 @@ def test_head_table_reports_the_stored_cross_validated_aurocs(tmp_path):
     console.print(bench.head_table([str(tmp_path / "h.json")]))
     text = console.export_text()
     assert "h.json" in text and "harmless" in text and "274" in text
-    assert "0.61" in text and "0.72" in text and "0.66" in text
+    assert "0.61" in text and "0.72" in text and "0.66" in text and "0.69" in text
