@@ -51,7 +51,7 @@ from rewardspec.eval.runner import Solvers, load_config, make_record, read_sampl
 from rewardspec.methods.rsd import RSD, DecodeConfig, as_chat  # noqa: E402
 from rewardspec.models.base import LanguageModel  # noqa: E402
 from rewardspec.prompts import format_question  # noqa: E402
-from rewardspec.rollouts import Outcome, Roller  # noqa: E402
+from rewardspec.rollouts import Roller  # noqa: E402
 from rewardspec.rewards import DEFAULT_REWARD, make_reward  # noqa: E402
 from rewardspec.rewards.base import RewardModel  # noqa: E402
 from rewardspec.types import Generation, RewardScore, Step  # noqa: E402
@@ -83,28 +83,25 @@ class RolloutOracle:
         if mode not in ORACLES:
             raise ValueError(f"oracle mode must be one of {', '.join(ORACLES)}; got {mode!r}")
         self.roller_model, self.decode, self.dataset, self.free, self.mode = roller, decode, dataset, free, mode
-        self.example: Example | None = None
+        self.roller: Roller | None = None
         self.labels: list[dict[str, Any]] = []
         self.response_tokens = 0
 
     def start(self, example: Example) -> None:
-        self.example, self.labels, self.response_tokens = example, [], 0
+        self.labels, self.response_tokens = [], 0
         self.roller = Roller(self.roller_model, self.decode, example, self.dataset)
 
     def decided(self, step: Step) -> None:
         self.response_tokens += step.generated_tokens
 
-    def outcome(self, text: str, tokens_left: int, ended: bool = False) -> Outcome:
-        assert self.example is not None, "start(example) first"
-        return self.roller.outcome(text, tokens_left, ended)
-
     def score(self, question: str, previous_steps: list[str], step: str,
               generation: Generation | None = None) -> RewardScore:
+        assert self.roller is not None, "start(example) first"
         prefix = "".join(previous_steps)
         step_tokens = generation.generated_tokens if generation else 0
         left = self.decode.max_tokens - self.response_tokens
-        after = self.outcome(prefix + step, left - step_tokens,
-                             ended=generation is not None and generation.ends_answer)
+        after = self.roller.outcome(prefix + step, left - step_tokens,
+                                    ended=generation is not None and generation.ends_answer)
         good = after.correct
         label: dict[str, Any] = {
             "step": len(previous_steps), "text": step, "good": good, "rollout_tokens": after.rollout_tokens,
@@ -114,7 +111,7 @@ class RolloutOracle:
         }
         accept = good
         if self.mode == "harmless" and not good:
-            label["solvable_before"] = self.outcome(prefix, left).correct
+            label["solvable_before"] = self.roller.outcome(prefix, left).correct
             accept = not label["solvable_before"]
         self.labels.append(label)
         return RewardScore(1.0 if accept else 0.0)

@@ -49,13 +49,19 @@ def test_ratio_of_a_model_against_itself_is_one(tiny):
     assert accepted and all(s.reward == pytest.approx(1.0, abs=0.02) for s in accepted)
 
 
-def test_train_reward_then_solve_with_the_head(tmp_path):
-    """Golds made wrong on purpose give both labels; the head then scores a real solve."""
+def toy_data(tmp_path):
+    """Three questions, each once with its right gold and once with a wrong one."""
     rows = [("What is 2 + 3?", "5"), ("What is 2 + 3?", "11"), ("What is 10 - 4?", "6"),
             ("What is 10 - 4?", "13"), ("What is 3 * 3?", "9"), ("What is 3 * 3?", "2")]
     data = tmp_path / "toy.jsonl"
     data.write_text("".join(json.dumps({"question": q, "answer": a, "idx": i}) + "\n"
                             for i, (q, a) in enumerate(rows)))
+    return data
+
+
+def test_train_reward_then_solve_with_the_head(tmp_path):
+    """Golds made wrong on purpose give both labels; the head then scores a real solve."""
+    data = toy_data(tmp_path)
     head = tmp_path / "head.json"
     proc = subprocess.run(
         [sys.executable, "-m", "rewardspec", "train-reward", "--dataset", str(data), "--output", str(head),
@@ -84,11 +90,7 @@ def test_train_reward_then_solve_with_the_head(tmp_path):
 
 def test_train_reward_on_rollout_labels_resumes_from_its_labels(tmp_path):
     """The target's rollouts label each step; a second run reuses them instead of rolling out again."""
-    rows = [("What is 2 + 3?", "5"), ("What is 2 + 3?", "11"), ("What is 10 - 4?", "6"),
-            ("What is 10 - 4?", "13"), ("What is 3 * 3?", "9"), ("What is 3 * 3?", "2")]
-    data = tmp_path / "toy.jsonl"
-    data.write_text("".join(json.dumps({"question": q, "answer": a, "idx": i}) + "\n"
-                            for i, (q, a) in enumerate(rows)))
+    data = toy_data(tmp_path)
     command = [sys.executable, "-m", "rewardspec", "train-reward", "--dataset", str(data),
                "--output", str(tmp_path / "head.json"), "--labels", "rollout", "--draft", "qwen2.5-coder-0.5b",
                "--target", "qwen2.5-coder-0.5b", "--max-tokens", "48", "--work", str(tmp_path / "work")]

@@ -141,31 +141,28 @@ def fit_head(data: StepData, model_name: str, read: str, folds: int = 5,
     solution_label = {g: outcomes[groups == g][0] for g in solution_min}
     keys = sorted(solution_min)
     right = [solution_label[g] for g in keys]
-    solution_auroc = (float(roc_auc_score(right, [solution_min[g] for g in keys]))
-                      if len(set(right)) == 2 else float("nan"))
+
+    def area(truth, scores) -> float:
+        """AUROC, or NaN where the truth has one class only."""
+        return float(roc_auc_score(truth, scores)) if len(set(np.asarray(truth).tolist())) == 2 else float("nan")
+
+    solution_auroc = area(right, [solution_min[g] for g in keys])
     fitted = probe(c).fit(data.features, y)
     scaler, logistic = fitted[0], fitted[1]
     metrics = {"C": c, "folds": folds, "steps": int(len(y)), "solutions": len(keys),
                "positive_steps": int(y.sum()), "right_solutions": int(sum(right)),
                "cv_step_auroc": round(step_auroc, 4), "cv_solution_min_auroc": round(solution_auroc, 4)}
     if data.good is not None and data.harmful is not None:
-        # Both rollout criteria, whichever one the probe was fitted on (NaN: one class only).
-        def area(labels_: np.ndarray, keep: np.ndarray) -> float:
-            chosen = labels_[keep]
-            return float(roc_auc_score(chosen, oof[keep])) if len(set(chosen.tolist())) == 2 else float("nan")
-
-        everything = np.ones(len(y), dtype=bool)
-        # head:…?advantage=true scores V(after) − V(before); V(before) of a solution's first step
-        # (the prompt's end, not among the features) is taken as the mean value here.
+        # Both rollout criteria, whichever one the probe was fitted on. head:…?advantage=true scores
+        # V(after) − V(before); V(before) of a solution's first step (the prompt's end, not among
+        # the features) is taken as the mean value here.
         before = np.full(len(oof), oof.mean())
         same = groups[1:] == groups[:-1]
         before[1:][same] = oof[:-1][same]
-        advantage = oof - before
         metrics.update({"good_steps": int(data.good.sum()), "harmful_steps": int(data.harmful.sum()),
-                        "cv_good_auroc": round(area(data.good, everything), 4),
-                        "cv_harmless_auroc": round(area(1 - data.harmful, everything), 4),
-                        "cv_advantage_harmless_auroc": round(float(roc_auc_score(1 - data.harmful, advantage))
-                                                             if 0 < data.harmful.sum() < len(y) else float("nan"), 4)})
+                        "cv_good_auroc": round(area(data.good, oof), 4),
+                        "cv_harmless_auroc": round(area(1 - data.harmful, oof), 4),
+                        "cv_advantage_harmless_auroc": round(area(1 - data.harmful, oof - before), 4)})
     head = ValueHead(model_name, read, scaler.mean_.astype(np.float64), scaler.scale_.astype(np.float64),
                      logistic.coef_[0].astype(np.float64), float(logistic.intercept_[0]),
                      {**(provenance or {}), "labels": labels, "metrics": metrics})
@@ -181,7 +178,7 @@ def train_reward(*, dataset: str, ids: str | None, limit: int | None, read: str,
     from rich.progress import Progress
 
     from rewardspec.eval.datasets import DATASETS, load_dataset
-    from rewardspec.eval.runner import load_config, run_eval
+    from rewardspec.eval.runner import Solvers, load_config, read_samples, run_eval
 
     if read not in READS:
         raise InvalidInputError(f"--read must be one of {', '.join(READS)}; got '{read}'")
@@ -203,16 +200,12 @@ def train_reward(*, dataset: str, ids: str | None, limit: int | None, read: str,
                              "data_dir": data_dir, "question_field": question_field,
                              "answer_field": answer_field})
     run_eval(cfg, resume=True, console=console)
-    from rewardspec.eval.runner import read_samples
-
     records = [r.to_dict() for m in methods for r in read_samples(Path(work) / f"samples-{m}.jsonl")]
     examples = {e.id: e for e in load_dataset(dataset, limit=limit, data_directory=data_dir, ids=ids,
                                            question_field=question_field, answer_field=answer_field)}
     records = [r for r in records if r["id"] in examples]
     if not records:
         raise InvalidInputError("no solutions to learn from: check --ids, --limit and the dataset")
-    from rewardspec.eval.runner import Solvers
-
     solvers = Solvers(cfg, records[0]["dataset"])  # one instance of each model for rollouts and reads
     rollout_labels = None
     with Progress(console=console or Console(stderr=True)) as progress:
