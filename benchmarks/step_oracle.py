@@ -155,7 +155,7 @@ def score_labels(by_id: dict[str, list], traces: dict, specs: list[str], solvers
     stored: dict[str, dict[str, list[float]]] = json.loads(cache.read_text()) if cache.exists() else {}
     draft = solvers.models.draft
     for spec in specs:
-        reward = make_reward(spec, solvers.models._role_or_model)
+        reward = make_reward(spec, solvers.models.role_or_model)
         done = stored.setdefault(spec, {})
         for pid, steps in track(list(by_id.items()), description=f"scoring {spec}", console=console):
             if pid not in done and pid in traces:

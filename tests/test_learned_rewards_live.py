@@ -112,3 +112,38 @@ def test_train_reward_on_rollout_labels_resumes_from_its_labels(tmp_path):
     other = subprocess.run([*command[:-4], "--max-tokens", "40", "--work", str(tmp_path / "work")],
                            capture_output=True, text=True, timeout=900)
     assert other.returncode != 0 and "Traceback" not in other.stderr
+
+
+def test_train_a_question_head_then_route_questions_with_it(tmp_path):
+    """One row per question, read before solving; the route then sends a question to one model."""
+    data = toy_data(tmp_path)
+    head = tmp_path / "question.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rewardspec", "train-reward", "--dataset", str(data), "--output", str(head),
+         "--labels", "question", "--draft", "qwen2.5-coder-0.5b", "--max-tokens", "48",
+         "--work", str(tmp_path / "work")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "--route" in proc.stderr and "6 questions" in proc.stderr
+    saved = json.loads(head.read_text())
+    assert saved["provenance"]["labels"] == "question"
+    assert saved["provenance"]["metrics"]["solutions"] == 6 and saved["provenance"]["metrics"]["steps"] == 6
+
+    def solve(route: str) -> dict:
+        done = subprocess.run(
+            [sys.executable, "-m", "rewardspec", "solve", "What is 2 + 3?", "--json", "--draft", "qwen2.5-coder-0.5b",
+             "--target", "smollm2-135m", "--route", route, "--max-tokens", "24"],
+            capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    hard = solve(f"head:{head}?target_below=1")
+    assert hard["route"]["route"] == "target" and 0.0 <= hard["route"]["value"] <= 1.0
+    assert {s["source"] for s in hard["steps"]} == {"target"} and hard["usage"]["draft"]["generated_tokens"] == 0
+    assert hard["usage"]["draft"]["prompt_tokens"] > 10  # the read: the draft's prefill of the prompt
+    easy = solve(f"head:{head}?draft_above=0")
+    assert easy["route"]["route"] == "draft" and easy["route"]["value"] == hard["route"]["value"]
+    assert {s["source"] for s in easy["steps"]} == {"draft"} and easy["usage"]["reward"]["calls"] == 0
+    refused = subprocess.run(
+        [sys.executable, "-m", "rewardspec", "solve", "What is 2 + 3?", "--reward", f"head:{head}",
+         "--max-tokens", "8"], capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and "question head" in refused.stderr and "Traceback" not in refused.stderr

@@ -137,7 +137,7 @@ def test_labelled_steps_are_scored_afterwards_after_the_steps_rsd_had_accepted(t
 
     seen = Seen()
     draft = ScriptedModel("draft", ["x"], params=10)
-    solvers = SimpleNamespace(models=SimpleNamespace(draft=draft, _role_or_model=None), decode=DecodeConfig())
+    solvers = SimpleNamespace(models=SimpleNamespace(draft=draft, role_or_model=None), decode=DecodeConfig())
     by_id = {"0": oracle.labels}
     original = bench.make_reward
     bench.make_reward = lambda spec, load=None: seen

@@ -10,7 +10,7 @@ by every method of a run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -43,6 +43,9 @@ class SolverSettings(BaseModel):
     rule: str = Field("binary", description=f"Acceptance rule ω: {', '.join(RULES)}.")
     escalate_after: int = Field(0, ge=0, description="RSD: after this many rejected draft steps in a "
                                 "question, the target writes the rest (δ per question; 0: never).")
+    route: Optional[str] = Field(None, min_length=1, description="RSD: δ per question, set before solving by "
+                                 "a question head: 'head:PATH_OR_NAME?target_below=P&draft_above=P' "
+                                 "(the target writes questions below P, the draft those at or above).")
     n: int = Field(8, ge=1, description="Samples for best_of_n and majority.")
     width: int = Field(4, ge=1, description="Candidates per step for process_best_of_n and beam.")
     beam_size: int = Field(2, ge=1, description="Beams kept per step for beam.")
@@ -110,12 +113,12 @@ class Models:
             elif role == "reward":
                 from rewardspec.rewards import make_reward
 
-                self._loaded[role] = make_reward(self.settings.reward, self._role_or_model)
+                self._loaded[role] = make_reward(self.settings.reward, self.role_or_model)
             else:
                 self._loaded[role] = self.loader(getattr(self.settings, role))
         return self._loaded[role]
 
-    def _role_or_model(self, spec: str) -> Any:
+    def role_or_model(self, spec: str) -> Any:
         """What a reward spec names: ``target`` and ``draft`` are this run's own (one
         instance and KV cache with the role's), anything else a model spec."""
         return self._get(spec) if spec in ("target", "draft") else self.loader(spec)
@@ -131,6 +134,22 @@ class Models:
     @property
     def reward(self) -> Any:
         return self._get("reward")
+
+    def router(self) -> Any | None:
+        """The settings' question route (:mod:`rewardspec.methods.routing`), built on first use."""
+        if self.settings.route is None:
+            return None
+        if "route" not in self._loaded:
+            from dataclasses import replace
+
+            from rewardspec.methods.routing import load_router
+
+            if self._parent is not None:  # the head is read once; each view reads through its own wrap
+                shared = self._parent.router()
+                self._loaded["route"] = replace(shared, model=self._wrap(shared.model))
+            else:
+                self._loaded["route"] = load_router(self.settings.route, self.role_or_model)
+        return self._loaded["route"]
 
     def load(self, roles: set[str] | tuple[str, ...]) -> None:
         """Load these roles now; the reward first, so a typo in its spec fails before any model loads."""

@@ -38,6 +38,8 @@ def solve(
     rule: str = typer.Option("binary", help=f"Acceptance rule ω: {', '.join(RULES)}."),
     escalate_after: int = typer.Option(0, help="After this many rejected draft steps, the target writes "
                                        "the rest of the answer (δ per question; 0: never)."),
+    route: Optional[str] = typer.Option(None, help="δ per question before solving, from a question head: "
+                                        "head:PATH_OR_NAME?target_below=P&draft_above=P."),
     draft: str = typer.Option(DEFAULT_DRAFT, help="Draft model: registry name or GGUF path."),
     target: str = typer.Option(DEFAULT_TARGET, help="Target model: registry name or GGUF path."),
     reward: str = typer.Option(DEFAULT_REWARD, help="Reward model spec (see `rewardspec models`)."),
@@ -62,7 +64,7 @@ def solve(
                           repetition_limit=repetition_limit,
                           separator=separator.encode().decode("unicode_escape"))
     settings = solver_settings(draft=draft, target=target, reward=reward, delta=delta, rule=rule,
-                               escalate_after=escalate_after)
+                               escalate_after=escalate_after, route=route)
     solver = build_solvers((method,), settings, config)[method]
     if as_json:
         trace = solver.solve(question)
@@ -73,6 +75,10 @@ def solve(
     trace = solver.solve(question, on_step=lambda s: console.print(step_line(next(counter), s)))
     console.print(f"\n[bold]Answer:[/] {trace.answer}   ({trace.finish_reason}, "
                   f"{trace.wall_seconds:.1f}s)")
+    if trace.route is not None:
+        console.print(f"routed before solving: {trace.route['route']} writes "
+                      f"{'every step' if trace.route['route'] != 'rsd' else 'as RSD decides'} "
+                      f"(question head: P(draft solves it) = {trace.route['value']:.2f})")
     console.print(usage_table(trace))
 
 
@@ -150,6 +156,8 @@ def eval_command(
     rule: Optional[str] = typer.Option(None, help="RSD weighting rule: binary, clip, sigmoid (default binary)."),
     escalate_after: Optional[int] = typer.Option(None, help="RSD: after this many rejected draft steps the "
                                                  "target writes the rest (δ per question; default 0: never)."),
+    route: Optional[str] = typer.Option(None, help="RSD: δ per question before solving, from a question head: "
+                                        "head:PATH_OR_NAME?target_below=P&draft_above=P."),
     draft: Optional[str] = typer.Option(None), target: Optional[str] = typer.Option(None),
     reward: Optional[str] = typer.Option(None),
     max_tokens: Optional[int] = typer.Option(None, help="Most tokens in a response (default 1024)."),
@@ -179,7 +187,7 @@ def eval_command(
     cfg = load_config(config, _eval_overrides(
         dataset=dataset, limit=limit, ids=ids, levels=levels, methods=[m.strip() for m in methods.split(",") if m.strip()] if methods else None, delta=delta,
         n=n, width=width, beam_size=beam_size, aggregation=aggregation, rule=rule, draft=draft, target=target,
-        escalate_after=escalate_after,
+        escalate_after=escalate_after, route=route,
         reward=reward, max_tokens=max_tokens, max_total_tokens=max_total_tokens,
         repetition_limit=repetition_limit, seed=seed, temperature=temperature,
         sample_temperature=sample_temperature, num_pred_tokens=num_pred_tokens, data_dir=data_dir,
@@ -243,7 +251,8 @@ def train_reward_command(
     methods: str = typer.Option("draft", help="Who writes the training solutions: draft, target or both."),
     labels: str = typer.Option("outcome", help="Step labels: outcome (the solution's final answer), rollout "
                                "(the target's greedy rollout from the step is right; about one target "
-                               "solution per step) or harmless (the step does not turn a right rollout wrong)."),
+                               "solution per step), harmless (the step does not turn a right rollout wrong), "
+                               "or question: one row per question, read before solving, for --route."),
     max_tokens: int = typer.Option(512, help="Most tokens in a training solution."),
     work: str = typer.Option("runs/train-reward", help="Where the training solutions go (resumable)."),
     data_dir: Optional[str] = typer.Option(None), question_field: Optional[str] = typer.Option(None),
@@ -260,6 +269,12 @@ def train_reward_command(
                                max_tokens=max_tokens, work=work, output=output, labels=labels,
                                data_dir=data_dir, question_field=question_field, answer_field=answer_field,
                                console=console)
+    if labels == "question":
+        console.print(f"wrote {output}: {metrics['solutions']} questions ({metrics['right_solutions']} solved, "
+                      f"{metrics['right_rate']:.0%}); grouped {metrics['folds']}-fold CV AUROC "
+                      f"{metrics['cv_question_auroc']:.3f}; use it with --route "
+                      f"'head:{output}?target_below={metrics['right_rate']:.2f}'")
+        return
     console.print(f"wrote {output}: {metrics['steps']} steps of {metrics['solutions']} solutions "
                   f"({metrics['right_solutions']} right); grouped {metrics['folds']}-fold CV AUROC "
                   f"{metrics['cv_step_auroc']:.3f} per step, {metrics['cv_solution_min_auroc']:.3f} per "

@@ -40,7 +40,7 @@ from rewardspec.rewards.value_head import READS, ValueHead, hidden_state_of
 #: Problems a head may train on by default, per dataset: never the evaluation problems.
 DEFAULT_TRAIN_IDS = {"gsm8k": "700-1318"}
 C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0)
-LABELS = ("outcome", "rollout", "harmless")
+LABELS = ("outcome", "rollout", "harmless", "question")
 ROLLOUT_LABELS = "rollout-labels.jsonl"
 
 
@@ -93,6 +93,24 @@ def step_features(records: list[dict[str, Any]], model, system_prompt: str | Non
     extra = {} if rollout_labels is None else {"outcomes": np.asarray(outcomes), "good": np.asarray(good),
                                                "harmful": np.asarray(harmful)}
     return StepData(np.asarray(rows, dtype=np.float64), np.asarray(ys), np.asarray(groups), **extra)
+
+
+def question_features(records: list[dict[str, Any]], model, system_prompt: str | None = QWEN_MATH_COT_SYSTEM,
+                      on_record=None) -> StepData:
+    """One row per solution: the hidden state at the end of the question, before any step
+    (what a route reads before solving), labelled with whether the solution is right."""
+    rows, ys = [], []
+    for rec in records:
+        hidden, _ = hidden_state_of(model, build_messages(rec["question"], system_prompt), "")
+        rows.append(hidden)
+        ys.append(1 if rec["correct"] else 0)
+        if on_record is not None:
+            on_record()
+    if not rows:
+        raise InvalidInputError("no questions to learn from")
+    problems = {rec["id"]: number for number, rec in enumerate(records)}
+    return StepData(np.asarray(rows, dtype=np.float64), np.asarray(ys),
+                    np.asarray([problems[rec["id"]] for rec in records]))
 
 
 def _sklearn():
@@ -152,6 +170,10 @@ def fit_head(data: StepData, model_name: str, read: str, folds: int = 5,
     metrics = {"C": c, "folds": folds, "steps": int(len(y)), "solutions": len(keys),
                "positive_steps": int(y.sum()), "right_solutions": int(sum(right)),
                "cv_step_auroc": round(step_auroc, 4), "cv_solution_min_auroc": round(solution_auroc, 4)}
+    if labels == "question":
+        # One row per solution: the step figures are per question. The solutions' accuracy is
+        # the route's break-even threshold (see rewardspec.methods.routing).
+        metrics.update({"cv_question_auroc": metrics["cv_step_auroc"], "right_rate": round(float(y.mean()), 4)})
     if data.good is not None and data.harmful is not None:
         # Both rollout criteria, whichever one the probe was fitted on. head:…?advantage=true scores
         # V(after) − V(before); V(before) of a solution's first step (the prompt's end, not among
@@ -209,12 +231,15 @@ def train_reward(*, dataset: str, ids: str | None, limit: int | None, read: str,
     solvers = Solvers(cfg, records[0]["dataset"])  # one instance of each model for rollouts and reads
     rollout_labels = None
     with Progress(console=console or Console(stderr=True)) as progress:
-        if labels != "outcome":
+        if labels in ("rollout", "harmless"):
             rollout_labels = label_records(records, examples, solvers, Path(work) / ROLLOUT_LABELS, progress)
         model = solvers.models.draft if read == "draft" else solvers.models.target
         task = progress.add_task(f"hidden states ({read})", total=len(records))
-        data = step_features(records, model, on_record=lambda: progress.advance(task),
-                             rollout_labels=rollout_labels, labels=labels)
+        if labels == "question":
+            data = question_features(records, model, on_record=lambda: progress.advance(task))
+        else:
+            data = step_features(records, model, on_record=lambda: progress.advance(task),
+                                 rollout_labels=rollout_labels, labels=labels)
     provenance = {"dataset": dataset, "ids": ids, "problems": sorted({r["id"] for r in records}, key=_id_key),
                   "solutions_by": methods, "labels": labels, "draft": draft, "target": target, "max_tokens": max_tokens,
                   "command": " ".join(["rewardspec", *sys.argv[1:]]) if sys.argv else "",

@@ -141,6 +141,8 @@ class Trace:
     finish_reason: str = ""
     wall_seconds: float = 0.0
     answer: str | None = None
+    route: dict[str, Any] | None = None
+    """With a question route: ``{"route": "target"|"rsd"|"draft", "value": P(draft solves it)}``."""
 
     @property
     def text(self) -> str:
@@ -190,4 +192,5 @@ class Trace:
             "target_steps": self.target_steps,
             "finish_reason": self.finish_reason,
             "wall_seconds": self.wall_seconds,
+            **({"route": self.route} if self.route is not None else {}),
         }

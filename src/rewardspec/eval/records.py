@@ -36,12 +36,15 @@ class SampleRecord:
     response: str = ""
     delta: float | None = None
     finish_reason: str = ""
+    route: dict[str, Any] | None = None
+    """RSD with a question route: where it sent the question, and the head's value."""
 
     _ORDER = ("id", "dataset", "question", "gold", "answer", "correct", "level", "response", "method",
               "delta", "steps", "usage", "flops", "flops_with_prompt", "finish_reason", "wall_seconds")
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in self._ORDER}
+        data = {key: getattr(self, key) for key in self._ORDER}
+        return data if self.route is None else {**data, "route": self.route}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SampleRecord:

@@ -185,6 +185,7 @@ def make_record(example: Example, trace, dataset: str) -> SampleRecord:
         response=data["text"],
         **{k: data[k] for k in ("method", "delta", "steps", "usage", "flops", "flops_with_prompt",
                                 "finish_reason", "wall_seconds")},
+        route=data.get("route"),
     )
 
 

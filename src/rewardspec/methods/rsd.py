@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.grading import extract_answer
@@ -34,6 +34,9 @@ from rewardspec.prompts import QWEN_MATH_COT_SYSTEM, build_messages
 from rewardspec.rewards.base import RewardModel
 from rewardspec.steps import DEFAULT_REPETITION_LIMIT, DEFAULT_SEPARATOR, check_stops
 from rewardspec.types import Generation, RejectedDraft, Step, Trace
+
+if TYPE_CHECKING:
+    from rewardspec.methods.routing import QuestionRouter
 
 #: Unless set, a question may generate this many times ``max_tokens``, all models together.
 TOTAL_BUDGET_MULTIPLE = 4
@@ -128,6 +131,9 @@ class RSD:
     the target writes every later step (δ -> 1 for that question); 0 never escalates. A draft
     that has already failed the reward on this question is a sign the question is beyond it,
     and each further draft step costs a draft pass and a reward call that are likely wasted."""
+    route: QuestionRouter | None = None
+    """δ per question, set before solving (:mod:`rewardspec.methods.routing`): the target or the
+    draft writes every step of a question that the question head finds too hard or easy enough."""
 
     def __post_init__(self) -> None:
         if self.method not in LOOP_METHODS:
@@ -161,6 +167,8 @@ class RSD:
                       delta=self.delta if self.method == "rsd" else None)
         for role in _ROLES_USED[self.method]:
             trace.usage[role].params = getattr(self, role).params
+        if self.method == "rsd" and self.route is not None:
+            self._route(trace, messages)
         accept_rng = random.Random(cfg.seed)
         tokens_left = cfg.max_tokens
         finish = "max_steps"
@@ -204,13 +212,14 @@ class RSD:
 
     def _round(self, trace, question, messages, prefix, sampling, accept_rng) -> tuple[Step, Generation] | None:
         """Decide one step: it and the generation that produced it; None if the budget ran out."""
-        if self.method == "target" or (self.method == "rsd" and self._escalated(trace)):
+        routed = trace.route["route"] if trace.route is not None else "rsd"
+        if self.method == "target" or (self.method == "rsd" and (routed == "target" or self._escalated(trace))):
             return self._write(trace, "target", messages, prefix, sampling("target"))
         drafted = self._write(trace, "draft", messages, prefix, sampling("draft"))
         if drafted is None:
             return None
         draft_step, gen = drafted
-        if self.method == "draft":
+        if self.method == "draft" or routed == "draft":
             return draft_step, gen
         if not gen.text.strip() and gen.ends_answer and gen.finish_reason != "degenerate":
             # The draft ends the answer with no text: there is no step to judge.
@@ -232,6 +241,17 @@ class RSD:
         target_step.rejected_draft = RejectedDraft(gen.text, None if score is None else score.value,
                                                    gen.generated_tokens, gen.finish_reason == "degenerate")
         return target_step, target_gen
+
+    def _route(self, trace: Trace, messages: list[Message]) -> None:
+        """Route the question before its first step. The read is the draft's prefill of the
+        prompt (kept in its KV cache for its first step) and one token with embeddings on."""
+        started = time.perf_counter()
+        route, value, processed = self.route.decide(messages)
+        usage = trace.usage["draft"]
+        usage.scored_tokens += 1
+        usage.prompt_tokens += max(0, processed - 1)
+        usage.seconds += time.perf_counter() - started
+        trace.route = {"route": route, "value": round(value, 4)}
 
     def _escalated(self, trace: Trace) -> bool:
         rejected = sum(1 for s in trace.steps if s.rejected_draft is not None)

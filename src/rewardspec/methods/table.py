@@ -67,7 +67,8 @@ def _loop(method: str) -> Callable[[Parts], Method]:
                    target=p.models.target if "target" in roles else None,
                    reward=p.models.reward if "reward" in roles else None,
                    delta=p.delta, rule=p.settings.rule, method=method,  # type: ignore[arg-type]
-                   config=p.decode, escalate_after=p.settings.escalate_after if method == "rsd" else 0)
+                   config=p.decode, escalate_after=p.settings.escalate_after if method == "rsd" else 0,
+                   route=p.models.router() if method == "rsd" else None)
     return build
 
 
@@ -106,7 +107,7 @@ def _step_search(method: str) -> Callable[[Parts], Method]:
 _SEARCH = ("sample_temperature", "aggregation")
 METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
     MethodSpec("rsd", ("draft", "target", "reward"), ("draft", "target", "reward", "delta", "rule", "escalate_after",
-                                                        "temperature"),
+                                                        "route", "temperature"),
                _loop("rsd"), "reward-guided speculative decoding"),
     MethodSpec("target", ("target",), ("target", "temperature"), _loop("target"), "the target alone"),
     MethodSpec("draft", ("draft",), ("draft", "temperature"), _loop("draft"), "the draft alone"),

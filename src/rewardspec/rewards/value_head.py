@@ -95,6 +95,15 @@ def shipped_heads() -> dict[str, Path]:
     return {Path(str(p)).stem: Path(str(p)) for p in root.iterdir() if str(p).endswith(".json")}
 
 
+def find_head(body: str) -> tuple[Path, ValueHead]:
+    """A head by file path or by the name of one shipped in the package (a file wins)."""
+    if not body:
+        raise InvalidInputError("head needs a file or a shipped head's name: head:PATH or head:NAME")
+    shipped = shipped_heads()
+    path = shipped[body] if body in shipped and not Path(body).is_file() else Path(body).expanduser()
+    return path, ValueHead.load(path)
+
+
 def hidden_state_of(model, messages, response_prefix: str) -> tuple[np.ndarray, int]:
     """The model's final hidden state after ``response_prefix``, and prompt tokens it evaluated."""
     reader = getattr(model, "hidden_state", None)
@@ -161,11 +170,10 @@ def load_head_reward(spec: str, load) -> ValueHeadReward:
     which is the run's draft or target (as the head was trained) unless ``model`` names another."""
     body, options = split_options(spec)
     check_options(f"head:{spec}", options, ("model", "force", "advantage"))
-    if not body:
-        raise InvalidInputError("head needs a file or a shipped head's name: head:PATH or head:NAME")
-    shipped = shipped_heads()
-    path = shipped[body] if body in shipped and not Path(body).is_file() else Path(body).expanduser()
-    head = ValueHead.load(path)
+    _, head = find_head(body)
+    if head.provenance.get("labels") == "question":
+        raise InvalidInputError(f"'{body}' is a question head: it routes whole questions before solving "
+                                f"(--route head:{body}?target_below=P), it does not score steps")
     if load is None:
         raise InvalidInputError(f"reward 'head:{spec}' needs a model loader")
     model = load(options.get("model", head.read))

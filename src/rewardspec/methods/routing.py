@@ -1,0 +1,101 @@
+"""δ per question, set before solving: a question head routes each question.
+
+Escalation (``escalate_after``) sets δ while solving, from the reward's own rejections. A
+route decides before the first step, from the draft's hidden state at the end of the
+question: one prefill the draft makes anyway when it drafts. A probe trained by
+``rewardspec train-reward --labels question`` reads it as P(the draft alone solves this).
+
+* below ``target_below`` the target writes every step (δ = 1, and no draft step is written
+  only to be rejected, which a question-level cascade pays for in full);
+* at or above ``draft_above`` the draft writes every step (δ = 0, and no reward calls);
+* in between, RSD with the configured δ and reward.
+
+The break-even point is the draft's accuracy: routing a question to the target buys
+accuracy at the draft–target line's own price when the estimate is no better than the
+base rate, so a route pays off exactly as far as the probe sees which questions the draft
+can do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rewardspec.errors import InvalidInputError
+from rewardspec.models.base import Message
+from rewardspec.models.hf_common import check_options, parse_bool, split_options
+from rewardspec.rewards.value_head import ValueHead, find_head, hidden_state_of
+
+Route = Literal["target", "rsd", "draft"]
+#: The label a question head is trained on (``train-reward --labels question``).
+QUESTION_LABELS = "question"
+
+
+@dataclass
+class QuestionRouter:
+    """Which model writes a question's steps, decided once from the question head's estimate."""
+
+    head: ValueHead
+    model: Any
+    target_below: float | None = None
+    draft_above: float | None = None
+    name: str = "route"
+
+    def __post_init__(self) -> None:
+        for key in ("target_below", "draft_above"):
+            value = getattr(self, key)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise InvalidInputError(f"route: {key} must be a probability in [0, 1]; got {value}")
+        if self.target_below is None and self.draft_above is None:
+            raise InvalidInputError("route: give target_below, draft_above or both "
+                                    "(e.g. head:NAME?target_below=0.25)")
+        if self.target_below is not None and self.draft_above is not None and self.draft_above < self.target_below:
+            raise InvalidInputError(f"route: draft_above ({self.draft_above}) must not be below "
+                                    f"target_below ({self.target_below})")
+
+    def route(self, value: float) -> Route:
+        if self.target_below is not None and value < self.target_below:
+            return "target"
+        if self.draft_above is not None and value >= self.draft_above:
+            return "draft"
+        return "rsd"
+
+    def decide(self, messages: list[Message]) -> tuple[Route, float, int]:
+        """(the route, P(the draft solves it), tokens the draft evaluated to read it)."""
+        hidden, processed = hidden_state_of(self.model, messages, "")
+        if len(hidden) != len(self.head.weights):
+            raise InvalidInputError(
+                f"question head for '{self.head.model}' expects hidden size {len(self.head.weights)}; "
+                f"'{self.model.name}' has {len(hidden)}")
+        value = self.head.probability(hidden)
+        return self.route(value), value, processed
+
+
+def is_question_head(head: ValueHead) -> bool:
+    return head.provenance.get("labels") == QUESTION_LABELS
+
+
+def load_router(spec: str, load) -> QuestionRouter:
+    """``head:PATH_OR_NAME?target_below=P&draft_above=P[&model=SPEC&force=true]``."""
+    spec = spec.strip()
+    if not spec.startswith("head:"):
+        raise InvalidInputError(f"route '{spec}': write head:PATH_OR_NAME?target_below=P&draft_above=P")
+    body, options = split_options(spec[len("head:"):])
+    check_options(spec, options, ("target_below", "draft_above", "model", "force"))
+    path, head = find_head(body)
+    if not is_question_head(head):
+        raise InvalidInputError(f"'{body}' is a step head; a route needs a question head "
+                                "(rewardspec train-reward --labels question)")
+    thresholds: dict[str, float] = {}
+    for key in ("target_below", "draft_above"):
+        if key in options:
+            try:
+                thresholds[key] = float(options[key])
+            except ValueError:
+                raise InvalidInputError(f"route: {key} must be a number; got '{options[key]}'") from None
+    model = load(options.get("model", head.read))
+    if model.name != head.model and not parse_bool(options.get("force", "false"), "force"):
+        raise InvalidInputError(
+            f"question head '{body}' was trained on '{head.model}', but it would read '{model.name}'; "
+            f"train one for this model with `rewardspec train-reward --labels question`, or add ?force=true")
+    return QuestionRouter(head, model, name=spec, **thresholds)
