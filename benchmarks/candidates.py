@@ -108,6 +108,29 @@ def summarize(records) -> dict[str, float]:
             "kept": kept / drafted if drafted else float("nan")}
 
 
+def line_table(title: str) -> Table:
+    """The side-by-side table every row against the draft–target line goes into."""
+    table = Table(title=title)
+    for col in ("method", "reward @ δ", "accuracy", "gain (pts)", "FLOPs ÷ target", "+prompt ÷ t",
+                "paper ÷ t", "wall ÷ t", "steps kept", "≥90% acc at ≤75% FLOPs"):
+        table.add_column(col, justify="left" if col in ("method", "reward @ δ") else "right")
+    return table
+
+
+def add_line_row(table: Table, name: str, described: str, row: dict, base: dict[str, dict],
+                 kept: str | None) -> dict:
+    """One row: its gain over the line and its ratios to the target; ``kept`` None marks a baseline
+    (no kept share, no goal test). Returns the row with those figures, for the JSON."""
+    t, d = base["target"], base["draft"]
+    gain = line_gain(row["accuracy"], row["flops"], (d["flops"], d["accuracy"]), (t["flops"], t["accuracy"]))
+    ratio = {k: row[k] / t[k] for k in ("flops", "flops_with_prompt", "flops_paper", "wall")}
+    goal = row["accuracy"] >= 0.9 * t["accuracy"] and ratio["flops"] <= 0.75
+    table.add_row(name, described, f"{row['accuracy']:.1%}", f"{100 * gain:+.1f}", f"{ratio['flops']:.2f}x",
+                  f"{ratio['flops_with_prompt']:.2f}x", f"{ratio['flops_paper']:.2f}x", f"{ratio['wall']:.2f}x",
+                  "-" if kept is None else kept, "-" if kept is None else ("yes" if goal else "no"))
+    return {**row, "gain": gain, "ratio_to_target": ratio, "goal_90_75": goal}
+
+
 def add_problem_arguments(ap: argparse.ArgumentParser, gsm8k_ids: str) -> None:
     """The options that choose the evaluation problems and their settings (shared with step_oracle.py)."""
     ap.add_argument("--dataset", default="gsm8k")
@@ -186,34 +209,22 @@ def main() -> None:
                 name = f"cascade {spec} @ {delta:g}"
                 rows[name] = cascade(by_id["draft"], by_id["target"], flagged, spent)
                 notes[name] = "question-level, from recorded runs"
-    t, d = base["target"], base["draft"]
-    table = Table(title=f"{args.dataset} {chosen} ({t['n']} problems, greedy, {args.max_tokens} tokens): "
-                        "RSD candidates against the draft–target line")
-    for col in ("method", "reward @ δ", "accuracy", "gain (pts)", "FLOPs ÷ target", "+prompt ÷ t",
-                "paper ÷ t", "wall ÷ t", "steps kept", "≥90% acc at ≤75% FLOPs"):
-        table.add_column(col, justify="left" if col in ("method", "reward @ δ") else "right")
     result = {"dataset": args.dataset, "ids": args.ids, "levels": args.levels, "limit": args.limit,
               "problems": sorted(wanted), "max_tokens": args.max_tokens, "methods": {}}
+    table = line_table(f"{args.dataset} {chosen} ({base['target']['n']} problems, greedy, {args.max_tokens} "
+                       "tokens): RSD candidates against the draft–target line")
     for name, row in rows.items():
-        gain = line_gain(row["accuracy"], row["flops"], (d["flops"], d["accuracy"]), (t["flops"], t["accuracy"]))
-        ratio = {k: row[k] / t[k] for k in ("flops", "flops_with_prompt", "flops_paper", "wall")}
-        goal = row["accuracy"] >= 0.9 * t["accuracy"] and ratio["flops"] <= 0.75
         spec = candidates.get(name)
         if name in notes:
-            table.add_row(name, notes[name], f"{row['accuracy']:.1%}", f"{100 * gain:+.1f}", f"{ratio['flops']:.2f}x",
-                          f"{ratio['flops_with_prompt']:.2f}x", f"{ratio['flops_paper']:.2f}x", f"{ratio['wall']:.2f}x",
-                          f"{row['kept']:.0%} of questions", "yes" if goal else "no")
-            result["methods"][name] = {**row, "gain": gain, "ratio_to_target": ratio, "goal_90_75": goal,
-                                       "note": notes[name]}
+            result["methods"][name] = {**add_line_row(table, name, notes[name], row, base,
+                                                      f"{row['kept']:.0%} of questions"), "note": notes[name]}
             continue
-        table.add_row(name, f"{spec[0]} @ {spec[1]:g}" + ("" if spec[2] == "binary" else f" /{spec[2]}")
-                      + (f" +{spec[3]}" if spec[3] else "") if spec else "-", f"{row['accuracy']:.1%}", f"{100 * gain:+.1f}",
-                      f"{ratio['flops']:.2f}x", f"{ratio['flops_with_prompt']:.2f}x", f"{ratio['flops_paper']:.2f}x",
-                      f"{ratio['wall']:.2f}x", "-" if spec is None else f"{row['kept']:.0%}",
-                      "-" if spec is None else ("yes" if goal else "no"))
-        result["methods"][name] = {**row, "gain": gain, "ratio_to_target": ratio, "goal_90_75": goal,
-                                   "reward": spec[0] if spec else None, "delta": spec[1] if spec else None,
-                                   "rule": spec[2] if spec else None,
+        described = "-" if spec is None else (f"{spec[0]} @ {spec[1]:g}" + ("" if spec[2] == "binary" else f" /{spec[2]}")
+                                               + (f" +{spec[3]}" if spec[3] else ""))
+        figures = add_line_row(table, name, described, row, base,
+                               None if spec is None else f"{row['kept']:.0%}")
+        result["methods"][name] = {**figures, "reward": spec[0] if spec else None,
+                                   "delta": spec[1] if spec else None, "rule": spec[2] if spec else None,
                                    "escalate_after": spec[3] if spec else None}
     Console(width=max(160, Console().width)).print(table)
     (out / "candidates.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -1,0 +1,55 @@
+"""benchmarks/question_route.py's arithmetic: a route's result composed from the recorded runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from rewardspec.eval.records import SampleRecord
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+spec = importlib.util.spec_from_file_location("question_route_benchmark", BENCHMARKS / "question_route.py")
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench
+spec.loader.exec_module(bench)
+
+
+def record(idx: str, correct: bool, flops: float, wall: float, steps=()) -> SampleRecord:
+    usage = {"draft": {"params": 1.0, "generated_tokens": flops / 2}}
+    return SampleRecord(id=idx, method="x", correct=correct, steps=list(steps), usage=usage, flops=flops,
+                        flops_with_prompt=2 * flops, wall_seconds=wall)
+
+
+def test_a_route_takes_each_question_from_the_run_it_picks_and_adds_the_read():
+    runs = {"draft": {i: record(i, i == "1", 10, 1, [{"source": "draft"}]) for i in "123"},
+            "target": {i: record(i, i != "3", 30, 3) for i in "123"},
+            "rsd": {i: record(i, True, 20, 2, [{"source": "draft"}, {"source": "target", "rejected_draft": {"text": "x"}}])
+                    for i in "12"}}
+    read = {i: (1.0, 5.0) for i in "123"}
+    row = bench.routed({"draft": runs["draft"], "target": runs["target"]}, {"1": "draft", "2": "target", "3": "target"},
+                       read)
+    assert row["n"] == 3 and row["accuracy"] == pytest.approx(2 / 3)
+    assert row["flops"] == pytest.approx((11 + 31 + 31) / 3)
+    assert row["flops_with_prompt"] == pytest.approx((25 + 65 + 65) / 3)
+    assert row["wall"] == pytest.approx(7) and row["routes"] == {"draft": 1, "target": 2}
+    assert row["kept"] == pytest.approx(1.0)
+    # Only problems every run has count; a problem missing from one is left out, not counted as wrong.
+    three = bench.routed(runs, {"1": "rsd", "2": "draft", "3": "target"}, read)
+    assert three["n"] == 2 and three["routes"] == {"draft": 1, "target": 0, "rsd": 1}
+    assert three["kept"] == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="no problem"):
+        bench.routed({"draft": {}}, {"1": "draft"}, read)
+
+
+def test_the_benchmark_routes_as_the_router_does():
+    from rewardspec.methods.routing import QuestionRouter
+    from test_routing import question_head
+
+    router = QuestionRouter(question_head(), object(), target_below=0.3, draft_above=0.8)
+    for value in (0.0, 0.3, 0.5, 0.8, 1.0):
+        assert bench.route(value, 0.3, 0.8) == router.route(value)
+    assert bench.route(0.99, 0.3, None) == "rsd"
