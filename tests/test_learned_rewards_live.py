@@ -123,7 +123,8 @@ def test_train_a_question_head_then_route_questions_with_it(tmp_path):
          "--labels", "question", "--draft", "qwen2.5-coder-0.5b", "--max-tokens", "48",
          "--work", str(tmp_path / "work")], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert "--route" in proc.stderr and "6 questions" in proc.stderr
+    said = " ".join(proc.stderr.split())
+    assert "--route 'head:" in said and "6 questions" in said
     saved = json.loads(head.read_text())
     assert saved["provenance"]["labels"] == "question"
     assert saved["provenance"]["metrics"]["solutions"] == 6 and saved["provenance"]["metrics"]["steps"] == 6

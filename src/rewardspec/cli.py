@@ -273,12 +273,12 @@ def train_reward_command(
         console.print(f"wrote {output}: {metrics['solutions']} questions ({metrics['right_solutions']} solved, "
                       f"{metrics['right_rate']:.0%}); grouped {metrics['folds']}-fold CV AUROC "
                       f"{metrics['cv_question_auroc']:.3f}; use it with --route "
-                      f"'head:{output}?target_below={metrics['right_rate']:.2f}'")
+                      f"'head:{output}?target_below={metrics['right_rate']:.2f}'", soft_wrap=True)
         return
     console.print(f"wrote {output}: {metrics['steps']} steps of {metrics['solutions']} solutions "
                   f"({metrics['right_solutions']} right); grouped {metrics['folds']}-fold CV AUROC "
                   f"{metrics['cv_step_auroc']:.3f} per step, {metrics['cv_solution_min_auroc']:.3f} per "
-                  f"solution (its lowest step); use it with --reward head:{output}")
+                  f"solution (its lowest step); use it with --reward head:{output}", soft_wrap=True)
     if "cv_harmless_auroc" in metrics:
         console.print(f"against the rollout labels ({metrics['good_steps']} good, {metrics['harmful_steps']} "
                       f"harmful steps): CV AUROC {metrics['cv_good_auroc']:.3f} good vs. bad, "
