@@ -21,8 +21,8 @@ prints, side by side and against the line:
 
 Each question is solved on its own and greedily, so a route's result is the recorded result
 of the model or RSD run it picks: the rows need no new decoding. The read costs the draft one
-token with embeddings (ours) and its prefill of the prompt (with prompts) on every question,
-also those routed to the target. Written to ``--output``/question_route.json. Run it alone.
+token with embeddings (ours) on every question, and, with prompts, its prefill of the prompt on
+the questions routed to the target (elsewhere that prefill is the draft's first step's). Written to ``--output``/question_route.json. Run it alone.
 """
 
 from __future__ import annotations
@@ -55,21 +55,27 @@ DEFAULT_THRESHOLDS = "0.1,0.2,0.3,0.4,0.5"
 
 
 def routed(by_route: dict[str, dict[str, SampleRecord]], route_of: dict[str, str],
-           read: dict[str, tuple[float, float]]) -> dict:
+           read: dict[str, int] | None, params: float) -> dict:
     """What routing each question to the run ``route_of`` names gives, over the problems every run has.
 
-    ``read`` holds each question's cost of the head's read: (FLOPs ours, FLOPs with the prompt).
+    ``read`` holds the prompt tokens the head's read evaluated per question (None: no read, the
+    oracle). The read costs the draft one scored token (ours); with prompts, a question the draft
+    then writes pays no more (the read's prefill is the one its first draft step would make), one
+    routed to the target pays the draft's whole prefill on top of the target's. ``params`` is the
+    draft's.
     """
     ids = [i for i in route_of if all(i in records for records in by_route.values())]
     if not ids:
         raise ValueError("no problem is in every run the routes pick from")
     n = len(ids)
     picked = [by_route[route_of[i]][i] for i in ids]
+    ours = [0.0 if read is None else 2.0 * params for i in ids]
+    prompt = [0.0 if read is None else 2.0 * params * (read[i] if route_of[i] == "target" else 1) for i in ids]
     kept = sum(1 for r in picked for s in r.steps if s["source"] == "draft")
     drafted = kept + sum(1 for r in picked for s in r.steps if s.get("rejected_draft"))
     return {"n": n, "accuracy": sum(r.correct for r in picked) / n,
-            "flops": sum(r.flops + read[i][0] for r, i in zip(picked, ids)) / n,
-            "flops_with_prompt": sum(r.flops_with_prompt + read[i][1] for r, i in zip(picked, ids)) / n,
+            "flops": sum(r.flops + e for r, e in zip(picked, ours)) / n,
+            "flops_with_prompt": sum(r.flops_with_prompt + e for r, e in zip(picked, prompt)) / n,
             "flops_paper": sum(paper_flops(r.usage) for r in picked) / n,
             "wall": sum(r.wall_seconds for r in picked),
             "kept": kept / drafted if drafted else float("nan"),
@@ -86,23 +92,24 @@ def route(value: float, target_below: float, draft_above: float | None) -> str:
 
 
 def read_values(head_path: str, questions: dict[str, str], draft: str, cache: Path) -> dict[str, tuple[float, int]]:
-    """The head's P(the draft solves it) and the tokens read, per problem (cached per head file)."""
+    """The head's P(the draft solves it) and the tokens read, per problem (cached per head file
+    and question text, so other datasets with the same ids do not collide)."""
     from rewardspec.methods.routing import load_router
     from rewardspec.models import load_model
     from rewardspec.prompts import QWEN_MATH_COT_SYSTEM, build_messages
 
     key = hashlib.sha256(Path(head_path).read_bytes()).hexdigest()[:16]
     stored = json.loads(cache.read_text()) if cache.exists() else {}
-    values = {i: tuple(v) for i, v in stored.get(key, {}).items()}
-    todo = [i for i in questions if i not in values]
+    values = stored.setdefault(key, {})
+    text_key = {i: hashlib.sha256(q.encode()).hexdigest()[:16] for i, q in questions.items()}
+    todo = [i for i in questions if text_key[i] not in values]
     if todo:
         router = load_router(f"head:{head_path}?target_below=0", lambda spec: load_model(draft))
         for i in todo:
             _, value, tokens = router.decide(build_messages(questions[i], QWEN_MATH_COT_SYSTEM))
-            values[i] = (value, tokens)
-        stored[key] = {i: list(v) for i, v in values.items()}
+            values[text_key[i]] = [value, tokens]
         cache.write_text(json.dumps(stored) + "\n")
-    return {i: values[i] for i in questions}
+    return {i: (float(values[text_key[i]][0]), int(values[text_key[i]][1])) for i in questions}
 
 
 def main() -> None:
@@ -117,6 +124,8 @@ def main() -> None:
     ap.add_argument("--draft-above", type=float, default=None,
                     help="with --rsd: questions at or above this value go to the draft alone")
     args = ap.parse_args()
+    if args.draft_above is not None and not args.rsd:
+        ap.error("--draft-above splits the questions between RSD and the draft: give --rsd NAME too")
     from rewardspec.build import DEFAULT_DRAFT
     from rewardspec.rewards.value_head import ValueHead
 
@@ -139,21 +148,24 @@ def main() -> None:
         by_route["rsd"] = {r.id: r for r in read_samples(path) if r.id in wanted}
         middle = "rsd"
 
-    questions = {e.id: format_question(e.question, e.choices) for e in examples if e.id in by_route["draft"]}
+    # Every row over the same problems: those every run has (an --rsd run may be partial).
+    questions = {e.id: format_question(e.question, e.choices) for e in examples
+                 if all(e.id in runs for runs in by_route.values())}
+    if not questions:
+        raise SystemExit("no problem is in every run: finish the runs first")
     values = read_values(args.head, questions, DEFAULT_DRAFT, out / "question-values.json")
     params = next(iter(by_route["draft"].values())).usage["draft"]["params"]
-    read = {i: (2.0 * params, 2.0 * params * tokens) for i, (_, tokens) in values.items()}
+    read = {i: tokens for i, (_, tokens) in values.items()}
     solved = {i: by_route["draft"][i].correct for i in questions}
     area = auroc([values[i][0] for i in questions if not solved[i]], [values[i][0] for i in questions if solved[i]])
 
-    base = {m: summarize(list(by_route[m].values())) for m in ("draft", "target")}
+    base = {m: summarize([by_route[m][i] for i in questions]) for m in ("draft", "target")}
     rows: dict[str, tuple[str, dict]] = {m: ("-", base[m]) for m in ("draft", "target")}
     if "rsd" in by_route:
-        rows[f"rsd ({args.rsd})"] = ("every question", summarize(list(by_route["rsd"].values())))
-    no_read = {i: (0.0, 0.0) for i in questions}
+        rows[f"rsd ({args.rsd})"] = ("every question", summarize([by_route["rsd"][i] for i in questions]))
     rows["oracle route"] = ("target iff the draft is wrong",
                             routed({"draft": by_route["draft"], "target": by_route["target"]},
-                                   {i: "draft" if solved[i] else "target" for i in questions}, no_read))
+                                   {i: "draft" if solved[i] else "target" for i in questions}, None, params))
     break_even = metrics.get("right_rate")
     thresholds = sorted({float(t) for t in args.thresholds.split(",")} | ({break_even} if break_even else set()))
     for below in thresholds:
@@ -162,7 +174,7 @@ def main() -> None:
         name = f"route target_below={below:g}" + (f" draft_above={args.draft_above:g}"
                                                   if args.draft_above is not None and middle == "rsd" else "")
         rows[name] = ("break-even (training draft accuracy)" if below == break_even else f"else {middle}",
-                      routed(by_route, routes, read))
+                      routed(by_route, routes, read, params))
 
     title = (f"{args.dataset} {args.ids or ''} ({base['target']['n']} problems, greedy, {args.max_tokens} tokens): "
              f"routes before solving against the draft–target line; question head AUROC {area:.3f} "

@@ -85,6 +85,8 @@ def test_the_server_refuses_bodies_over_its_limit_with_413():
     (["sweep", "--dataset", "gsm8k", "--deltas", " , "], ["--deltas needs at least one value"]),
     (["solve", "q", "--escalate-after", "-1"], ["escalate_after", "greater than or equal to 0"]),
     (["eval", "--dataset", "gsm8k", "--escalate-after", "-2"], ["escalate_after", "greater than or equal to 0"]),
+    (["solve", "q", "--method", "target", "--route", "head:x?target_below=0.3"], ["--route", "--method target"]),
+    (["solve", "q", "--route", "head:no-such-head.json?target_below=0.3"], ["no-such-head.json"]),
 ])
 def test_bad_options_are_one_line(args, needles):
     assert_one_line_error(run_cli(args), *needles)

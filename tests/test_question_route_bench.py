@@ -29,20 +29,23 @@ def test_a_route_takes_each_question_from_the_run_it_picks_and_adds_the_read():
             "target": {i: record(i, i != "3", 30, 3) for i in "123"},
             "rsd": {i: record(i, True, 20, 2, [{"source": "draft"}, {"source": "target", "rejected_draft": {"text": "x"}}])
                     for i in "12"}}
-    read = {i: (1.0, 5.0) for i in "123"}
-    row = bench.routed({"draft": runs["draft"], "target": runs["target"]}, {"1": "draft", "2": "target", "3": "target"},
-                       read)
+    read = {i: 5 for i in "123"}  # prompt tokens; at params 0.5 a token costs the draft 1 FLOP
+    pair = {"draft": runs["draft"], "target": runs["target"]}
+    row = bench.routed(pair, {"1": "draft", "2": "target", "3": "target"}, read, 0.5)
     assert row["n"] == 3 and row["accuracy"] == pytest.approx(2 / 3)
     assert row["flops"] == pytest.approx((11 + 31 + 31) / 3)
-    assert row["flops_with_prompt"] == pytest.approx((25 + 65 + 65) / 3)
+    # With prompts, the draft's prefill is paid again only where the target then writes.
+    assert row["flops_with_prompt"] == pytest.approx((21 + 65 + 65) / 3)
+    oracle = bench.routed(pair, {"1": "draft", "2": "target", "3": "target"}, None, 0.5)
+    assert (oracle["flops"], oracle["flops_with_prompt"]) == pytest.approx(((10 + 30 + 30) / 3, (20 + 60 + 60) / 3))
     assert row["wall"] == pytest.approx(7) and row["routes"] == {"draft": 1, "target": 2}
     assert row["kept"] == pytest.approx(1.0)
     # Only problems every run has count; a problem missing from one is left out, not counted as wrong.
-    three = bench.routed(runs, {"1": "rsd", "2": "draft", "3": "target"}, read)
+    three = bench.routed(runs, {"1": "rsd", "2": "draft", "3": "target"}, read, 0.5)
     assert three["n"] == 2 and three["routes"] == {"draft": 1, "target": 0, "rsd": 1}
     assert three["kept"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="no problem"):
-        bench.routed({"draft": {}}, {"1": "draft"}, read)
+        bench.routed({"draft": {}}, {"1": "draft"}, read, 0.5)
 
 
 def test_the_benchmark_routes_as_the_router_does():

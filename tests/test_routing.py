@@ -30,9 +30,9 @@ class Reader(ScriptedModel):
         return vec, 30  # the prompt's tokens, the last one read with embeddings
 
 
-def question_head(labels="question", model="probe-lm"):
+def question_head(labels="question", model="probe-lm", read="draft"):
     # P(draft solves it) = σ(4·x0 − 1): easy questions 0.95, hard ones 0.007.
-    return ValueHead(model, "draft", np.zeros(4), np.ones(4), np.array([4.0, 0, 0, 0]), -1.0,
+    return ValueHead(model, read, np.zeros(4), np.ones(4), np.array([4.0, 0, 0, 0]), -1.0,
                      {"labels": labels, "metrics": {"right_rate": 0.3}})
 
 
@@ -114,12 +114,22 @@ def test_a_route_needs_a_question_head_for_the_same_model(tmp_path):
         load_router(f"head:{saved(tmp_path)}?target_below=0.2", lambda spec: Reader([], name="other"))
     assert load_router(f"head:{saved(tmp_path)}?target_below=0.2&force=true",
                        lambda spec: Reader([], name="other")).target_below == 0.2
+    with pytest.raises(InvalidInputError, match="reads the target"):
+        load_router(f"head:{saved(tmp_path, read='target')}?target_below=0.2", lambda spec: Reader([]))
+
+    def never(spec):
+        raise AssertionError(f"a bad route spec must fail before a model loads ({spec})")
+
     for spec, message in ((f"head:{path}?target_below=lots", "must be a number"),
                           (f"head:{path}?below=0.2", "unknown option"),
+                          (f"head:{path}?target_below=0.2&model=other", "unknown option"),
+                          (f"head:{path}", "give target_below"),
+                          (f"head:{path}?target_below=1.5", r"\[0, 1\]"),
+                          (f"head:{path}?target_below=0.5&draft_above=0.4", "must not be below"),
                           (f"{path}?target_below=0.2", "write head:"),
                           ("head:missing.json?target_below=0.2", "does not exist")):
         with pytest.raises(InvalidInputError, match=message):
-            load_router(spec, lambda spec: Reader([]))
+            load_router(spec, never)
     with pytest.raises(InvalidInputError, match="question head"):
         make_reward(f"head:{path}", load=lambda spec: Reader([]))
 
@@ -163,3 +173,30 @@ def test_the_server_and_eval_configs_take_a_route(tmp_path):
     cfg = load_config(None, {"dataset": "gsm8k", "route": spec, "output": str(tmp_path / "eval")})
     # A route changes RSD's samples, so a resumed run must have the same one; baselines ignore it.
     assert method_settings(cfg, "rsd")["route"] == spec and "route" not in method_settings(cfg, "draft")
+
+
+def test_the_server_checks_the_route_at_start_and_meters_its_read(tmp_path):
+    """A routed request's prompt is read by the route, not by the draft's first step."""
+    from rewardspec.serve.config import parse_config
+    from rewardspec.serve.scheduling import Engine, _Meter
+
+    def engine(route: str) -> Engine:
+        draft, target = Reader(DRAFT_STEPS), ScriptedModel("target", TARGET_STEPS, params=100)
+        config = parse_config({"draft": "probe-lm", "target": "target", "reward": "arithmetic", "route": route})
+        return Engine(config, loader={"probe-lm": draft, "target": target}.__getitem__)
+
+    with pytest.raises(InvalidInputError, match="step head"):
+        engine(f"head:{saved(tmp_path, labels='outcome')}?target_below=0.3")
+    served = engine(f"head:{saved(tmp_path)}?draft_above=0.5")
+    meter = _Meter()
+    trace = served.solver("rsd", 0.7, DecodeConfig(max_tokens=64), meter).solve("An easy question")
+    assert trace.route["route"] == "draft" and meter.first_prompt_tokens == 30  # Reader's read, not a step's 5
+
+
+def test_question_labels_read_the_drafts_own_solutions():
+    from rewardspec.train_reward import train_reward
+
+    for read, methods in (("target", ["draft"]), ("draft", ["target"]), ("draft", ["draft", "target"])):
+        with pytest.raises(InvalidInputError, match="--read draft --methods draft"):
+            train_reward(dataset="gsm8k", ids="700-701", limit=None, read=read, draft="d", target="t",
+                         methods=methods, max_tokens=8, work="unused", output="unused.json", labels="question")

@@ -10,7 +10,7 @@ by every method of a run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -20,6 +20,9 @@ from rewardspec.methods.search import AGGREGATIONS
 from rewardspec.methods.table import Method, Parts, method_spec
 from rewardspec.prompts import PROMPTS
 from rewardspec.rewards import DEFAULT_REWARD
+
+if TYPE_CHECKING:
+    from rewardspec.methods.routing import QuestionRouter
 
 __all__ = ["DEFAULT_DRAFT", "DEFAULT_TARGET", "Models", "SolverSettings", "build_solver", "build_solvers",
            "solver_settings"]
@@ -44,8 +47,8 @@ class SolverSettings(BaseModel):
     escalate_after: int = Field(0, ge=0, description="RSD: after this many rejected draft steps in a "
                                 "question, the target writes the rest (δ per question; 0: never).")
     route: Optional[str] = Field(None, min_length=1, description="RSD: δ per question, set before solving by "
-                                 "a question head: 'head:PATH_OR_NAME?target_below=P&draft_above=P' "
-                                 "(the target writes questions below P, the draft those at or above).")
+                                 "a question head: 'head:PATH_OR_NAME?target_below=P&draft_above=Q' "
+                                 "(the target writes questions below P, the draft those at or above Q).")
     n: int = Field(8, ge=1, description="Samples for best_of_n and majority.")
     width: int = Field(4, ge=1, description="Candidates per step for process_best_of_n and beam.")
     beam_size: int = Field(2, ge=1, description="Beams kept per step for beam.")
@@ -104,6 +107,7 @@ class Models:
         self._loaded: dict[str, Any] = {}
         self._parent: Models | None = None
         self._wrap: Callable[[Any], Any] = lambda model: model
+        self._route_checked = False
 
     def _get(self, role: str) -> Any:
         if role not in self._loaded:
@@ -135,7 +139,7 @@ class Models:
     def reward(self) -> Any:
         return self._get("reward")
 
-    def router(self) -> Any | None:
+    def router(self) -> QuestionRouter | None:
         """The settings' question route (:mod:`rewardspec.methods.routing`), built on first use."""
         if self.settings.route is None:
             return None
@@ -152,8 +156,16 @@ class Models:
         return self._loaded["route"]
 
     def load(self, roles: set[str] | tuple[str, ...]) -> None:
-        """Load these roles now; the reward first, so a typo in its spec fails before any model loads."""
-        for role in sorted(roles, key=lambda r: r != "reward"):
+        """Load these roles now; the reward first and the route's spec next, so a typo in either
+        fails before any language model loads."""
+        if "reward" in roles:
+            self._get("reward")
+        if self.settings.route is not None and self._parent is None and not self._route_checked:
+            from rewardspec.methods.routing import parse_route
+
+            parse_route(self.settings.route)
+            self._route_checked = True
+        for role in roles:
             self._get(role)
 
     def loaded(self, role: str) -> Any | None:

@@ -39,7 +39,8 @@ def solve(
     escalate_after: int = typer.Option(0, help="After this many rejected draft steps, the target writes "
                                        "the rest of the answer (δ per question; 0: never)."),
     route: Optional[str] = typer.Option(None, help="δ per question before solving, from a question head: "
-                                        "head:PATH_OR_NAME?target_below=P&draft_above=P."),
+                                        "head:PATH_OR_NAME?target_below=P&draft_above=Q: the target "
+                                        "writes questions the head puts below P, the draft those at or above Q."),
     draft: str = typer.Option(DEFAULT_DRAFT, help="Draft model: registry name or GGUF path."),
     target: str = typer.Option(DEFAULT_TARGET, help="Target model: registry name or GGUF path."),
     reward: str = typer.Option(DEFAULT_REWARD, help="Reward model spec (see `rewardspec models`)."),
@@ -59,6 +60,9 @@ def solve(
 
     if not question.strip():
         raise InvalidInputError("the question is empty; pass the problem text to solve")
+    if route is not None and method != "rsd":
+        raise InvalidInputError(f"--route decides which model writes a question for RSD; --method {method} "
+                                "would ignore it (leave it out, or use --method rsd)")
     config = DecodeConfig(max_tokens=max_tokens, max_steps=max_steps, temperature=temperature,
                           top_p=top_p, seed=seed, max_total_tokens=max_total_tokens,
                           repetition_limit=repetition_limit,
@@ -157,7 +161,8 @@ def eval_command(
     escalate_after: Optional[int] = typer.Option(None, help="RSD: after this many rejected draft steps the "
                                                  "target writes the rest (δ per question; default 0: never)."),
     route: Optional[str] = typer.Option(None, help="RSD: δ per question before solving, from a question head: "
-                                        "head:PATH_OR_NAME?target_below=P&draft_above=P."),
+                                        "head:PATH_OR_NAME?target_below=P&draft_above=Q: the target "
+                                        "writes questions the head puts below P, the draft those at or above Q."),
     draft: Optional[str] = typer.Option(None), target: Optional[str] = typer.Option(None),
     reward: Optional[str] = typer.Option(None),
     max_tokens: Optional[int] = typer.Option(None, help="Most tokens in a response (default 1024)."),

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from rewardspec.errors import InvalidInputError, MissingPackageError
-from rewardspec.prompts import QWEN_MATH_COT_SYSTEM, build_messages
+from rewardspec.prompts import QWEN_MATH_COT_SYSTEM, build_messages, format_question
 from rewardspec.rewards.value_head import READS, ValueHead, hidden_state_of
 
 #: Problems a head may train on by default, per dataset: never the evaluation problems.
@@ -131,7 +131,7 @@ def fit_head(data: StepData, model_name: str, read: str, folds: int = 5,
     LogisticRegression, roc_auc_score, GroupKFold, make_pipeline, StandardScaler = _sklearn()
     y, groups = data.labels, data.groups
     if len(set(y.tolist())) < 2:
-        what = "solution is" if labels == "outcome" else "step is labelled"
+        what = "solution is" if labels in ("outcome", "question") else "step is labelled"
         raise InvalidInputError(f"every {what} {'right' if y[0] else 'wrong'}; a value head needs both "
                                 f"(use more problems)")
     folds = min(folds, len(set(groups.tolist())))
@@ -209,6 +209,9 @@ def train_reward(*, dataset: str, ids: str | None, limit: int | None, read: str,
     bad = [m for m in methods if m not in ("draft", "target")]
     if bad or not methods:
         raise InvalidInputError(f"--methods writes the training solutions: draft, target or both; got {methods}")
+    if labels == "question" and (read != "draft" or methods != ["draft"]):
+        raise InvalidInputError("--labels question learns P(the draft solves the question) from the draft's own "
+                                "hidden state: use it with --read draft --methods draft (the defaults)")
     name = Path(dataset).stem if dataset.endswith(".jsonl") else dataset
     if ids is None and DATASETS.get(name) and name in DEFAULT_TRAIN_IDS:
         ids = DEFAULT_TRAIN_IDS[name]
@@ -225,7 +228,9 @@ def train_reward(*, dataset: str, ids: str | None, limit: int | None, read: str,
     records = [r.to_dict() for m in methods for r in read_samples(Path(work) / f"samples-{m}.jsonl")]
     examples = {e.id: e for e in load_dataset(dataset, limit=limit, data_directory=data_dir, ids=ids,
                                            question_field=question_field, answer_field=answer_field)}
-    records = [r for r in records if r["id"] in examples]
+    # The question as the models saw it (multiple-choice options included), as RSD reads it.
+    records = [{**r, "question": format_question(examples[r["id"]].question, examples[r["id"]].choices)}
+               for r in records if r["id"] in examples]
     if not records:
         raise InvalidInputError("no solutions to learn from: check --ids, --limit and the dataset")
     solvers = Solvers(cfg, records[0]["dataset"])  # one instance of each model for rollouts and reads

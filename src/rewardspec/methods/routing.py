@@ -19,7 +19,7 @@ can do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.models.base import Message
@@ -29,6 +29,18 @@ from rewardspec.rewards.value_head import ValueHead, find_head, hidden_state_of
 Route = Literal["target", "rsd", "draft"]
 #: The label a question head is trained on (``train-reward --labels question``).
 QUESTION_LABELS = "question"
+
+
+def check_thresholds(target_below: float | None, draft_above: float | None) -> None:
+    for key, value in (("target_below", target_below), ("draft_above", draft_above)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise InvalidInputError(f"route: {key} must be a probability in [0, 1]; got {value}")
+    if target_below is None and draft_above is None:
+        raise InvalidInputError("route: give target_below, draft_above or both "
+                                "(e.g. head:NAME?target_below=0.25)")
+    if target_below is not None and draft_above is not None and draft_above < target_below:
+        raise InvalidInputError(f"route: draft_above ({draft_above}) must not be below "
+                                f"target_below ({target_below})")
 
 
 @dataclass
@@ -42,16 +54,7 @@ class QuestionRouter:
     name: str = "route"
 
     def __post_init__(self) -> None:
-        for key in ("target_below", "draft_above"):
-            value = getattr(self, key)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise InvalidInputError(f"route: {key} must be a probability in [0, 1]; got {value}")
-        if self.target_below is None and self.draft_above is None:
-            raise InvalidInputError("route: give target_below, draft_above or both "
-                                    "(e.g. head:NAME?target_below=0.25)")
-        if self.target_below is not None and self.draft_above is not None and self.draft_above < self.target_below:
-            raise InvalidInputError(f"route: draft_above ({self.draft_above}) must not be below "
-                                    f"target_below ({self.target_below})")
+        check_thresholds(self.target_below, self.draft_above)
 
     def route(self, value: float) -> Route:
         if self.target_below is not None and value < self.target_below:
@@ -75,17 +78,24 @@ def is_question_head(head: ValueHead) -> bool:
     return head.provenance.get("labels") == QUESTION_LABELS
 
 
-def load_router(spec: str, load) -> QuestionRouter:
-    """``head:PATH_OR_NAME?target_below=P&draft_above=P[&model=SPEC&force=true]``."""
+@dataclass(frozen=True)
+class RouteSpec:
+    """A route spec checked without loading a model, so a typo fails before minutes of loading."""
+
+    spec: str
+    head: ValueHead
+    target_below: float | None
+    draft_above: float | None
+    force: bool
+
+
+def parse_route(spec: str) -> RouteSpec:
+    """``head:PATH_OR_NAME?target_below=P&draft_above=Q[&force=true]``."""
     spec = spec.strip()
     if not spec.startswith("head:"):
-        raise InvalidInputError(f"route '{spec}': write head:PATH_OR_NAME?target_below=P&draft_above=P")
+        raise InvalidInputError(f"route '{spec}': write head:PATH_OR_NAME?target_below=P&draft_above=Q")
     body, options = split_options(spec[len("head:"):])
-    check_options(spec, options, ("target_below", "draft_above", "model", "force"))
-    path, head = find_head(body)
-    if not is_question_head(head):
-        raise InvalidInputError(f"'{body}' is a step head; a route needs a question head "
-                                "(rewardspec train-reward --labels question)")
+    check_options(spec, options, ("target_below", "draft_above", "force"))
     thresholds: dict[str, float] = {}
     for key in ("target_below", "draft_above"):
         if key in options:
@@ -93,9 +103,25 @@ def load_router(spec: str, load) -> QuestionRouter:
                 thresholds[key] = float(options[key])
             except ValueError:
                 raise InvalidInputError(f"route: {key} must be a number; got '{options[key]}'") from None
-    model = load(options.get("model", head.read))
-    if model.name != head.model and not parse_bool(options.get("force", "false"), "force"):
+    check_thresholds(thresholds.get("target_below"), thresholds.get("draft_above"))
+    _, head = find_head(body)
+    if not is_question_head(head):
+        raise InvalidInputError(f"'{body}' is a step head; a route needs a question head "
+                                "(rewardspec train-reward --labels question)")
+    if head.read != "draft":
+        raise InvalidInputError(f"question head '{body}' reads the {head.read}; a route reads the draft "
+                                "(train one with --read draft)")
+    return RouteSpec(spec, head, thresholds.get("target_below"), thresholds.get("draft_above"),
+                     parse_bool(options.get("force", "false"), "force"))
+
+
+def load_router(spec: str, load: Callable[[str], Any]) -> QuestionRouter:
+    """The router ``spec`` names, reading the draft that ``load("draft")`` gives: the run's own,
+    whose KV cache then holds the prompt for the first draft step."""
+    parsed = parse_route(spec)
+    model = load("draft")
+    if model.name != parsed.head.model and not parsed.force:
         raise InvalidInputError(
-            f"question head '{body}' was trained on '{head.model}', but it would read '{model.name}'; "
-            f"train one for this model with `rewardspec train-reward --labels question`, or add ?force=true")
-    return QuestionRouter(head, model, name=spec, **thresholds)
+            f"question head '{spec}' was trained on '{parsed.head.model}', but the draft is '{model.name}'; "
+            f"train one for this draft with `rewardspec train-reward --labels question`, or add ?force=true")
+    return QuestionRouter(parsed.head, model, parsed.target_below, parsed.draft_above, name=parsed.spec)

@@ -134,6 +134,13 @@ class _MeteredModel:
     def score_continuation(self, messages, response_prefix, continuation):
         return self.model.score_continuation(messages, response_prefix, continuation)
 
+    def hidden_state(self, messages, response_prefix):
+        """A route's read of the question: the request's first prefill when RSD routes it."""
+        hidden, processed = self.model.hidden_state(messages, response_prefix)
+        if self.meter.first_prompt_tokens is None:
+            self.meter.first_prompt_tokens = processed
+        return hidden, processed
+
 
 class Job:
     """One HTTP request's work: its choices, decoded one after another in a worker thread."""
@@ -263,6 +270,8 @@ class Engine:
         self.reward = self._models.loaded("reward")
         _install_on_reward(self.reward)
         self.draft, self.target = self._models.loaded("draft"), self._models.loaded("target")
+        if "rsd" in config.methods:
+            self._models.router()  # a route's head and thresholds checked now, not at the first request
         if "sd" in config.methods:
             # sd runs its own pair of llama.cpp contexts: build them now (a tokenizer mismatch
             # fails at start-up), behind the same cancellable FIFO lock as the models.
