@@ -200,3 +200,18 @@ def test_question_labels_read_the_drafts_own_solutions():
         with pytest.raises(InvalidInputError, match="--read draft --methods draft"):
             train_reward(dataset="gsm8k", ids="700-701", limit=None, read=read, draft="d", target="t",
                          methods=methods, max_tokens=8, work="unused", output="unused.json", labels="question")
+
+
+def test_an_eval_sample_records_the_route_and_reads_it_back(tmp_path):
+    from rewardspec.eval.datasets import Example
+    from rewardspec.eval.records import SampleRecord
+    from rewardspec.eval.runner import make_record
+
+    solver, _, _, _ = rsd({"target_below": 0.5})
+    example = Example("7", "A hard question", "2", "gsm8k")
+    record = make_record(example, solver.solve(example.question), "gsm8k")
+    assert record.route["route"] == "target" and record.correct
+    again = SampleRecord.from_dict(record.to_dict())
+    assert again.route == record.route
+    plain = make_record(example, rsd(None)[0].solve(example.question), "gsm8k")
+    assert plain.route is None and "route" not in plain.to_dict()
