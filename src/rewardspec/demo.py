@@ -60,7 +60,8 @@ MEASURED = (
     "against 0.79), so it stays the default. Routing each question before solving with a "
     "question head (--route; trained on GSM8K 700-819) landed on or below the line too: the head "
     "saw which questions the draft solves at AUROC 0.62 on unseen problems, where a perfect one "
-    "would be 10 points above it."
+    "would be 10 points above it. On 60 MATH500 problems of levels 1-3 RSD was 13 points below "
+    "the line (21.7% against the target's 53.3%, at 0.71x its FLOPs)."
 )
 
 
