@@ -50,7 +50,7 @@ PROBLEMS: tuple[Problem, ...] = (
 MEASURED = (
     "Measured on 100 GSM8K problems (0-99, greedy, 512 tokens; README, \"Measured: which reward "
     "and δ make RSD pay off\"): draft 26%, target 63%, RSD with this reward at δ 0.7 37% at 0.54x "
-    "the target's FLOPs, 0.72-0.84x its wall time. That is on the straight line from draft to "
+    "the target's FLOPs, 0.72-0.94x its wall time by machine. That is on the straight line from draft to "
     "target (gain -0.0 points over sending each question to one model at random for the same "
     "FLOPs), not above it: with this 0.5B draft and a free reward, RSD trades accuracy for FLOPs "
     "at the line's price. A step-level oracle (each draft step labelled by the target's rollout "
