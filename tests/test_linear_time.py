@@ -48,13 +48,20 @@ ARITHMETIC_INPUTS = {
 }
 
 
+# Most inputs hold no calculation the checker takes (a chain with no result, a result that is
+# no number, more than MAX_OPERANDS operands), so the reward has no evidence against them: 1.0.
+# Twenty "-3"s, the short "minus signs" input, are a real calculation, and a wrong one.
+WRONG_CALCULATION = {("minus signs", 100)}
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("n", LENGTHS)
 @pytest.mark.parametrize("name", ARITHMETIC_INPUTS)
 def test_arithmetic_check_is_linear(name, n):
     text = ARITHMETIC_INPUTS[name](n)
-    _timed(check_equations, text)
-    assert ArithmeticReward().score("q", [], text).value in (0.0, 1.0)
+    wrong = (name, n) in WRONG_CALCULATION
+    assert [holds for _, holds in _timed(check_equations, text)] == ([False] if wrong else [])
+    assert ArithmeticReward().score("q", [], text).value == (0.0 if wrong else 1.0)
 
 
 def test_a_forty_term_chain_is_checked_when_it_ends_in_a_result():
@@ -96,6 +103,21 @@ GRADING_INPUTS = {
 }
 
 
+GOLDS = ("5", "1, 2", "\\frac{1}{2}", "B", "b > a > c", "(-\\infty,0)\\cup(0,\\infty)", "$5$solution:")
+# The golds each input grades correct against, at every length; it is wrong against the rest.
+CORRECT = {
+    "spaces then percent": {"5", "$5$solution:"},
+    "words after a number": {"5", "$5$solution:"},
+    "words, trailing space": {"5", "$5$solution:"},
+    "abbreviations": {"5", "$5$solution:"},
+    "checks": {"5", "$5$solution:"},
+    "spaces around slashes": {"\\frac{1}{2}"},
+}
+# Inputs whose first 5,000 characters are equivalent to 5 (a longer "spaces then a mismatch"
+# loses its mismatch to the cut, and is one of them too).
+FIVE_WHEN_CUT = {"spaces then percent", "words after a number"}
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("n", LENGTHS)
 @pytest.mark.parametrize("name", GRADING_INPUTS)
@@ -105,10 +127,10 @@ def test_extraction_and_grading_are_linear(name, n):
     _timed(final_answer, text, "math")
     _timed(final_answer, text, "gsm8k")
     _timed(extract_choice, text)
-    for gold in ("5", "1, 2", "\\frac{1}{2}", "B", "b > a > c", "(-\\infty,0)\\cup(0,\\infty)", "$5$solution:"):
-        assert _timed(is_correct, text, gold) in (True, False)
-    assert _timed(is_correct, text, "(E)", "math", text) in (True, False)  # the text as a question
-    assert _timed(answers_equivalent, text[:5_000], "5") in (True, False)
+    assert {gold for gold in GOLDS if _timed(is_correct, text, gold)} == CORRECT.get(name, set())
+    assert _timed(is_correct, text, "(E)", "math", text) is False  # the text as a question
+    five = name in FIVE_WHEN_CUT or (name == "spaces then a mismatch" and len(text) > 5_000)
+    assert _timed(answers_equivalent, text[:5_000], "5") is five
 
 
 @pytest.mark.timeout(60)
