@@ -1,3 +1,4 @@
+import math
 import random
 
 import pytest
@@ -42,15 +43,58 @@ def test_sigmoid_rule_is_centred_on_delta_and_monotone():
     assert weights == sorted(weights)
 
 
-def test_soft_rule_acceptance_rate_follows_weight_and_is_seeded():
-    rule = ClipRule(0.8)
-    first = [decide(rule, 0.4, random.Random(7)) for _ in range(1)]
+class Draws:
+    """An rng that hands out the given numbers, in order, and counts how many were taken."""
+
+    def __init__(self, *values: float) -> None:
+        self.values, self.taken = list(values), 0
+
+    def random(self) -> float:
+        self.taken += 1
+        return self.values.pop(0)
+
+
+@pytest.mark.parametrize("rule,reward,expected", [
+    (BinaryRule(0.7), 0.9, True), (BinaryRule(0.7), 0.1, False),
+    (ClipRule(0.8), 0.9, True), (ClipRule(0.8), 0.0, False),
+    (ConstantRule(accept=True), 0.0, True), (ConstantRule(accept=False), 1.0, False),
+])
+def test_a_certain_weight_takes_no_draw(rule, reward, expected):
+    rng = Draws()
+    assert decide(rule, reward, rng) is expected
+    assert rng.taken == 0
+
+
+def test_a_soft_weight_takes_one_draw_and_accepts_below_it():
+    rule = ClipRule(0.8)  # ω(0.4) = 0.5
+    rng = Draws(0.0, 0.49, 0.5, 0.51)
+    assert [decide(rule, 0.4, rng) for _ in range(4)] == [True, True, False, False]
+    assert rng.taken == 4
+
+
+@pytest.mark.parametrize("rule,reward", [
+    (ClipRule(0.8), 0.4), (ClipRule(0.5), 0.1), (SigmoidRule(0.6, sharpness=10), 0.75),
+])
+def test_soft_rule_acceptance_rate_follows_weight(rule, reward):
+    weight, n = rule.weight(reward), 4000
     rng = random.Random(123)
-    draws = [decide(rule, 0.4, rng) for _ in range(4000)]
-    assert 0.45 < sum(draws) / len(draws) < 0.55
-    rng_a, rng_b = random.Random(5), random.Random(5)
-    assert [decide(rule, 0.4, rng_a) for _ in range(50)] == [decide(rule, 0.4, rng_b) for _ in range(50)]
-    assert first == [decide(rule, 0.4, random.Random(7))]
+    rate = sum(decide(rule, reward, rng) for _ in range(n)) / n
+    assert abs(rate - weight) < 4 * math.sqrt(weight * (1 - weight) / n), (rate, weight)
+
+
+def test_certain_decisions_leave_the_seeded_stream_alone():
+    """A run repeats from its seed: decisions of weight 0 or 1 in between do not shift the draws."""
+    rule = ClipRule(0.8)
+    rewards = [0.4, 0.2, 0.6, 0.1, 0.7] * 10
+    rng = random.Random(5)
+    alone = [decide(rule, r, rng) for r in rewards]
+    rng = random.Random(5)
+    mixed = []
+    for r in rewards:
+        assert decide(rule, 0.95, rng) and not decide(rule, 0.0, rng)
+        mixed.append(decide(rule, r, rng))
+    assert mixed == alone
+    assert True in alone and False in alone
 
 
 def test_constant_rules_and_unknown_name():
