@@ -77,3 +77,27 @@ class KeywordReward:
 
     def score(self, question, previous_steps, step, generation=None):
         return RewardScore(1.0 if self.good in step else 0.2, scored_tokens=2)
+
+
+class TwoPlusTwoTarget:
+    """A target for rollouts on "What is 2 + 2?": solves it right in three steps unless its
+    prefix already says 2+2=5, which it then repeats. ``always_wrong`` answers 5 from any prefix.
+    Every call is kept as (prefix, token budget)."""
+
+    name, params = "target", 100
+    STEPS = ["Add 2 and 2.\n\n", "2+2=4.\n\n", "So \\boxed{4}"]
+
+    def __init__(self, always_wrong: bool = False) -> None:
+        self.always_wrong = always_wrong
+        self.calls: list[tuple[str, int]] = []
+
+    @property
+    def budgets(self) -> list[int]:
+        return [budget for _, budget in self.calls]
+
+    def generate_step(self, messages, response_prefix, sampling):
+        self.calls.append((response_prefix, sampling.max_tokens))
+        if self.always_wrong or "=5" in response_prefix:
+            return Generation("So \\boxed{5}", 3, 1, "eos")
+        index = min(response_prefix.count("\n\n"), 2)
+        return Generation(self.STEPS[index], 3, 1, "eos" if index == 2 else "step")

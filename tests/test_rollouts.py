@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 from rewardspec.eval.datasets import Example
-from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.methods.base import DecodeConfig
 from rewardspec.rollouts import Roller, label_solution
-from rewardspec.types import Generation
 
-
-class Target:
-    """Solves 2 + 2 right unless its prefix already says 2+2=5, which it then repeats."""
-
-    name, params = "target", 100
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, int]] = []
-
-    def generate_step(self, messages, response_prefix, sampling):
-        self.calls.append((response_prefix, sampling.max_tokens))
-        if "=5" in response_prefix:
-            return Generation("So \\boxed{5}", 3, 1, "eos")
-        steps = ["Add 2 and 2.\n\n", "2+2=4.\n\n", "So \\boxed{4}"]
-        index = min(response_prefix.count("\n\n"), 2)
-        return Generation(steps[index], 3, 1, "eos" if index == 2 else "step")
+from fakes import TwoPlusTwoTarget
 
 
 def record(*texts: str) -> list[dict]:
     return [{"text": t, "generated_tokens": 4} for t in texts]
 
 
-def roller(target: Target) -> Roller:
+def roller(target: TwoPlusTwoTarget) -> Roller:
     return Roller(target, DecodeConfig(max_tokens=64), Example("0", "What is 2 + 2?", "4", "gsm8k"), "gsm8k")
 
 
 def test_a_wrong_step_after_a_solvable_prefix_is_harmful_and_later_steps_are_not():
-    target = Target()
+    target = TwoPlusTwoTarget()
     labels = label_solution(roller(target), record("Add 2 and 2.\n\n", "2+2=5.\n\n", "\n\n", "Hence 5.\n\n",
                                                    "So \\boxed{5}"), 64)
     assert [lab["step"] for lab in labels] == [0, 1, 3, 4]  # the blank step has no label
@@ -46,7 +30,7 @@ def test_a_wrong_step_after_a_solvable_prefix_is_harmful_and_later_steps_are_not
 
 
 def test_rollouts_are_shared_between_steps_and_keep_to_the_solution_budget():
-    target = Target()
+    target = TwoPlusTwoTarget()
     roll = roller(target)
     label_solution(roll, record("Add 2 and 2.\n\n", "2+2=5.\n\n", "So \\boxed{5}"), 64)
     # One rollout from each prefix, never two: step 1's "before" is step 0's "after". From "" the
@@ -60,5 +44,5 @@ def test_rollouts_are_shared_between_steps_and_keep_to_the_solution_budget():
 
 
 def test_a_solution_right_from_the_start_has_only_good_steps():
-    labels = label_solution(roller(Target()), record("Add 2 and 2.\n\n", "2+2=4.\n\n", "So \\boxed{4}"), 64)
+    labels = label_solution(roller(TwoPlusTwoTarget()), record("Add 2 and 2.\n\n", "2+2=4.\n\n", "So \\boxed{4}"), 64)
     assert all(lab["good"] and not lab["harmful"] for lab in labels)

@@ -11,9 +11,8 @@ import pytest
 from rewardspec.eval.datasets import Example
 from rewardspec.methods.rsd import RSD, DecodeConfig
 from rewardspec.rewards import make_reward
-from rewardspec.types import Generation
 
-from fakes import ScriptedModel
+from fakes import ScriptedModel, TwoPlusTwoTarget
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "step_oracle.py"
 spec = importlib.util.spec_from_file_location("step_oracle_benchmark", SCRIPT)
@@ -22,26 +21,9 @@ sys.modules[spec.name] = bench
 spec.loader.exec_module(bench)
 
 
-class Target:
-    """Solves 2 + 2 right unless its prefix already says 2 + 2 = 5, which it then repeats."""
-
-    name, params = "target", 100
-
-    def __init__(self) -> None:
-        self.budgets: list[int] = []
-
-    def generate_step(self, messages, response_prefix, sampling):
-        self.budgets.append(sampling.max_tokens)
-        if "=5" in response_prefix:
-            return Generation("So \\boxed{5}", 3, 1, "eos")
-        steps = ["Add 2 and 2.\n\n", "2+2=4.\n\n", "So \\boxed{4}"]
-        index = min(response_prefix.count("\n\n"), 2)
-        return Generation(steps[index], 3, 1, "eos" if index == 2 else "step")
-
-
 def solve(max_tokens: int = 64):
     draft = ScriptedModel("draft", ["Add 2 and 2.\n\n", "2+2=5.\n\n", "So \\boxed{4}"], params=10, tokens_per_step=3)
-    target = Target()
+    target = TwoPlusTwoTarget()
     decode = DecodeConfig(max_tokens=max_tokens)
     oracle = bench.RolloutOracle(target, decode, "gsm8k", {"arithmetic": make_reward("arithmetic")})
     oracle.start(Example("0", "What is 2 + 2?", "4", "gsm8k"))
@@ -69,15 +51,6 @@ def test_rollouts_stay_within_the_response_budget():
     assert target.budgets[2] == 58
 
 
-class FailingTarget:
-    """Gets 2 + 2 wrong from any prefix."""
-
-    name, params = "target", 100
-
-    def generate_step(self, messages, response_prefix, sampling):
-        return Generation("So \\boxed{5}", 3, 1, "eos")
-
-
 @pytest.mark.parametrize("mode,sources,answer", [
     ("harmless", ["draft", "draft", "draft"], "4"),  # the target cannot help: keep the draft's steps
     ("good", ["target"], "5"),  # every step after a doomed prefix is bad, and rewritten to no avail
@@ -85,9 +58,10 @@ class FailingTarget:
 def test_after_a_doomed_prefix_only_the_harmless_oracle_keeps_the_draft(mode, sources, answer):
     draft = ScriptedModel("draft", ["Add 2 and 2.\n\n", "2+2=4.\n\n", "So \\boxed{4}"], params=10)
     decode = DecodeConfig(max_tokens=64)
-    oracle = bench.RolloutOracle(FailingTarget(), decode, "gsm8k", {}, mode)
+    oracle = bench.RolloutOracle(TwoPlusTwoTarget(always_wrong=True), decode, "gsm8k", {}, mode)
     oracle.start(Example("0", "What is 2 + 2?", "4", "gsm8k"))
-    trace = RSD(draft=draft, target=FailingTarget(), reward=oracle, delta=0.5, config=decode).solve(
+    target = TwoPlusTwoTarget(always_wrong=True)
+    trace = RSD(draft=draft, target=target, reward=oracle, delta=0.5, config=decode).solve(
         "What is 2 + 2?", on_step=oracle.decided)
     assert [s.source for s in trace.steps] == sources and trace.answer == answer
     if mode == "harmless":
