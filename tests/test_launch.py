@@ -16,17 +16,13 @@ import pytest
 from rewardspec.eval.runner import load_config
 from rewardspec.launch import LaunchConfig, LaunchError, Servers, command_for, load_launch_config
 
+from processes import free_port
+
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TINY_ENV = {"RS_TINY_LOGS": "/tmp/logs", "RS_TINY_LM": "/m/lm", "RS_TINY_PRM": "/m/prm", "RS_TINY_ORM": "/m/orm",
             "RS_TINY_SHEPHERD": "/m/shepherd", "RS_TINY_LM_PORT": "8501", "RS_TINY_PRM_PORT": "8502",
             "RS_TINY_ORM_PORT": "8503", "RS_TINY_SHEPHERD_PORT": "8504", "RS_TINY_DATA": "/d/gsm8k.jsonl",
             "RS_TINY_OUT": "/tmp/out"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("setup", sorted(p.name for p in CONFIGS.iterdir() if p.is_dir()))
@@ -123,15 +119,16 @@ def test_a_taken_port_is_refused(tmp_path):
 
 def test_a_server_that_dies_while_starting_shows_its_log(tmp_path):
     config = LaunchConfig.model_validate({"log_dir": str(tmp_path), "startup_timeout_s": 60, "servers": {
-        "draft": {"engine": "llama.cpp", "model": "tiny", "port": _free_port(), "extra_args": ["--no-such-flag"]}}})
+        "draft": {"engine": "llama.cpp", "model": "tiny", "port": free_port(), "extra_args": ["--no-such-flag"]}}})
     with pytest.raises(LaunchError, match=r"(?s)draft exited with code \d+ while starting.*no-such-flag"):
         with Servers(config):
             pass
     assert (tmp_path / "draft.log").exists()
 
 
+@pytest.mark.models  # a llama.cpp server on the embedded GGUF
 def test_launch_runs_the_command_while_the_server_is_up_then_stops_it(tmp_path):
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "launch.json"
     config.write_text(json.dumps({"log_dir": str(tmp_path / "logs"), "servers": {
         "draft": {"engine": "llama.cpp", "model": "tiny", "served_model_name": "tiny", "port": port, "n_threads": 1,
@@ -151,9 +148,10 @@ def test_launch_runs_the_command_while_the_server_is_up_then_stops_it(tmp_path):
     assert failing.returncode == 7  # the command's own exit code
 
 
+@pytest.mark.models  # a llama.cpp server on the embedded GGUF
 def test_sigterm_to_launch_stops_the_servers_and_the_command(tmp_path):
     """A process manager stops launch with SIGTERM: nothing it started may outlive it."""
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "launch.json"
     config.write_text(json.dumps({"log_dir": str(tmp_path / "logs"), "servers": {
         "draft": {"engine": "llama.cpp", "model": "tiny", "port": port, "n_threads": 1, "n_ctx": 1024}}}))

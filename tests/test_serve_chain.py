@@ -9,35 +9,35 @@ test is about the server and the reward, not about what a small model happens to
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 
 from rewardspec.models.base import ContinuationScore
 from rewardspec.serve import create_app, parse_config
 from rewardspec.serve.scheduling import Engine
 from rewardspec.types import Generation
 
+from processes import HANG_S, serve_app, wait_until
+
 CHAIN = "\\[ \\text{Total cost} = " + " + ".join(["2"] * 40) + " \\]\n\n"
 
 
-class SlowScriptedModel:
-    """Writes the chain step, then the answer; each call takes a while, like a real model."""
+class ChainModel:
+    """Writes the chain step, then the answer. Before the answer it waits at ``gate``, so a
+    request whose chain step has been judged stays in flight until the test lets it go."""
 
-    def __init__(self, name: str, delay: float) -> None:
-        self.name, self.params, self.delay = name, 1000, delay
-        self.calls = 0
+    def __init__(self, name: str, gate: threading.Event) -> None:
+        self.name, self.params, self.gate = name, 1000, gate
+        self.waiting: list[str] = []  # calls at the gate: their chain step was generated and judged
 
     def generate_step(self, messages, response_prefix, sampling):
-        self.calls += 1
-        time.sleep(self.delay)
         if not response_prefix:
             return Generation(CHAIN, 120, 30, "step", [-0.01] * 120)
+        self.waiting.append(response_prefix)
+        assert self.gate.wait(HANG_S), "the test never opened the gate"
         return Generation("So the total is \\boxed{80}.", 10, 5, "eos", [-0.01] * 10)
 
     def score_continuation(self, messages, response_prefix, continuation):
@@ -47,50 +47,42 @@ class SlowScriptedModel:
 @contextmanager
 def scripted_server(**settings):
     """A real uvicorn server on a free loopback port, over scripted draft and target models."""
-    delay = settings.pop("delay", 0.0)
-    models = {name: SlowScriptedModel(name, delay) for name in ("draft-model", "target-model")}
+    gate = threading.Event()
+    models = {name: ChainModel(name, gate) for name in ("draft-model", "target-model")}
     config = parse_config({"draft": "draft-model", "target": "target-model", **settings})
     app = create_app(config, Engine(config, loader=models.__getitem__))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive()
-        time.sleep(0.02)
     try:
-        yield config, f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with serve_app(app) as url:
+            yield config, url, models["draft-model"]
     finally:
-        server.should_exit = True
-        thread.join(15)
+        gate.set()
 
 
 @pytest.mark.timeout(120)
 def test_a_forty_term_chain_completes_and_the_server_keeps_answering():
-    with scripted_server(delay=0.5, max_concurrent_requests=4) as (config, url):
+    with scripted_server(max_concurrent_requests=4) as (config, url, draft):
         assert config.reward == "arithmetic*likelihood-min"  # the default reward, arithmetic check included
         results: dict[str, httpx.Response] = {}
 
         def ask(key: str, content: str) -> None:
-            results[key] = httpx.post(f"{url}/v1/chat/completions", timeout=60, json={
+            results[key] = httpx.post(f"{url}/v1/chat/completions", timeout=HANG_S, json={
                 "model": "rsd", "messages": [{"role": "user", "content": content}], "max_tokens": 400})
 
-        chain_request = threading.Thread(target=ask, args=("chain", "What is the total cost?"))
-        chain_request.start()
-        # While the chain request is in flight: /health and a second request are answered promptly.
-        health_times = []
-        other = threading.Thread(target=ask, args=("other", "Another question?"))
-        other.start()
-        while chain_request.is_alive():
-            started = time.monotonic()
-            assert httpx.get(f"{url}/health", timeout=10).status_code == 200
-            health_times.append(time.monotonic() - started)
-            time.sleep(0.05)
-        chain_request.join()
-        other.join(60)
+        requests = [threading.Thread(target=ask, args=(key, f"{key}: what is the total cost?"))
+                    for key in ("chain", "other")]
+        for request in requests:
+            request.start()
+        # Both chain steps judged by the real reward; both requests now wait at the gate, in flight.
+        wait_until(lambda: len(draft.waiting) == 2, "the chain steps were not judged",
+                   alive=lambda: all(r.is_alive() for r in requests))
+        for _ in range(3):
+            assert httpx.get(f"{url}/health", timeout=HANG_S).status_code == 200
+        assert all(r.is_alive() for r in requests) and not draft.gate.is_set()  # answered meanwhile
+        draft.gate.set()
+        for request in requests:
+            request.join(HANG_S)
+        assert not any(r.is_alive() for r in requests)
 
-    assert len(health_times) >= 3 and max(health_times) < 2.0
     for key in ("chain", "other"):
         body = results[key].json()
         assert results[key].status_code == 200, body

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
-import socket
 import subprocess
 import sys
 
 import openai
+import pytest
 
-from processes import start_serve
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from processes import free_port, start_serve, stop_serve
 
 
 def test_a_bad_config_is_one_line_and_exit_2(tmp_path):
@@ -30,11 +23,12 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.models  # serves the embedded GGUF
 def test_serve_command_answers_the_openai_sdk(tmp_path):
     config = tmp_path / "serve.json"
     config.write_text(json.dumps({"draft": "tiny", "target": "tiny", "reward": "likelihood",
                                   "n_threads": 1, "n_ctx": 1024, "model_id": "tiny-rsd"}))
-    port = _free_port()
+    port = free_port()
     proc = start_serve(config, port)
     try:
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none",
@@ -46,11 +40,6 @@ def test_serve_command_answers_the_openai_sdk(tmp_path):
                       {"role": "user", "content": "Hi"}])
         assert resp.usage.completion_tokens <= 3 and resp.rsd["steps"]
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
+        err = stop_serve(proc)
     assert proc.returncode in (0, 130), err
     assert "127.0.0.1" in err and "Traceback" not in err

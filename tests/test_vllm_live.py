@@ -16,7 +16,7 @@ import sys
 import httpx
 import pytest
 
-from vllm_tiny import CONFIG, DATA, MARKS, checkpoints, environment, serving
+from vllm_tiny import CONFIG, DATA, MARKS, checkpoints, environment, servers_fixture
 
 pytestmark = MARKS
 
@@ -40,12 +40,7 @@ def test_launch_starts_vllm_runs_an_eval_and_stops_everything(tmp_path, monkeypa
     assert stray.stdout.strip() == "", "a vLLM process outlived launch"
 
 
-@pytest.fixture(scope="module")
-def vllm(tmp_path_factory):
-    root = tmp_path_factory.mktemp("vllm")
-    checkpoints(root)
-    with serving(root, "launch.yaml") as servers:
-        yield servers
+vllm = servers_fixture("launch.yaml")
 
 
 def test_the_prm_over_pooling_scores_as_the_in_process_adapter(vllm):

@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from vllm_tiny import MARKS, checkpoints, serving
+from vllm_tiny import MARKS, servers_fixture
 
 pytestmark = MARKS
 
 
-@pytest.fixture(scope="module")
-def vllm(tmp_path_factory):
-    root = tmp_path_factory.mktemp("vllm-rewards")
-    checkpoints(root)
-    with serving(root, "rewards.yaml") as servers:
-        yield servers
+vllm = servers_fixture("rewards.yaml")
 
 
 def test_an_orm_over_classify_scores_as_the_in_process_adapter(vllm):

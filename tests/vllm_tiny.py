@@ -5,13 +5,13 @@ names, and starting that config's servers. ``make test`` makes vLLM's own virtua
 from __future__ import annotations
 
 import os
-import socket
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from prm_fixtures import build_causal_lm, build_math_shepherd, build_orm, build_qwen_prm, qwen_tokenizer
+from processes import free_port
 
 VLLM_PYTHON = os.environ.get("REWARDSPEC_VLLM_PYTHON", "")
 MARKS = [
@@ -21,12 +21,6 @@ MARKS = [
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k.jsonl"
 # vLLM's CPU attention wants a head size it has kernels for: 128 wide, 2 heads of 64.
 SIZE = dict(hidden_size=128, intermediate_size=256, num_attention_heads=2, num_key_value_heads=1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "vllm-cpu-tiny"
@@ -59,8 +53,6 @@ def environment(root: Path, monkeypatch, questions: int) -> dict[str, str]:
     return values
 
 
-
-
 @contextmanager
 def serving(root: Path, config: str, questions: int = 8):
     """The servers of one ready config file, through the launcher's own machinery."""
@@ -71,3 +63,17 @@ def serving(root: Path, config: str, questions: int = 8):
         with Servers(load_launch_config(str(CONFIG / config))):
             yield {name: f"http://127.0.0.1:{env[f'RS_TINY_{name.upper()}_PORT']}/v1"
                    for name in ("lm", "prm", "orm", "shepherd")} | {"root": root, "data": root / "gsm8k.jsonl"}
+
+
+def servers_fixture(config: str):
+    """A module-scoped fixture: the servers of one ready config file over fresh tiny checkpoints,
+    as :func:`serving` yields them. Assign it to the name the tests ask for (``vllm = ...``)."""
+
+    @pytest.fixture(scope="module")
+    def servers(tmp_path_factory):
+        root = tmp_path_factory.mktemp(f"vllm-{Path(config).stem}")
+        checkpoints(root)
+        with serving(root, config) as running:
+            yield running
+
+    return servers
