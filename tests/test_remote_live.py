@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from rewardspec.build import Models, build_solver, solver_settings
@@ -24,18 +22,13 @@ from rewardspec.models.endpoints import RemoteEngineError
 from rewardspec.models.remote import RemoteModel, RemoteSpec
 from rewardspec.registry import resolve_gguf
 
-from processes import start_serve
+from processes import free_port, start_serve, stop_serve, wait_for_http
 
 pytest.importorskip("sse_starlette", reason="llama-cpp-python's server extra")
+pytestmark = pytest.mark.models  # llama_cpp.server and rewardspec serve on the embedded GGUF
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k.jsonl"
 QUESTIONS = ["Tom has 3 apples and buys 4 more. How many apples does he have?",
              "A pen costs $2. How much do 5 pens cost?"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(port: int, *extra: str) -> subprocess.Popen:
@@ -45,18 +38,14 @@ def start_server(port: int, *extra: str) -> subprocess.Popen:
                              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
                              # by default a new request cuts the stream in progress (docs/engines.md)
                              "--interrupt_requests", "false", *extra], stdout=log, stderr=log)
-    deadline = time.monotonic() + 120
-    while True:
-        if proc.poll() is not None:
-            log.seek(0)
-            raise AssertionError(log.read().decode(errors="replace")[-2000:])
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code in (200, 401):
-                return proc  # 401: up, and asking for its API key
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "llama_cpp.server did not come up"
-        time.sleep(0.2)
+
+    def output() -> str:
+        log.seek(0)
+        return log.read().decode(errors="replace")
+
+    # 401: up, and asking for its API key
+    wait_for_http(f"http://127.0.0.1:{port}/v1/models", proc, "llama_cpp.server", output, statuses=(200, 401))
+    return proc
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -67,7 +56,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 @contextmanager
 def server(*extra: str):
-    port = _free_port()
+    port = free_port()
     proc = start_server(port, *extra)
     try:
         yield f"http://127.0.0.1:{port}/v1", proc
@@ -134,7 +123,7 @@ def test_start_up_check_names_each_failure(url):
     RemoteModel(RemoteSpec.parse(f"tiny@{url}")).check()
     with pytest.raises(RemoteEngineError, match="does not serve 'qwen-7b'; it serves: tiny"):
         RemoteModel(RemoteSpec.parse(f"qwen-7b@{url}?template=tiny")).check()
-    dead = f"http://127.0.0.1:{_free_port()}/v1"
+    dead = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(RemoteEngineError, match=f"{dead}: unreachable"):
         RemoteModel(RemoteSpec.parse(f"tiny@{dead}")).check()
 
@@ -177,7 +166,7 @@ def test_the_only_server_dies_mid_eval_then_resume_finishes_every_question_once(
     dataset = tmp_path / "gsm8k.jsonl"
     with open(DATA, encoding="utf-8") as src:
         dataset.write_text("".join(next(src) for _ in range(8)), encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
     command = [sys.executable, "-m", "rewardspec", "eval", "--dataset", str(dataset), "--methods", "target",
                "--target", f"openai:tiny@{base}?attempts=3", "--max-tokens", "40", "--concurrency", "4",
@@ -213,7 +202,7 @@ def test_serve_with_every_role_on_a_server(url, tmp_path):
         "draft: {backend: openai, model: tiny, base_urls: [%s]}\n"
         "target: {backend: openai, model: tiny, base_urls: [%s]}\n"
         "reward: judge:tiny@%s\nmodel_id: remote-rsd\nmax_concurrent_requests: 4\n" % (url, url, url))
-    port = _free_port()
+    port = free_port()
     proc = start_serve(config, port, stdout=subprocess.DEVNULL)
     try:
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=300)
@@ -227,8 +216,4 @@ def test_serve_with_every_role_on_a_server(url, tmp_path):
         assert all(r.choices[0].message.content and r.rsd["steps"] for r in replies)
         assert all(r.usage.completion_tokens <= 24 for r in replies)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_serve(proc)
