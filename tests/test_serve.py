@@ -1,23 +1,29 @@
 """`rewardspec serve` end to end: a real uvicorn server on 127.0.0.1, the official
 `openai` SDK as the client (sync, async, streaming), SmolLM2-135M as draft and target.
 
-Budgets are tiny (a few tokens per request) to keep the suite fast on two cores.
+Budgets are tiny (a few tokens per request) to keep the suite fast on two cores. Whatever
+must happen in some order (requests in flight together, a client gone before the next step)
+is arranged with a gate on the model, never by timing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
-import time
 from contextlib import contextmanager
 
 import httpx
 import openai
 import pytest
-import uvicorn
 
 from rewardspec.serve import create_app, parse_config
+from rewardspec.serve.locks import current_scope
+
+from processes import HANG_S, serve_app, wait_until
+
+pytestmark = pytest.mark.models  # SmolLM2-135M, the embedded GGUF
 
 BASE = dict(draft="tiny", target="tiny", reward="likelihood", n_threads=1, n_ctx=1024,
             max_concurrent_requests=32, default_max_tokens=6, max_tokens=400)
@@ -29,8 +35,8 @@ def chat(question: str) -> list[dict]:
 
 
 class Running:
-    def __init__(self, url: str, app, server) -> None:
-        self.url, self.app, self.server = url, app, server
+    def __init__(self, url: str, app) -> None:
+        self.url, self.app = url, app
         self.engine = app.state.engine
 
     def client(self, **kw) -> openai.OpenAI:
@@ -41,13 +47,9 @@ class Running:
         return openai.AsyncOpenAI(base_url=f"{self.url}/v1", api_key=kw.pop("api_key", "none"),
                                   max_retries=0, timeout=300, **kw)
 
-    def wait_idle(self, timeout: float = 30.0) -> float:
-        """Seconds until no request holds a slot."""
-        start = time.monotonic()
-        while self.engine.active:
-            assert time.monotonic() - start < timeout, "requests still running"
-            time.sleep(0.02)
-        return time.monotonic() - start
+    def wait_idle(self) -> None:
+        """Until no request holds a slot."""
+        wait_until(lambda: self.engine.active == 0, "requests still running")
 
 
 def single_thread_batches(model) -> None:
@@ -64,21 +66,30 @@ def serving(**overrides):
     config = parse_config({**BASE, **overrides})
     app = create_app(config)
     single_thread_batches(app.state.engine.draft)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))  # loopback only, a free port
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
+    with serve_app(app, timeout_graceful_shutdown=2) as url:
+        yield Running(url, app)
+
+
+@contextmanager
+def gated(model, hold=lambda: True):
+    """Hold each ``generate_step`` of ``model`` made while ``hold()`` is true until the yielded
+    gate is set: a request stays in flight, at a known point, for as long as the test needs.
+    Also yields the request scope of every held call, in order."""
+    gate, held = threading.Event(), []
+    original = model.generate_step
+
+    def generate_step(*args, **kwargs):
+        if hold() and not gate.is_set():
+            held.append(current_scope())
+            assert gate.wait(HANG_S), "the test never opened the gate"
+        return original(*args, **kwargs)
+
+    model.generate_step = generate_step
     try:
-        yield Running(f"http://127.0.0.1:{sock.getsockname()[1]}", app, server)
+        yield gate, held
     finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
+        gate.set()
+        del model.generate_step
 
 
 @pytest.fixture(scope="module")
@@ -250,62 +261,75 @@ def test_async_client(srv):
 
 
 def test_32_concurrent_requests_match_sequential_runs(srv):
-    """All succeed, really overlap, and give exactly what they give one at a time."""
+    """All succeed, are in flight at once, and give exactly what they give one at a time."""
     client = srv.client()
     sequential = [_outcome(client.chat.completions.create(**_request(i))) for i in range(32)]
 
-    async def main():
-        peak = 0
-        stop = asyncio.Event()
-
-        async def watch():
-            nonlocal peak
-            while not stop.is_set():
-                peak = max(peak, srv.engine.active)
-                await asyncio.sleep(0.01)
-
+    async def main(held):
         async with srv.async_client() as aclient:
-            watcher = asyncio.create_task(watch())
-            results = await asyncio.gather(
-                *(aclient.chat.completions.create(**_request(i)) for i in range(32)))
-            stop.set()
-            await watcher
-        return results, peak
+            replies = asyncio.gather(*(aclient.chat.completions.create(**_request(i)) for i in range(32)))
+            # Each request stops at its first model call: all 32 are admitted and in flight together.
+            while len(held) < 32:
+                if replies.done():  # a request failed (a held one, after HANG_S) or finished first
+                    await replies
+                    pytest.fail("the requests finished without all being in flight at once")
+                await asyncio.sleep(0.02)
+            in_flight = srv.engine.active
+            gate.set()
+            return await replies, in_flight
 
-    results, peak = asyncio.run(main())
-    assert peak >= 16, f"requests did not overlap (peak {peak})"
+    with gated(srv.engine.draft) as (gate, held):
+        results, in_flight = asyncio.run(main(held))
+    assert in_flight == 32 and len({id(scope) for scope in held}) == 32
     assert [_outcome(r) for r in results] == sequential
     assert len({text for text, _, _ in sequential}) > 6  # seeds and prompts really differ
 
 
 # -- cancellation -------------------------------------------------------------------
 def test_a_disconnected_stream_stops_consuming_steps(srv, client):
-    """Uncancelled, this request writes 400 tokens in 6 steps (about 15 s here)."""
+    """Uncancelled, this request writes 400 tokens in 6 steps. Its model calls after the first
+    step are held until the server has seen the client go: exactly one step is decided."""
     before = dict(srv.engine.stats)
-    stream = client.chat.completions.create(model="rsd", messages=chat("Write a long story."),
-                                            max_tokens=400, seed=0, temperature=0.7, stream=True)
-    for chunk in stream:
-        if chunk.choices and chunk.choices[0].delta.content:
-            break
-    stream.close()
-    assert srv.wait_idle(30) < 15
+
+    def after_first_step() -> bool:
+        return srv.engine.stats["steps"] > before.get("steps", 0)
+
+    with gated(srv.engine.draft, hold=after_first_step) as (gate, held):
+        stream = client.chat.completions.create(model="rsd", messages=chat("Write a long story."),
+                                                max_tokens=400, seed=0, temperature=0.7, stream=True)
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                break
+        stream.close()
+        # Its next model call (or the job's end, if a check stopped it before that call) shows it.
+        wait_until(lambda: (held and held[0].cancelled.is_set()) or srv.engine.active == 0,
+                   "the server did not see the client go")
+    srv.wait_idle()
     stats = srv.engine.stats
     assert stats["cancelled"] == before.get("cancelled", 0) + 1
-    consumed = stats["steps"] - before.get("steps", 0)
-    # the step we read, and at most the one being written when the client left
-    assert consumed <= 2, f"{consumed} steps decided; the client left after the first"
-    time.sleep(0.3)
-    assert srv.engine.stats["steps"] == stats["steps"]
+    assert stats["steps"] - before.get("steps", 0) == 1, "the step read, and nothing after it"
+
+
+def post_and_hang_up(url: str, path: str, body: dict, held: list) -> None:
+    """POST ``body`` on a raw connection and close it once the request is held at the gate."""
+    address = httpx.URL(url)
+    payload = json.dumps(body).encode()
+    with socket.create_connection((address.host, address.port), timeout=HANG_S) as conn:
+        conn.sendall(f"POST {path} HTTP/1.1\r\nHost: {address.host}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+        wait_until(lambda: held, "the request never reached the model")
 
 
 def test_a_disconnected_plain_request_is_cancelled(srv):
-    before = srv.engine.stats["cancelled"]
-    with pytest.raises(httpx.TimeoutException):
-        httpx.post(f"{srv.url}/v1/chat/completions", timeout=1.5,
-                   json={"model": "rsd", "messages": chat("Write a long story."),
-                         "max_tokens": 400, "temperature": 0.7, "seed": 0})
-    assert srv.wait_idle(30) < 15
-    assert srv.engine.stats["cancelled"] == before + 1
+    before = dict(srv.engine.stats)
+    with gated(srv.engine.draft) as (gate, held):
+        post_and_hang_up(srv.url, "/v1/chat/completions", {
+            "model": "rsd", "messages": chat("Write a long story."), "max_tokens": 400, "temperature": 0.7,
+            "seed": 0}, held)
+        wait_until(lambda: held[0].cancelled.is_set(), "the server did not see the client go")
+    srv.wait_idle()
+    assert srv.engine.stats["cancelled"] == before.get("cancelled", 0) + 1
+    assert srv.engine.stats["steps"] == before.get("steps", 0)  # it stopped in its first step
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -392,26 +416,6 @@ def test_server_failures_are_500_with_a_message(srv, client, monkeypatch):
 
 
 # -- overload, auth, shutdown -----------------------------------------------------------
-@contextmanager
-def gated(model):
-    """Hold every ``generate_step`` of ``model`` until the yielded event is set: a request that is
-    admitted stays in flight for as long as the test needs, however short its answer would be."""
-    gate, entered = threading.Event(), threading.Event()
-    original = model.generate_step
-
-    def generate_step(*args, **kwargs):
-        entered.set()
-        assert gate.wait(60), "the test never opened the gate"
-        return original(*args, **kwargs)
-
-    model.generate_step = generate_step
-    try:
-        yield gate, entered
-    finally:
-        gate.set()
-        del model.generate_step
-
-
 def test_overload_is_429_at_once_and_shutdown_503():
     with serving(max_concurrent_requests=1, api_key="sekret") as small:
         client = small.client(api_key="sekret")
@@ -419,21 +423,22 @@ def test_overload_is_429_at_once_and_shutdown_503():
             small.client(api_key="wrong").models.list()
         assert httpx.get(f"{small.url}/health").status_code == 200  # probes need no key
 
-        with gated(small.engine.draft) as (gate, entered):
+        with gated(small.engine.draft) as (gate, held):
             busy = threading.Thread(target=lambda: client.chat.completions.create(
                 model="rsd", messages=chat("Write a story."), max_tokens=4))
             busy.start()
-            assert entered.wait(30) and small.engine.active == 1  # admitted and decoding
-            started = time.monotonic()
+            wait_until(lambda: held, "the first request never reached the model", alive=busy.is_alive)
+            assert small.engine.active == 1  # admitted and decoding
             with pytest.raises(openai.RateLimitError) as err:
                 client.chat.completions.create(model="rsd", messages=chat("hi"), max_tokens=2)
-            assert time.monotonic() - started < 2.0
+            # At once: refused while the only slot is still held, not after waiting for it.
+            assert busy.is_alive() and small.engine.active == 1 and not gate.is_set()
             assert _error(err.value)["code"] == "too_many_concurrent_requests"
             assert err.value.response.headers["retry-after"] == "1"
             gate.set()
-            busy.join(60)
+            busy.join(HANG_S)
         assert not busy.is_alive()
-        small.wait_idle(30)
+        small.wait_idle()
         ok = client.chat.completions.create(model="rsd", messages=chat("hi"), max_tokens=2)
         assert ok.choices[0].message.content is not None
 
