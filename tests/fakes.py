@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+
 from rewardspec.models.base import ContinuationScore, SamplingParams
 from rewardspec.types import Generation, RewardScore
 
@@ -101,3 +104,51 @@ class TwoPlusTwoTarget:
             return Generation("So \\boxed{5}", 3, 1, "eos")
         index = min(response_prefix.count("\n\n"), 2)
         return Generation(self.STEPS[index], 3, 1, "eos" if index == 2 else "step")
+
+
+CHAIN = "\\[ \\text{Total cost} = " + " + ".join(["2"] * 40) + " \\]\n\n"
+"""A step holding a 40-term "2 + 2 + ..." chain: the old arithmetic pattern backtracked
+exponentially on it."""
+
+
+class ChainModel:
+    """Writes the :data:`CHAIN` step, then the answer. Given a ``gate``, it waits there before
+    the answer, so a request whose chain step has been judged stays in flight until it opens."""
+
+    def __init__(self, name: str, gate: threading.Event | None = None) -> None:
+        self.name, self.params, self.gate = name, 1000, gate
+        self.waiting: list[str] = []  # calls that reached the gate: their chain step was judged
+
+    def generate_step(self, messages, response_prefix, sampling):
+        if not response_prefix:
+            return Generation(CHAIN, 120, 30, "step", [-0.01] * 120)
+        if self.gate is not None:
+            from processes import HANG_S
+
+            self.waiting.append(response_prefix)
+            assert self.gate.wait(HANG_S), "the test never opened the gate"
+        return Generation("So the total is \\boxed{80}.", 10, 5, "eos", [-0.01] * 10)
+
+    def score_continuation(self, messages, response_prefix, continuation):
+        return ContinuationScore([-0.01], 1)
+
+
+@contextmanager
+def scripted_server(gate: threading.Event | None = None, **settings):
+    """`rewardspec serve`'s app under a real uvicorn server on a free loopback port, over
+    :class:`ChainModel` draft and target; yields (config, base URL, the draft). Settings are
+    the serve config's; the gate (if any) is opened on the way out."""
+    from rewardspec.serve import create_app, parse_config
+    from rewardspec.serve.scheduling import Engine
+
+    from processes import serve_app
+
+    models = {name: ChainModel(name, gate) for name in ("draft-model", "target-model")}
+    config = parse_config({"draft": "draft-model", "target": "target-model", **settings})
+    app = create_app(config, Engine(config, loader=models.__getitem__))
+    try:
+        with serve_app(app) as url:
+            yield config, url, models["draft-model"]
+    finally:
+        if gate is not None:
+            gate.set()

@@ -7,8 +7,9 @@ import json
 
 import httpx
 import pytest
+
+from fakes import scripted_server
 from test_cli_errors import assert_one_line_error, run_cli
-from test_serve_chain import scripted_server
 
 GSM = [{"question": "What is 1 + 1?", "answer": "Add.\n#### 2", "idx": 0}]
 
@@ -49,7 +50,7 @@ def test_a_dataset_line_that_is_not_an_object(tmp_path, line, needle):
 
 @pytest.mark.timeout(120)
 def test_the_server_refuses_bodies_over_its_limit_with_413():
-    with scripted_server(max_request_bytes=4096) as (_, base):
+    with scripted_server(max_request_bytes=4096) as (_, base, _):
         url = f"{base}/v1/chat/completions"
         big = {"model": "rsd", "messages": [{"role": "user", "content": "x" * 10_000}]}
         declared = httpx.post(url, json=big, timeout=30)

@@ -10,57 +10,17 @@ test is about the server and the reward, not about what a small model happens to
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 
 import httpx
 import pytest
 
-from rewardspec.models.base import ContinuationScore
-from rewardspec.serve import create_app, parse_config
-from rewardspec.serve.scheduling import Engine
-from rewardspec.types import Generation
-
-from processes import HANG_S, serve_app, wait_until
-
-CHAIN = "\\[ \\text{Total cost} = " + " + ".join(["2"] * 40) + " \\]\n\n"
-
-
-class ChainModel:
-    """Writes the chain step, then the answer. Before the answer it waits at ``gate``, so a
-    request whose chain step has been judged stays in flight until the test lets it go."""
-
-    def __init__(self, name: str, gate: threading.Event) -> None:
-        self.name, self.params, self.gate = name, 1000, gate
-        self.waiting: list[str] = []  # calls at the gate: their chain step was generated and judged
-
-    def generate_step(self, messages, response_prefix, sampling):
-        if not response_prefix:
-            return Generation(CHAIN, 120, 30, "step", [-0.01] * 120)
-        self.waiting.append(response_prefix)
-        assert self.gate.wait(HANG_S), "the test never opened the gate"
-        return Generation("So the total is \\boxed{80}.", 10, 5, "eos", [-0.01] * 10)
-
-    def score_continuation(self, messages, response_prefix, continuation):
-        return ContinuationScore([-0.01], 1)
-
-
-@contextmanager
-def scripted_server(**settings):
-    """A real uvicorn server on a free loopback port, over scripted draft and target models."""
-    gate = threading.Event()
-    models = {name: ChainModel(name, gate) for name in ("draft-model", "target-model")}
-    config = parse_config({"draft": "draft-model", "target": "target-model", **settings})
-    app = create_app(config, Engine(config, loader=models.__getitem__))
-    try:
-        with serve_app(app) as url:
-            yield config, url, models["draft-model"]
-    finally:
-        gate.set()
+from fakes import CHAIN, scripted_server
+from processes import HANG_S, wait_until
 
 
 @pytest.mark.timeout(120)
 def test_a_forty_term_chain_completes_and_the_server_keeps_answering():
-    with scripted_server(max_concurrent_requests=4) as (config, url, draft):
+    with scripted_server(gate=threading.Event(), max_concurrent_requests=4) as (config, url, draft):
         assert config.reward == "arithmetic*likelihood-min"  # the default reward, arithmetic check included
         results: dict[str, httpx.Response] = {}
 
