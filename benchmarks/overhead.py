@@ -35,7 +35,7 @@ from rich.table import Table
 
 from rewardspec.build import Models, build_solver, solver_settings
 from rewardspec.eval.datasets import load_dataset
-from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.methods.base import DecodeConfig
 from rewardspec.prompts import format_question
 
 

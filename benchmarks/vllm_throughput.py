@@ -65,7 +65,7 @@ def workload(traces) -> dict[str, float]:
 def lockstep(solver, questions: list[str], batch: int) -> float:
     """The reference's loop: phase by phase, each waiting for the whole batch."""
     from rewardspec.methods.acceptance import decide
-    from rewardspec.methods.rsd import as_chat, step_seed
+    from rewardspec.methods.base import as_chat, step_seed
 
     cfg = solver.config
     started = time.perf_counter()

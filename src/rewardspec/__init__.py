@@ -8,7 +8,8 @@
 
 from rewardspec.errors import RewardspecError
 from rewardspec.methods.acceptance import BinaryRule, ClipRule, SigmoidRule, make_rule
-from rewardspec.methods.rsd import RSD, DecodeConfig
+from rewardspec.methods.base import DecodeConfig
+from rewardspec.methods.rsd import RSD
 from rewardspec.models import load_model
 from rewardspec.rewards import make_reward
 from rewardspec.types import ModelUsage, Step, Trace

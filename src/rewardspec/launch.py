@@ -31,7 +31,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rewardspec.build import first_problem
+from rewardspec.settings import first_problem
 from rewardspec.config_files import read_settings
 from rewardspec.errors import InvalidInputError, RewardspecError
 

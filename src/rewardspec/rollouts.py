@@ -21,7 +21,7 @@ from typing import Any
 
 from rewardspec.eval.datasets import Example
 from rewardspec.grading import final_answer, is_correct
-from rewardspec.methods.rsd import DecodeConfig, as_chat
+from rewardspec.methods.base import DecodeConfig, as_chat
 from rewardspec.models.base import LanguageModel
 from rewardspec.prompts import format_question
 

@@ -10,30 +10,21 @@ The CLI, the evaluation harness and the server all read this table (through
 * ``build``: makes the solver from :class:`Parts`.
 
 Every solver has one verb, ``solve(question_or_messages, on_step=None) -> Trace``
-(the :class:`Method` protocol), as search-and-learn's approaches share one signature.
+(the :class:`~rewardspec.methods.base.Method` protocol), as search-and-learn's approaches
+share one signature, and every solver reports through ``on_step`` the steps it returns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from rewardspec.models.base import Message
-from rewardspec.types import Step, Trace
+from rewardspec.methods.base import DecodeConfig, Method
 
 if TYPE_CHECKING:
-    from rewardspec.build import Models, SolverSettings
-    from rewardspec.methods.rsd import DecodeConfig
-
-
-class Method(Protocol):
-    """What every solver offers: answer one question, reporting each step as it is decided."""
-
-    method: str
-
-    def solve(self, question: str | list[Message], on_step: Callable[[Step], None] | None = None) -> Trace:
-        ...
+    from rewardspec.model_roles import Models
+    from rewardspec.settings import SolverSettings
 
 
 @dataclass(frozen=True)
@@ -58,17 +49,19 @@ class MethodSpec:
     help: str
 
 
-def _loop(method: str) -> Callable[[Parts], Method]:
-    def build(p: Parts) -> Method:
-        from rewardspec.methods.rsd import RSD
+def _rsd(p: Parts) -> Method:
+    from rewardspec.methods.rsd import RSD
 
-        roles = METHODS[method].roles
-        return RSD(draft=p.models.draft if "draft" in roles else None,
-                   target=p.models.target if "target" in roles else None,
-                   reward=p.models.reward if "reward" in roles else None,
-                   delta=p.delta, rule=p.settings.rule, method=method,  # type: ignore[arg-type]
-                   config=p.decode, escalate_after=p.settings.escalate_after if method == "rsd" else 0,
-                   route=p.models.router() if method == "rsd" else None)
+    s = p.settings
+    return RSD(draft=p.models.draft, target=p.models.target, reward=p.models.reward, delta=p.delta,
+               rule=s.rule, config=p.decode, escalate_after=s.escalate_after, route=p.models.router())
+
+
+def _single(role: str) -> Callable[[Parts], Method]:
+    def build(p: Parts) -> Method:
+        from rewardspec.methods.single import SingleModel
+
+        return SingleModel(getattr(p.models, role), role, p.decode)  # type: ignore[arg-type]
     return build
 
 
@@ -79,7 +72,7 @@ def _sd(p: Parts) -> Method:
 
 
 def _best_of_n(p: Parts) -> Method:
-    from rewardspec.methods.search import BestOfN
+    from rewardspec.methods.best_of_n import BestOfN
 
     s = p.settings
     return BestOfN(p.models.draft, p.models.reward, s.n, s.aggregation, s.sample_temperature, p.decode,
@@ -87,7 +80,7 @@ def _best_of_n(p: Parts) -> Method:
 
 
 def _majority(p: Parts) -> Method:
-    from rewardspec.methods.search import MajorityVote
+    from rewardspec.methods.majority import MajorityVote
 
     s = p.settings
     return MajorityVote(p.models.draft, s.n, s.sample_temperature, p.dataset, p.decode, cache=p.sample_cache)
@@ -95,7 +88,7 @@ def _majority(p: Parts) -> Method:
 
 def _step_search(method: str) -> Callable[[Parts], Method]:
     def build(p: Parts) -> Method:
-        from rewardspec.methods.search import StepSearch
+        from rewardspec.methods.step_search import StepSearch
 
         s = p.settings
         beam = 1 if method == "process_best_of_n" else s.beam_size
@@ -108,11 +101,11 @@ _SEARCH = ("sample_temperature", "aggregation")
 METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
     MethodSpec("rsd", ("draft", "target", "reward"), ("draft", "target", "reward", "delta", "rule", "escalate_after",
                                                         "route", "temperature"),
-               _loop("rsd"), "reward-guided speculative decoding"),
-    MethodSpec("target", ("target",), ("target", "temperature"), _loop("target"), "the target alone"),
-    MethodSpec("draft", ("draft",), ("draft", "temperature"), _loop("draft"), "the draft alone"),
-    MethodSpec("sd", ("draft", "target"), ("draft", "target", "num_pred_tokens", "temperature"), _sd,
-               "token-level speculative decoding (llama.cpp; draft and target share a tokenizer)"),
+               _rsd, "reward-guided speculative decoding"),
+    MethodSpec("target", ("target",), ("target", "temperature"), _single("target"), "the target alone"),
+    MethodSpec("draft", ("draft",), ("draft", "temperature"), _single("draft"), "the draft alone"),
+    MethodSpec("sd", ("draft", "target"), ("draft", "target", "num_pred_tokens"), _sd,
+               "token-level speculative decoding (llama.cpp, greedy; draft and target share a tokenizer)"),
     MethodSpec("best_of_n", ("draft", "reward"), ("draft", "reward", "n", *_SEARCH), _best_of_n,
                "n draft samples, the best by aggregated step reward"),
     MethodSpec("majority", ("draft",), ("draft", "n", "sample_temperature"), _majority,

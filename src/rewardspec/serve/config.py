@@ -11,10 +11,9 @@ from pathlib import Path
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rewardspec.build import SolverSettings
+from rewardspec.settings import SolverSettings
 from rewardspec.config_files import read_settings
 from rewardspec.errors import InvalidInputError
-from rewardspec.methods.rsd import LOOP_METHODS
 from rewardspec.methods.table import METHODS
 from rewardspec.prompts import QWEN_MATH_COT_SYSTEM
 from rewardspec.steps import DEFAULT_SEPARATOR
@@ -41,7 +40,7 @@ class ServeConfig(SolverSettings):
     model_id: str = Field("rsd", min_length=1, pattern=r"^[A-Za-z0-9._:/-]+$",
                           description="The model id clients ask for; it runs RSD.")
     methods: tuple[str, ...] = Field(
-        LOOP_METHODS, min_length=1,
+        ("rsd", "target", "draft"), min_length=1,
         description=f"Methods served, any of {', '.join(METHODS)}. 'target' and 'draft' are also "
                     "served as model ids '<model_id>-target' and '<model_id>-draft'.")
     default_method: str = "rsd"

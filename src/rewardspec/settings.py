@@ -1,0 +1,101 @@
+"""The settings every command shares: which models and reward, and each method's knobs.
+
+``rewardspec solve`` (through :func:`solver_settings`), the eval config and the server
+config all derive from :class:`SolverSettings`, and all report a bad value through one
+formatter (:func:`first_problem`), so a typo reads the same wherever it was made.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES, check_delta
+from rewardspec.methods.sampler import AGGREGATIONS
+from rewardspec.prompts import PROMPTS
+from rewardspec.rewards import DEFAULT_REWARD
+
+__all__ = ["CONFIG_RULES", "DEFAULT_DRAFT", "DEFAULT_TARGET", "SolverSettings", "first_problem",
+           "solver_settings"]
+
+DEFAULT_DRAFT = "qwen2.5-coder-0.5b"
+DEFAULT_TARGET = "qwen2.5-coder-1.5b"
+#: Rules a config may name: the paper's and the soft ones, plus the two constant ones for ablations.
+CONFIG_RULES = (*RULES, "always", "never")
+
+
+class SolverSettings(BaseModel):
+    """Which models and reward, and each method's own knobs; shared by every config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    draft: str = Field(DEFAULT_DRAFT, min_length=1, description="Draft model: any name or path load_model accepts.")
+    target: str = Field(DEFAULT_TARGET, min_length=1,
+                        description="Target model: any name or path load_model accepts.")
+    reward: str = Field(DEFAULT_REWARD, min_length=1, description="Reward spec (see make_reward).")
+    delta: float = Field(DEFAULT_DELTA, description="RSD's acceptance threshold δ in [0, 1].")
+    rule: str = Field("binary", description=f"Acceptance rule ω: {', '.join(RULES)}.")
+    escalate_after: int = Field(0, ge=0, description="RSD: after this many rejected draft steps in a "
+                                "question, the target writes the rest (δ per question; 0: never).")
+    route: Optional[str] = Field(None, min_length=1, description="RSD: δ per question, set before solving by "
+                                 "a question head: 'head:PATH_OR_NAME?target_below=P&draft_above=Q' "
+                                 "(the target writes questions below P, the draft those at or above Q).")
+    n: int = Field(8, ge=1, description="Samples for best_of_n and majority.")
+    width: int = Field(4, ge=1, description="Candidates per step for process_best_of_n and beam.")
+    beam_size: int = Field(2, ge=1, description="Beams kept per step for beam.")
+    aggregation: str = Field("last", description=f"Step-reward aggregation: {', '.join(AGGREGATIONS)}.")
+    num_pred_tokens: int = Field(4, ge=1, description="Draft tokens proposed per sd round.")
+    sample_temperature: float = Field(0.7, ge=0.0, description="Temperature of the search methods' samples.")
+
+    @field_validator("rule", "aggregation", "prompt", check_fields=False)
+    @classmethod
+    def _one_of_the_known(cls, value: str, info: ValidationInfo) -> str:
+        """Fields chosen from a known list (``prompt`` is the eval config's)."""
+        known = {"rule": CONFIG_RULES, "aggregation": AGGREGATIONS, "prompt": PROMPTS}[info.field_name]
+        if value not in known:
+            shown = RULES if info.field_name == "rule" else known
+            what = "acceptance rule" if info.field_name == "rule" else info.field_name
+            raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(shown)}")
+        return value
+
+    @field_validator("draft", "target", mode="before")
+    @classmethod
+    def _remote_role(cls, value: Any) -> Any:
+        """A role written as a mapping (``backend: openai``, ``model``, ``base_urls``…) is a
+        remote model; it is kept as its one-line spec, as run records store it."""
+        from rewardspec.errors import InvalidInputError
+        from rewardspec.models.remote import role_spec
+
+        try:
+            return role_spec(value)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("delta")
+    @classmethod
+    def _delta(cls, value: float) -> float:
+        from rewardspec.errors import InvalidInputError
+
+        try:
+            return check_delta(value)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+
+
+def solver_settings(**values: Any) -> SolverSettings:
+    """Settings from keyword values (None: the default), refused in one line when one is bad."""
+    from pydantic import ValidationError
+
+    from rewardspec.errors import InvalidInputError
+
+    try:
+        return SolverSettings(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise InvalidInputError(first_problem(exc)) from None
+
+
+def first_problem(exc) -> str:
+    """A pydantic ValidationError as one line: where, then what ("delta: must be in [0, 1]")."""
+    first = exc.errors()[0]
+    return f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}"
