@@ -4,7 +4,9 @@ import pytest
 from fakes import QueueReward, ScriptedModel
 
 from rewardspec.errors import InvalidInputError
-from rewardspec.methods.rsd import RSD, DecodeConfig, step_seed
+from rewardspec.methods.base import DecodeConfig, step_seed
+from rewardspec.methods.rsd import RSD
+from rewardspec.methods.single import SingleModel
 
 DRAFT = ["d1\n\n", "d2\n\n", "d3 \\boxed{5}"]
 TARGET = ["t1\n\n", "t2\n\n", "t3 \\boxed{6}"]
@@ -14,6 +16,9 @@ def make(rewards, delta=0.7, config=None, method="rsd", rule="binary"):
     draft = ScriptedModel("draft", DRAFT, params=100)
     target = ScriptedModel("target", TARGET, params=1000)
     reward = QueueReward(rewards)
+    if method in ("target", "draft"):
+        model = target if method == "target" else draft
+        return SingleModel(model, method, config or DecodeConfig()), draft, target, reward
     return RSD(draft=draft, target=target, reward=reward, delta=delta, rule=rule,
                method=method, config=config or DecodeConfig()), draft, target, reward
 
@@ -98,7 +103,7 @@ def test_seeds_are_per_step_and_role():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"delta": 1.5}, "delta"),
-    ({"method": "beam"}, "unknown method"),
+    ({"method": "beam"}, "RSD runs method 'rsd'"),
     ({"config": DecodeConfig(max_tokens=5), "delta": -1}, "delta"),
 ])
 def test_bad_settings(kwargs, match):
@@ -109,6 +114,8 @@ def test_bad_settings(kwargs, match):
 def test_missing_model_and_empty_question():
     with pytest.raises(InvalidInputError, match="needs a"):
         RSD(draft=ScriptedModel("d", ["x"], 1), method="rsd")
+    with pytest.raises(InvalidInputError, match="SingleModel"):
+        RSD(target=ScriptedModel("t", ["x"], 1), method="target")
     solver, *_ = make([])
     with pytest.raises(InvalidInputError, match="empty"):
         solver.solve("   ")
@@ -167,7 +174,7 @@ def test_a_looping_draft_step_is_rejected_unscored_and_the_target_writes_it():
 
 
 def test_a_loop_ends_a_single_model_answer_with_the_reason():
-    trace = RSD(draft=LoopingDraft({1}), method="draft").solve("q")
+    trace = SingleModel(LoopingDraft({1}), "draft").solve("q")
     assert len(trace.steps) == 2 and trace.finish_reason == "degenerate"
 
 
@@ -183,7 +190,7 @@ def test_the_ceiling_on_all_tokens_ends_the_answer_as_budget():
 
 
 def test_the_default_ceiling_is_a_multiple_of_max_tokens():
-    from rewardspec.methods.rsd import TOTAL_BUDGET_MULTIPLE
+    from rewardspec.methods.base import TOTAL_BUDGET_MULTIPLE
 
     assert DecodeConfig(max_tokens=300).total_budget == TOTAL_BUDGET_MULTIPLE * 300
     assert DecodeConfig(max_tokens=300, max_total_tokens=500).total_budget == 500
@@ -228,44 +235,75 @@ def test_a_draft_looping_on_blank_lines_is_rejected_too():
     assert trace.finish_reason == "eos"
 
 
-class SlowModel(ScriptedModel):
-    """A scripted model that takes a known time per call and reports part of it as prefill."""
+class FakeClock:
+    """Time that moves only when a model call says so: time accounting tested without sleeping."""
 
-    def __init__(self, *args, seconds: float, **kwargs):
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TimedModel(ScriptedModel):
+    """A scripted model whose calls take a known time on ``clock``, part of it prefill."""
+
+    def __init__(self, *args, clock: FakeClock, seconds: float, **kwargs):
         super().__init__(*args, **kwargs)
-        self.seconds = seconds
+        self.clock, self.seconds = clock, seconds
 
     def generate_step(self, messages, response_prefix, sampling):
-        import time
-
-        time.sleep(self.seconds)
+        self.clock.now += self.seconds
         gen = super().generate_step(messages, response_prefix, sampling)
         gen.prefill_seconds = self.seconds / 4
         return gen
 
 
-class SlowReward(QueueReward):
-    def score(self, question, previous_steps, step, generation=None):
-        import time
+class TimedReward(QueueReward):
+    def __init__(self, values, clock: FakeClock):
+        super().__init__(values)
+        self.clock = clock
 
-        time.sleep(0.03)
+    def score(self, question, previous_steps, step, generation=None):
+        self.clock.now += 0.03
         return super().score(question, previous_steps, step, generation)
 
 
 def test_each_role_records_its_time_and_the_paper_convention_counts_reward_calls():
-    draft = SlowModel("draft", DRAFT, params=100, seconds=0.02)
-    target = SlowModel("target", TARGET, params=1000, seconds=0.05)
-    reward = SlowReward([0.9, 0.2, 0.8])
-    trace = RSD(draft=draft, target=target, reward=reward, delta=0.7).solve("q")
+    clock = FakeClock()
+    draft = TimedModel("draft", DRAFT, params=100, clock=clock, seconds=0.02)
+    target = TimedModel("target", TARGET, params=1000, clock=clock, seconds=0.05)
+    reward = TimedReward([0.9, 0.2, 0.8], clock)
+    trace = RSD(draft=draft, target=target, reward=reward, delta=0.7, clock=clock).solve("q")
     u = trace.usage
-    assert u["draft"].seconds >= 3 * 0.02 and u["target"].seconds >= 0.05 and u["reward"].seconds >= 3 * 0.03
+    assert u["draft"].seconds == pytest.approx(3 * 0.02)
+    assert u["target"].seconds == pytest.approx(0.05)
+    assert u["reward"].seconds == pytest.approx(3 * 0.03)
     assert u["draft"].prefill_seconds == pytest.approx(3 * 0.005)
     assert u["target"].prefill_seconds == pytest.approx(0.0125)
-    assert sum(x.seconds for x in u.values()) <= trace.wall_seconds
+    assert trace.wall_seconds == pytest.approx(sum(x.seconds for x in u.values()))
     d = trace.to_dict()
     assert d["usage"]["reward"]["seconds"] == pytest.approx(u["reward"].seconds, abs=1e-4)
     # The paper's convention: generated draft and target tokens, one token per reward call.
     assert trace.flops_paper == 2 * 100 * 31 + 2 * 1000 * 10 + 2 * 7 * 3 == d["flops_paper"]
+
+
+def test_stats_are_counted_as_the_loop_decides():
+    solver, *_ = make([0.9, 0.2, 0.8])
+    stats = solver.solve("q").stats
+    assert (stats.drafted, stats.accepted, stats.rejected, stats.degenerate) == (3, 2, 1, 0)
+    assert stats.judged == 3 and stats.rewritten == 1
+    looping = RSD(draft=LoopingDraft({1}), target=ScriptedModel("t", TARGET, 1000),
+                  reward=QueueReward([0.9, 0.9])).solve("q").stats
+    assert (looping.accepted, looping.rejected, looping.degenerate) == (2, 0, 1)
+    single = SingleModel(ScriptedModel("t", TARGET, 1000), "target").solve("q").stats
+    assert single.judged == 0 and single.drafted == 0
+
+
+def test_the_first_calls_prompt_is_the_requests_prompt():
+    solver, draft, *_ = make([0.9, 0.9, 0.9])
+    trace = solver.solve("q")
+    assert trace.request_prompt_tokens == 5  # ScriptedModel: 5 + len(prefix) // 4, prefix empty
 
 
 def test_escalation_hands_the_rest_to_the_target_after_k_rejections():
@@ -285,6 +323,7 @@ def test_escalation_hands_the_rest_to_the_target_after_k_rejections():
         assert len(draft.calls) == trace.usage["reward"].calls == len(rewards)
         assert not reward.values
         assert all(s.rejected_draft is None for s in trace.steps[len(rewards):])
+        assert trace.stats.escalated == (len(sources) - len(rewards) if k else 0)
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "2"])
@@ -299,4 +338,4 @@ def test_escalate_after_reaches_rsd_from_the_settings_every_front_end_shares():
     settings = solver_settings(reward="arithmetic", escalate_after=2)
     models = Models(settings, loader=lambda name: ScriptedModel(name, DRAFT, params=100))
     assert build_solver("rsd", settings, DecodeConfig(), models).escalate_after == 2
-    assert build_solver("draft", settings, DecodeConfig(), models).escalate_after == 0
+    assert isinstance(build_solver("draft", settings, DecodeConfig(), models), SingleModel)

@@ -18,7 +18,7 @@ import typer
 from rewardspec.build import DEFAULT_DRAFT, DEFAULT_TARGET, build_solvers, solver_settings
 from rewardspec.errors import InvalidInputError, RewardspecError
 from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES
-from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.methods.base import DecodeConfig
 from rewardspec.methods.table import METHODS
 from rewardspec.rewards import DEFAULT_REWARD
 
@@ -80,9 +80,9 @@ def solve(
     console.print(f"\n[bold]Answer:[/] {trace.answer}   ({trace.finish_reason}, "
                   f"{trace.wall_seconds:.1f}s)")
     if trace.route is not None:
-        console.print(f"routed before solving: {trace.route['route']} writes "
-                      f"{'every step' if trace.route['route'] != 'rsd' else 'as RSD decides'} "
-                      f"(question head: P(draft solves it) = {trace.route['value']:.2f})")
+        console.print(f"routed before solving: {trace.route.route} writes "
+                      f"{'every step' if trace.route.route != 'rsd' else 'as RSD decides'} "
+                      f"(question head: P(draft solves it) = {trace.route.value:.2f})")
     console.print(usage_table(trace))
 
 
@@ -127,7 +127,7 @@ def _eval_overrides(**values) -> dict:
 @contextmanager
 def _resumable(output: str, again: str = "run the same command with --resume") -> Iterator[None]:
     """On Ctrl-C, say that the finished samples are kept and how to go on from them."""
-    from rewardspec.models.endpoints import RemoteUnavailableError
+    from rewardspec.endpoints import RemoteUnavailableError
 
     try:
         yield
@@ -171,8 +171,8 @@ def eval_command(
     repetition_limit: Optional[int] = typer.Option(None, help="Tokens of repetition that end a step as a loop "
                                                    "(default 64; 0: off)."),
     seed: Optional[int] = typer.Option(None),
-    temperature: Optional[float] = typer.Option(None, help="Sampling temperature of rsd/target/draft/sd "
-                                                "(default 0: greedy)."),
+    temperature: Optional[float] = typer.Option(None, help="Sampling temperature of rsd/target/"
+                                                "draft (default 0: greedy; sd is greedy and refuses > 0)."),
     sample_temperature: Optional[float] = typer.Option(None, help="Temperature of the search methods' "
                                                        "samples (default 0.7)."),
     num_pred_tokens: Optional[int] = typer.Option(None, help="Draft tokens proposed per sd round (default 4)."),

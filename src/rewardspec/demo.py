@@ -13,6 +13,7 @@ from rich.table import Table
 
 from rewardspec.display import saving_text, sci, step_line, usage_table
 from rewardspec.grading import is_correct
+from rewardspec.methods.base import Method
 from rewardspec.methods.rsd import RSD
 from rewardspec.types import Trace
 
@@ -65,13 +66,13 @@ MEASURED = (
 )
 
 
-def solve_live(solver: RSD, question: str, console: Console) -> Trace:
+def solve_live(solver: Method, question: str, console: Console) -> Trace:
     """Solve with each step printed the moment it is decided."""
     counter = iter(range(1, 10_000))
     return solver.solve(question, on_step=lambda step: console.print(step_line(next(counter), step)))
 
 
-def compare(solvers: dict[str, RSD], problems: tuple[Problem, ...], console: Console) -> Table:
+def compare(solvers: dict[str, Method], problems: tuple[Problem, ...], console: Console) -> Table:
     """Accuracy, FLOPs per question and wall time of each method on ``problems``."""
     table = Table(title=f"rsd vs target vs draft on {len(problems)} built-in problems",
                   title_justify="left")
@@ -97,8 +98,9 @@ def compare(solvers: dict[str, RSD], problems: tuple[Problem, ...], console: Con
     return table
 
 
-def run_demo(solvers: dict[str, RSD], console: Console, problems: tuple[Problem, ...] = PROBLEMS) -> None:
+def run_demo(solvers: dict[str, Method], console: Console, problems: tuple[Problem, ...] = PROBLEMS) -> None:
     rsd, target = solvers["rsd"], solvers["target"]
+    assert isinstance(rsd, RSD)
     console.rule("[bold]Reward-guided speculative decoding, live")
     console.print(f"[bold]Question:[/] {DEMO_PROBLEM.question}")
     console.print(f"draft [green]{rsd.draft.name}[/]  target [magenta]{rsd.target.name}[/]  "

@@ -6,10 +6,14 @@ so that a trace from RSD and a trace from a baseline compare field by field.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Source = Literal["draft", "target"]
+Outcome = Literal["accepted", "rejected", "degenerate", "unjudged", "escalated", "routed", "written"]
+"""How a step was decided: a judged draft step kept or rewritten (rejected, or degenerate for a
+loop); the draft's empty closing step, never judged; a step the target wrote because the
+question escalated, or that a question route's one model wrote; a single model's step."""
 ROLES: tuple[str, ...] = ("draft", "target", "reward")
 
 
@@ -61,6 +65,8 @@ class RejectedDraft:
 
 @dataclass
 class Step:
+    """One step of an answer: who wrote it, its reward where one was read, and its tokens."""
+
     text: str
     source: Source
     reward: float | None
@@ -112,6 +118,19 @@ class ModelUsage:
         self.calls += 1
         self.seconds += seconds
 
+    def __add__(self, other: ModelUsage) -> ModelUsage:
+        """Two spends of the same role added: tokens, calls and time; the size is the role's."""
+        return ModelUsage(
+            params=self.params or other.params,
+            generated_tokens=self.generated_tokens + other.generated_tokens,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            discarded_tokens=self.discarded_tokens + other.discarded_tokens,
+            scored_tokens=self.scored_tokens + other.scored_tokens,
+            calls=self.calls + other.calls,
+            seconds=self.seconds + other.seconds,
+            prefill_seconds=self.prefill_seconds + other.prefill_seconds,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "params": self.params,
@@ -122,9 +141,81 @@ class ModelUsage:
             "calls": self.calls,
             "flops": self.flops,
             "flops_with_prompt": self.flops_with_prompt,
-            "seconds": round(self.seconds, 4),
-            "prefill_seconds": round(self.prefill_seconds, 4),
+            "seconds": self.seconds,
+            "prefill_seconds": self.prefill_seconds,
         }
+
+
+def flops(usage: dict[str, ModelUsage]) -> float:
+    """Our convention: generated tokens of every role (and tokens a reward model scored)."""
+    return sum(u.flops for u in usage.values())
+
+
+def flops_with_prompt(usage: dict[str, ModelUsage]) -> float:
+    """Our convention plus every prompt token each role processed."""
+    return sum(u.flops_with_prompt for u in usage.values())
+
+
+def flops_paper(usage: dict[str, ModelUsage]) -> float:
+    """The paper's convention: draft and target generated tokens, and one token per reward call
+    at the reward model's size (its FLOPs table counts ~1 per step)."""
+    lm = sum(2.0 * u.params * u.generated_tokens for role, u in usage.items() if role != "reward")
+    reward = usage.get("reward")
+    return lm + (2.0 * reward.params * reward.calls if reward else 0.0)
+
+
+@dataclass
+class DecodeStats:
+    """What a method decided, counted while it decides (as vLLM's spec-decode metrics are).
+
+    Metrics, ``summary.json`` and the server read these counts; nothing works them out
+    again from the steps afterwards.
+    """
+
+    drafted: int = 0
+    """Draft steps written where a target could have written instead (RSD's proposals)."""
+    accepted: int = 0
+    """Draft steps the reward judged and the rule kept."""
+    rejected: int = 0
+    """Draft steps the reward judged and the rule turned down; the target rewrote each."""
+    degenerate: int = 0
+    """Draft steps cut for looping: rejected unscored, and rewritten by the target."""
+    escalated: int = 0
+    """Steps the target wrote because the question had escalated (``escalate_after``)."""
+    routed: int = 0
+    """Steps written, unjudged, by the one model a question route chose."""
+    proposed_tokens: int = 0
+    """Token-level SD: draft tokens proposed to the target."""
+    accepted_tokens: int = 0
+    """Token-level SD: of those, the tokens the target kept."""
+
+    @property
+    def rewritten(self) -> int:
+        """Draft steps the target wrote again: rejected by the rule or for looping."""
+        return self.rejected + self.degenerate
+
+    @property
+    def judged(self) -> int:
+        """Draft steps that could have been rejected (accepted, rejected or looping)."""
+        return self.accepted + self.rewritten
+
+    def count(self, outcome: Outcome) -> None:
+        """Record one decided step."""
+        if outcome in ("accepted", "rejected", "degenerate", "unjudged"):
+            self.drafted += 1
+        if outcome in ("accepted", "rejected", "degenerate", "escalated", "routed"):
+            setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def __add__(self, other: DecodeStats) -> DecodeStats:
+        return DecodeStats(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """Where a question route sent a question, and the question head's P(the draft solves it)."""
+
+    route: Literal["target", "rsd", "draft"]
+    value: float
 
 
 @dataclass
@@ -141,8 +232,16 @@ class Trace:
     finish_reason: str = ""
     wall_seconds: float = 0.0
     answer: str | None = None
-    route: dict[str, Any] | None = None
-    """With a question route: ``{"route": "target"|"rsd"|"draft", "value": P(draft solves it)}``."""
+    route: RouteDecision | None = None
+    """With a question route: where it sent the question, and the head's value."""
+    stats: DecodeStats = field(default_factory=DecodeStats)
+    request_prompt_tokens: int | None = None
+    """Prompt tokens of the question's first model call: the prompt as OpenAI's usage counts it."""
+
+    def note_prompt(self, tokens: int) -> None:
+        """Remember the first model call's prompt size (later calls reuse its cache)."""
+        if self.request_prompt_tokens is None:
+            self.request_prompt_tokens = tokens
 
     @property
     def text(self) -> str:
@@ -150,19 +249,15 @@ class Trace:
 
     @property
     def flops(self) -> float:
-        return sum(u.flops for u in self.usage.values())
+        return flops(self.usage)
 
     @property
     def flops_with_prompt(self) -> float:
-        return sum(u.flops_with_prompt for u in self.usage.values())
+        return flops_with_prompt(self.usage)
 
     @property
     def flops_paper(self) -> float:
-        """The paper's convention: draft and target generated tokens, and one token per
-        reward call at the reward model's size (its FLOPs table counts ~1 per step)."""
-        lm = sum(2.0 * u.params * u.generated_tokens for role, u in self.usage.items() if role != "reward")
-        reward = self.usage.get("reward")
-        return lm + (2.0 * reward.params * reward.calls if reward else 0.0)
+        return flops_paper(self.usage)
 
     @property
     def response_tokens(self) -> int:
@@ -177,20 +272,7 @@ class Trace:
         return sum(step.source == "target" for step in self.steps)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "method": self.method,
-            "delta": self.delta,
-            "answer": self.answer,
-            "text": self.text,
-            "steps": [asdict(step) for step in self.steps],
-            "usage": {role: u.to_dict() for role, u in self.usage.items()},
-            "flops": self.flops,
-            "flops_with_prompt": self.flops_with_prompt,
-            "flops_paper": self.flops_paper,
-            "draft_steps": self.draft_steps,
-            "target_steps": self.target_steps,
-            "finish_reason": self.finish_reason,
-            "wall_seconds": self.wall_seconds,
-            **({"route": self.route} if self.route is not None else {}),
-        }
+        """The trace as samples files and the server write it (:mod:`rewardspec.codec`)."""
+        from rewardspec.codec import trace_to_json
+
+        return trace_to_json(self)

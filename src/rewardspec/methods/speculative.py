@@ -24,7 +24,7 @@ import numpy as np
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.grading import extract_answer
-from rewardspec.methods.rsd import DecodeConfig, as_chat
+from rewardspec.methods.base import DecodeConfig, OnStep, as_chat, report
 from rewardspec.steps import split_steps
 from rewardspec.types import Step, Trace
 
@@ -126,19 +126,22 @@ class SpeculativeDecoding:
                    n_ctx=getattr(target, "n_ctx", 4096))
 
     def __post_init__(self) -> None:
+        if self.config.temperature > 0:
+            raise InvalidInputError(
+                f"method 'sd' decodes greedily (llama.cpp's draft-model loop verifies argmax tokens); "
+                f"temperature {self.config.temperature} would be ignored, so it is refused: use temperature 0 "
+                "for sd, or run it in a separate eval")
         if self.num_pred_tokens < 1:
             raise InvalidInputError(f"num_pred_tokens must be >= 1; got {self.num_pred_tokens}")
         shared = _contexts(self.draft_path, self.target_path, self.num_pred_tokens, self.n_ctx)
         self._shared = shared
         self._draft, self._target = shared.draft, shared.target
 
-    def solve(self, question: str | list, on_step=None) -> Trace:
+    def solve(self, question: str | list, on_step: OnStep | None = None) -> Trace:
         question, messages = as_chat(question, self.config.system_prompt)
         with self._shared._lock:
             trace = self._solve(question, messages)
-        if on_step is not None:  # the engine returns one text: report its steps once it is done
-            for step in trace.steps:
-                on_step(step)
+        report(trace, on_step)  # the engine returns one text: report its steps once it is done
         return trace
 
     def _solve(self, question: str, messages) -> Trace:
@@ -169,6 +172,9 @@ class SpeculativeDecoding:
         d.calls = self._draft.calls - before[3]
         # Each accepted draft token saves the target one sequential step; the rest were wasted.
         d.discarded_tokens = max(0, proposed - max(0, completion - d.calls))
+        trace.stats.proposed_tokens = proposed
+        trace.stats.accepted_tokens = proposed - d.discarded_tokens
+        trace.note_prompt(prompt)
         # The engine returns one text: cut it into steps, sized by re-tokenising,
         # with the last step absorbing the difference so the steps add up.
         pieces = split_steps(text, cfg.separator) or [""]
