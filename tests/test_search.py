@@ -6,8 +6,11 @@ from fakes import KeywordReward, SeededModel
 from rewardspec.errors import InvalidInputError
 from rewardspec.grading import is_correct
 from rewardspec.types import Generation
-from rewardspec.methods.rsd import DecodeConfig
-from rewardspec.methods.search import BestOfN, MajorityVote, StepSearch, aggregate
+from rewardspec.methods.base import DecodeConfig
+from rewardspec.methods.best_of_n import BestOfN
+from rewardspec.methods.majority import MajorityVote
+from rewardspec.methods.sampler import aggregate
+from rewardspec.methods.step_search import StepSearch
 
 
 def test_aggregations():
