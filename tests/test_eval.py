@@ -12,6 +12,7 @@ from rewardspec.eval.datasets import load_dataset
 from rewardspec.eval.metrics import summarize
 from rewardspec.eval.records import SampleRecord
 from rewardspec.methods.rsd import RSD
+from rewardspec.types import DecodeStats, ModelUsage, RejectedDraft, Step
 
 DATA = [
     {"question": f"What is {i} + {i}?", "answer": f"Add them.\n#### {2 * i}", "idx": str(i)} for i in range(6)
@@ -155,37 +156,59 @@ def test_summary_metrics(gsm, tmp_path):
     # The samples file keeps its layout: every key a record has, in the order it always had.
     first = json.loads((tmp_path / "s.jsonl").read_text().splitlines()[0])
     assert list(first) == ["id", "dataset", "question", "gold", "answer", "correct", "level", "response",
-                           "method", "delta", "steps", "usage", "flops", "flops_with_prompt", "finish_reason",
-                           "wall_seconds"]
+                           "method", "delta", "steps", "usage", "flops", "flops_with_prompt", "stats",
+                           "finish_reason", "wall_seconds"]
     assert runner.read_samples(tmp_path / "s.jsonl") == records
 
 
-def _record(correct, level, steps, wall=2.0):
-    usage = {role: {"params": params, "generated_tokens": 10, "discarded_tokens": 0, "flops": 2.0 * params * 10,
-                    "flops_with_prompt": 3.0 * params * 10}
+def _record(correct, level, steps, wall=2.0, stats=None):
+    usage = {role: ModelUsage(params=params, generated_tokens=10, prompt_tokens=5)
              for role, params in (("draft", 10), ("target", 100), ("reward", 0))}
     return SampleRecord(id=str(level), method="rsd", correct=correct, level=level, steps=steps, usage=usage,
-                        flops=2200.0, flops_with_prompt=3300.0, wall_seconds=wall)
+                        wall_seconds=wall, stats=stats or DecodeStats())
 
 
 def test_level_accuracy_acceptance_and_per_model_tables():
     def step(source, reward, tokens=5, rejected=None):
-        return {"source": source, "reward": reward, "generated_tokens": tokens, "rejected_draft": rejected}
+        return Step("s", source, reward, tokens, None if rejected is None else RejectedDraft(rejected, 0.1, 3))
 
     records = [
-        _record(True, 1, [step("draft", 0.9), step("draft", None, tokens=0)]),  # empty closing step: not judged
-        _record(False, 1, [step("target", None, rejected={"text": "x"}), step("draft", 0.8)]),
-        _record(True, 3, [step("target", None, rejected={"text": "y"})]),
+        _record(True, 1, [step("draft", 0.9), step("draft", None, tokens=0)], stats=DecodeStats(accepted=1)),
+        _record(False, 1, [step("target", None, rejected="x"), step("draft", 0.8)],
+                stats=DecodeStats(accepted=1, rejected=1)),
+        _record(True, 3, [step("target", None, rejected="y")], stats=DecodeStats(degenerate=1)),
     ]
     m = summarize(records)
     assert m.accuracy_by_level == {"1": 0.5, "3": 1.0}
+    # Acceptance is read from the statistics the loop counted, not worked out from the steps.
     assert m.draft_acceptance == pytest.approx(2 / 4) and m.draft_acceptance_unit == "steps"
+    assert m.stats == DecodeStats(accepted=2, rejected=1, degenerate=1)
     assert m.response_tokens_per_question == pytest.approx(20 / 3)
     assert m.tokens_per_second == pytest.approx(20 / 6)  # delivered tokens, not all models' tokens
     table = runner.markdown_table({"rsd": m})
     assert "50.0% of steps" in table
     assert "| method | level 1 | level 3 |" in table and "| rsd | 50.0% | 100.0% |" in table
     assert "| rsd | 2.000e+02 / 3.000e+02 | 2.000e+03 / 3.000e+03 | - |" in table
+
+
+def test_a_samples_file_of_the_layout_before_stats_reads_back_with_the_same_metrics():
+    """Lines as rewardspec 0.1.0 wrote them, before samples had ``stats``: a real RSD run (tiny model,
+    GSM8K 0-2, δ 0.6, whose summary.json said acceptance 0.667) and a real SD run (0.893 of tokens)."""
+    from pathlib import Path
+
+    old = Path(__file__).parent / "data" / "samples-rsd-before-stats.jsonl"
+    rsd = runner.read_samples(old)
+    sd = runner.read_samples(old.with_name("samples-sd-before-stats.jsonl"))
+    assert len(rsd) == 3 and len(sd) == 2 and {r.method for r in rsd + sd} == {"rsd", "sd"}
+    assert all(isinstance(s, Step) for r in rsd + sd for s in r.steps)
+    m = summarize(rsd)
+    assert m.draft_acceptance == pytest.approx(2 / 3) and m.draft_acceptance_unit == "steps"
+    assert (m.stats.accepted, m.stats.rejected) == (2, 1)
+    assert summarize(sd).draft_acceptance == pytest.approx(0.8928571428571429)
+    assert summarize(sd).draft_acceptance_unit == "tokens"
+    first = json.loads(old.read_text().splitlines()[0])
+    assert rsd[0].flops == pytest.approx(first["flops"])
+    assert rsd[0].to_dict()["steps"] == first["steps"] and rsd[0].to_dict()["usage"] == first["usage"]
 
 
 def test_run_eval_writes_every_output(gsm, tmp_path, monkeypatch):
@@ -280,9 +303,9 @@ def test_a_real_eval_builds_every_method_through_the_composition_root(gsm, tmp_p
         records = runner.read_samples(tmp_path / "out" / f"samples-{method}.jsonl")
         assert [r.id for r in records] == ["1", "2"], method
         assert all(r.method == method and r.usage["draft" if method != "target" else "target"]
-                   ["generated_tokens"] > 0 for r in records)
+                   .generated_tokens > 0 for r in records)
         assert summary[method].n == 2
     # best_of_n and majority shared their samples: the same tokens were paid for by each.
     best = runner.read_samples(tmp_path / "out" / "samples-best_of_n.jsonl")
     vote = runner.read_samples(tmp_path / "out" / "samples-majority.jsonl")
-    assert [r.usage["draft"]["generated_tokens"] for r in best] == [r.usage["draft"]["generated_tokens"] for r in vote]
+    assert [r.usage["draft"].generated_tokens for r in best] == [r.usage["draft"].generated_tokens for r in vote]

@@ -19,7 +19,10 @@ def build_messages(question: str, system: str | None = QWEN_MATH_COT_SYSTEM) -> 
 MULTIPLE_CHOICE_INSTRUCTION = (
     "Answer with the letter of the correct option, and put that letter within \\boxed{}."
 )
-PROMPTS = ("qwen25-math-cot",)
+#: The eval config's ``prompt``: the system prompt every model of a run is sent. "none" sends the
+#: question alone (for models whose template brings its own instructions).
+SYSTEM_PROMPTS: dict[str, str | None] = {"qwen25-math-cot": QWEN_MATH_COT_SYSTEM, "none": None}
+PROMPTS = tuple(SYSTEM_PROMPTS)
 
 
 def format_question(question: str, choices: list[str] | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from rewardspec.eval.records import MethodMetrics, ModelCost, SampleRecord
+from rewardspec.types import ROLES, DecodeStats
 
 # Ways an answer can end that mean it was cut short, not finished by the model.
 CUT_SHORT = ("length", "budget", "degenerate", "max_steps")
@@ -15,30 +16,24 @@ def summarize(records: list[SampleRecord]) -> MethodMetrics:
     n = len(records)
     if n == 0:
         return MethodMetrics()
-    usage_roles = ("draft", "target", "reward")
     per_model = {
         role: ModelCost(
-            sum(r.usage[role]["flops"] for r in records) / n,
-            sum(r.usage[role]["flops_with_prompt"] for r in records) / n,
-            sum(r.usage[role]["generated_tokens"] for r in records) / n,
+            sum(r.usage[role].flops for r in records) / n,
+            sum(r.usage[role].flops_with_prompt for r in records) / n,
+            sum(r.usage[role].generated_tokens for r in records) / n,
         )
-        for role in usage_roles
+        for role in ROLES
     }
-    # Only judged draft steps count: RSD's empty closing step (the draft stopping
-    # right after a step) carries no reward and could not have been rejected.
-    draft_steps = sum(sum(s["source"] == "draft" and s.get("reward") is not None for s in r.steps)
-                      for r in records)
-    rejected = sum(sum(s.get("rejected_draft") is not None for s in r.steps) for r in records)
-    # Acceptance only means something where a draft proposes and a target can overrule.
-    mixes = all(r.usage["draft"]["params"] and r.usage["target"]["params"] for r in records)
+    stats = sum((r.stats for r in records), DecodeStats())
+    # Acceptance as the method counted it while decoding: of the draft steps a reward judged
+    # (RSD), or of the draft tokens a target verified (token-level SD).
     acceptance, unit = None, None
-    if mixes and draft_steps + rejected and any(r.method == "rsd" for r in records):
-        acceptance, unit = draft_steps / (draft_steps + rejected), "steps"
-    elif mixes:
-        proposed = sum(r.usage["draft"]["generated_tokens"] for r in records)
-        discarded = sum(r.usage["draft"]["discarded_tokens"] for r in records)
-        if proposed:
-            acceptance, unit = 1 - discarded / proposed, "tokens"
+    if stats.judged:
+        acceptance, unit = stats.accepted / stats.judged, "steps"
+    elif stats.proposed_tokens:
+        acceptance, unit = stats.accepted_tokens / stats.proposed_tokens, "tokens"
+    # "No target step" only means something where a target could have written.
+    mixes = all(r.usage["draft"].params and r.usage["target"].params for r in records)
     wall = sum(r.wall_seconds for r in records)
     response = sum(r.response_tokens for r in records)
     by_level: dict[str, list[bool]] = defaultdict(list)
@@ -54,7 +49,7 @@ def summarize(records: list[SampleRecord]) -> MethodMetrics:
         per_model=per_model,
         draft_acceptance=acceptance,
         draft_acceptance_unit=unit,
-        draft_only_fraction=sum(all(s["source"] == "draft" for s in r.steps) for r in records) / n
+        draft_only_fraction=sum(all(s.source == "draft" for s in r.steps) for r in records) / n
         if mixes else None,
         response_tokens_per_question=response / n,
         generated_tokens_per_question=sum(r.generated_tokens for r in records) / n,
@@ -62,6 +57,7 @@ def summarize(records: list[SampleRecord]) -> MethodMetrics:
         wall_seconds_per_question=wall / n,
         tokens_per_second=response / wall if wall else None,
         finish_reasons=dict(sorted(Counter(r.finish_reason or "?" for r in records).items())),
+        stats=stats,
     )
 
 

@@ -12,6 +12,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from rewardspec.codec import (
+    legacy_stats,
+    route_from_json,
+    route_to_json,
+    stats_from_json,
+    stats_to_json,
+    step_from_json,
+    step_to_json,
+    usage_from_json,
+    usage_to_json,
+)
+from rewardspec.types import DecodeStats, ModelUsage, RouteDecision, Step, flops, flops_with_prompt
+
 
 @dataclass
 class SampleRecord:
@@ -20,12 +33,9 @@ class SampleRecord:
     id: str
     method: str
     correct: bool
-    steps: list[dict[str, Any]]
-    """Each step as ``Step`` writes it: text, source, reward, generated_tokens, rejected_draft."""
-    usage: dict[str, dict[str, Any]]
-    """Per role (draft, target, reward), as ``ModelUsage.to_dict`` writes it."""
-    flops: float
-    flops_with_prompt: float
+    steps: list[Step]
+    usage: dict[str, ModelUsage]
+    """Per role: draft, target, reward."""
     wall_seconds: float
     dataset: str = ""
     question: str = ""
@@ -36,30 +46,48 @@ class SampleRecord:
     response: str = ""
     delta: float | None = None
     finish_reason: str = ""
-    route: dict[str, Any] | None = None
+    route: RouteDecision | None = None
     """RSD with a question route: where it sent the question, and the head's value."""
+    stats: DecodeStats = field(default_factory=DecodeStats)
+    """What the method decided while it decoded (accepted, rejected, ... steps)."""
 
     _ORDER = ("id", "dataset", "question", "gold", "answer", "correct", "level", "response", "method",
-              "delta", "steps", "usage", "flops", "flops_with_prompt", "finish_reason", "wall_seconds")
+              "delta", "steps", "usage", "flops", "flops_with_prompt", "stats", "finish_reason", "wall_seconds")
+
+    @property
+    def flops(self) -> float:
+        return flops(self.usage)
+
+    @property
+    def flops_with_prompt(self) -> float:
+        return flops_with_prompt(self.usage)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {key: getattr(self, key) for key in self._ORDER}
-        return data if self.route is None else {**data, "route": self.route}
+        """A samples-file line: the keys earlier runs wrote, plus ``stats``."""
+        encode = {"steps": lambda v: [step_to_json(s) for s in v], "usage": usage_to_json, "stats": stats_to_json}
+        data = {key: encode.get(key, lambda v: v)(getattr(self, key)) for key in self._ORDER}
+        return data if self.route is None else {**data, "route": route_to_json(self.route)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SampleRecord:
-        """A record from a samples file line; keys it does not know are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """A record from a samples file line of any layout we wrote; keys it does not know are
+        ignored, and a line from before ``stats`` gets them back from its steps."""
+        known = {f.name for f in fields(cls)} - {"steps", "usage", "stats", "route"}
+        steps = [step_from_json(s) for s in data.get("steps", [])]
+        usage = usage_from_json(data.get("usage", {}))
+        method = data.get("method", "")
+        stats = stats_from_json(data["stats"]) if "stats" in data else legacy_stats(method, steps, usage)
+        return cls(**{k: v for k, v in data.items() if k in known}, steps=steps, usage=usage, stats=stats,
+                   route=route_from_json(data.get("route")))
 
     @property
     def response_tokens(self) -> int:
-        return sum(step["generated_tokens"] for step in self.steps)
+        return sum(step.generated_tokens for step in self.steps)
 
     @property
     def generated_tokens(self) -> int:
         """Tokens every model generated for this question, discarded ones included."""
-        return sum(u["generated_tokens"] for u in self.usage.values())
+        return sum(u.generated_tokens for u in self.usage.values())
 
 
 @dataclass
@@ -93,6 +121,8 @@ class MethodMetrics:
     """Delivered response tokens per second: comparable across methods."""
     finish_reasons: dict[str, int] = field(default_factory=dict)
     """How answers ended: eos/stop finished; length, budget, degenerate and max_steps cut short."""
+    stats: DecodeStats = field(default_factory=DecodeStats)
+    """The decode statistics of every sample, added."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -27,11 +27,12 @@ from rewardspec.eval.datasets import Example, load_dataset
 from rewardspec.eval.metrics import markdown_table, summarize
 from rewardspec.eval.records import MethodMetrics, SampleRecord
 from rewardspec.eval.plots import accuracy_vs_flops, sweep_plot
-from rewardspec.grading import final_answer, is_correct
+from rewardspec.grading import grade
 from rewardspec.methods.acceptance import check_delta
-from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.methods.base import DecodeConfig
 from rewardspec.methods.table import METHODS
-from rewardspec.prompts import format_question
+from rewardspec.prompts import SYSTEM_PROMPTS, format_question
+from rewardspec.types import Trace
 from rewardspec.steps import DEFAULT_REPETITION_LIMIT
 
 # What every method's samples depend on, besides its own settings (methods.table). A resumed
@@ -98,7 +99,8 @@ class Solvers:
         self.dataset = dataset
         self.decode = DecodeConfig(max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
                                    max_total_tokens=cfg.max_total_tokens,
-                                   repetition_limit=cfg.repetition_limit)
+                                   repetition_limit=cfg.repetition_limit,
+                                   system_prompt=SYSTEM_PROMPTS[cfg.prompt])
         self.models = Models(cfg)
         self.sample_cache: dict = {}  # best_of_n and majority draw the same samples once per run
 
@@ -171,21 +173,14 @@ def read_samples(path: Path) -> list[SampleRecord]:
     return unique
 
 
-def make_record(example: Example, trace, dataset: str) -> SampleRecord:
-    data = trace.to_dict()
+def make_record(example: Example, trace: Trace, dataset: str) -> SampleRecord:
     asked = format_question(example.question, example.choices)  # its options, as the model saw them
+    answer, correct = grade(trace.text, example.gold, dataset, asked)  # the answer that was graded
     return SampleRecord(
-        id=example.id,
-        dataset=dataset,
-        question=example.question,
-        gold=example.gold,
-        answer=final_answer(data["text"], dataset, example.gold, asked),  # the answer that was graded
-        correct=is_correct(data["text"], example.gold, dataset, asked),
-        level=example.meta.get("level"),
-        response=data["text"],
-        **{k: data[k] for k in ("method", "delta", "steps", "usage", "flops", "flops_with_prompt",
-                                "finish_reason", "wall_seconds")},
-        route=data.get("route"),
+        id=example.id, dataset=dataset, question=example.question, gold=example.gold, answer=answer,
+        correct=correct, level=example.meta.get("level"), response=trace.text, method=trace.method,
+        delta=trace.delta, steps=trace.steps, usage=trace.usage, stats=trace.stats,
+        finish_reason=trace.finish_reason, wall_seconds=trace.wall_seconds, route=trace.route,
     )
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "extract_choice",
     "extract_gold",
     "final_answer",
+    "grade",
     "gsm8k_gold",
     "answers_equivalent",
     "is_correct",
@@ -144,10 +145,9 @@ def _guarded_value(extract: Callable[[], str | None]) -> str | None:
         return None
 
 
-def _grade(response: str, gold: str, dataset: str, question: str | None) -> bool:
+def _grade(answer: str | None, gold: str, dataset: str) -> bool:
     multiple_choice = _is_multiple_choice(_dataset_name(dataset))
     letter = _gold_choice(gold, multiple_choice)
-    answer = final_answer(response, dataset, gold, question)
     if letter is not None:
         return answer == letter
     if multiple_choice:
@@ -164,7 +164,16 @@ def is_correct(response: str, gold: str, dataset: str = "math", question: str | 
     name a multiple-choice option by its content. Never raises: failures
     grade as incorrect.
     """
-    if not isinstance(response, str) or gold is None:
-        return False
+    return grade(response, gold, dataset, question)[1]
+
+
+def grade(response: str, gold: str, dataset: str = "math", question: str | None = None) -> tuple[str | None, bool]:
+    """(the answer :func:`final_answer` reads, whether it is correct), extracting it once.
+
+    What an evaluation records beside each sample; ``is_correct`` is its second half.
+    """
     question = question if isinstance(question, str) else None
-    return _guarded(lambda: _grade(response, strip_gold_junk(str(gold)), dataset or "math", question))
+    answer = final_answer(response, dataset, gold, question)
+    if not isinstance(response, str) or gold is None:
+        return answer, False
+    return answer, _guarded(lambda: _grade(answer, strip_gold_junk(str(gold)), dataset or "math"))
