@@ -6,7 +6,8 @@ import json
 
 from fakes import QueueReward, ScriptedModel
 
-from rewardspec.methods.rsd import RSD, DecodeConfig
+from rewardspec.methods.base import DecodeConfig
+from rewardspec.methods.rsd import RSD
 from rewardspec.serve import responses as fmt
 from rewardspec.serve.scheduling import ChoiceResult
 
@@ -44,6 +45,14 @@ def test_full_chat_response_orders_choices_and_accounts_for_every_model():
     rejected = [s for s in steps if s["rejected_draft"]]
     assert len(rejected) == 1 and rejected[0]["choice"] == 1 and rejected[0]["rejected_draft"]["reward"] == 0.2
     assert body["rsd"]["models"] == {"draft": "d", "target": "t", "reward": "queue"}
+    # The stats the loop counted, per choice and added over the request.
+    assert second["rsd"]["stats"]["rejected"] == 1 and first["rsd"]["stats"]["rejected"] == 0
+    assert body["rsd"]["stats"]["accepted"] == 5 and body["rsd"]["stats"]["drafted"] == 6
+    # Usage added over the choices, role by role.
+    assert body["rsd"]["usage"]["draft"]["generated_tokens"] == sum(
+        c["rsd"]["usage"]["draft"]["generated_tokens"] for c in body["choices"])
+    # A step on the wire has the layout samples files give it.
+    assert set(steps[0]) == {"choice", "step", "text", "source", "reward", "generated_tokens", "rejected_draft"}
 
 
 def test_completions_use_text_and_baselines_name_only_their_model():
@@ -67,6 +76,7 @@ def test_stream_chunks():
     assert opening["choices"][0]["delta"] == {"role": "assistant", "content": ""} and opening["usage"] is None
     step = data(chunks.step(0, 0, results[1].trace.steps[0]))
     assert step["choices"][0]["delta"] == {"content": "d1\n\n"} and step["choices"][0]["rsd"]["source"] == "draft"
+    assert step["choices"][0]["rsd"]["generated_tokens"] == 10 and "text" not in step["choices"][0]["rsd"]
     end = data(chunks.finished(results[1]))
     assert end["choices"][0]["finish_reason"] == "stop" and end["choices"][0]["delta"] == {}
     usage = data(chunks.usage(results))

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rewardspec import __version__
 from rewardspec.errors import RewardspecError
-from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.methods.base import DecodeConfig
 from rewardspec.models.base import Message
 from rewardspec.serve import responses as fmt
 from rewardspec.serve.config import ServeConfig
@@ -254,7 +254,7 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
             "models": engine.models(),
             "queued_calls": engine.queues(),
             "served": list(config.model_ids()),
-            "stats": dict(engine.stats),
+            "stats": engine.stats.to_dict(),
         }
 
     def model_card(model_id: str, pinned: str | None) -> dict[str, Any]:
@@ -351,6 +351,7 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
         include_usage = bool(plan.body.stream_options and plan.body.stream_options.include_usage)
         chunks = fmt.StreamChunks(reply_of(plan, chat), include_usage)
         started: set[int] = set()
+        streamed: dict[int, int] = {}  # steps sent per choice
         results = []
 
         async def all_events():
@@ -371,9 +372,15 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
                     if (opening := chunks.opening(index)) is not None:
                         yield opening
                 if isinstance(event, StepEvent):
+                    streamed[index] = event.step_index + 1
                     yield chunks.step(index, event.step_index, event.step)
                 elif isinstance(event, ChoiceEvent):
                     results.append(event.result)
+                    # Whatever a method did not report step by step is sent before it finishes,
+                    # so a stream always carries the text the same request returns unstreamed.
+                    steps = event.result.trace.steps
+                    for i in range(streamed.get(index, 0), len(steps)):
+                        yield chunks.step(index, i, steps[i])
                     yield chunks.finished(event.result)
             if (usage := chunks.usage(results)) is not None:
                 yield usage

@@ -15,7 +15,8 @@ from rewardspec import __version__
 
 from rewardspec.methods.table import METHODS
 from rewardspec.serve.scheduling import ChoiceResult
-from rewardspec.types import ROLES, ModelUsage, Step, Trace
+from rewardspec.codec import stats_to_json, step_to_json, usage_to_json
+from rewardspec.types import ROLES, DecodeStats, ModelUsage, Step, Trace, flops, flops_with_prompt
 
 
 def finish_reason(trace: Trace) -> str:
@@ -28,34 +29,14 @@ def finish_reason(trace: Trace) -> str:
 
 
 def step_info(index: int, step: Step) -> dict[str, Any]:
-    """Provenance of one decided step (the extension carried by stream chunks)."""
-    rejected = step.rejected_draft
-    return {
-        "step": index,
-        "source": step.source,
-        "reward": step.reward,
-        "tokens": step.generated_tokens,
-        "rejected_draft": None if rejected is None else {
-            "text": rejected.text, "reward": rejected.reward, "tokens": rejected.generated_tokens,
-            "degenerate": rejected.degenerate,
-        },
-    }
+    """Provenance of one decided step (the extension carried by stream chunks): the step as
+    samples files write it (:mod:`rewardspec.codec`), less its text, which the chunk carries."""
+    return {"step": index, **step_to_json(step, text=False)}
 
 
-def _usage_dicts(traces: list[Trace]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for role in ROLES:
-        total = ModelUsage()
-        for trace in traces:
-            u = trace.usage[role]
-            total.params = total.params or u.params
-            total.generated_tokens += u.generated_tokens
-            total.prompt_tokens += u.prompt_tokens
-            total.discarded_tokens += u.discarded_tokens
-            total.scored_tokens += u.scored_tokens
-            total.calls += u.calls
-        out[role] = total.to_dict()
-    return out
+def _total_usage(traces: list[Trace]) -> dict[str, ModelUsage]:
+    """Each role's spend over every choice."""
+    return {role: sum((t.usage[role] for t in traces), ModelUsage()) for role in ROLES}
 
 
 def choice_summary(result: ChoiceResult) -> dict[str, Any]:
@@ -68,7 +49,8 @@ def choice_summary(result: ChoiceResult) -> dict[str, Any]:
         "steps": len(trace.steps),
         "draft_steps": trace.draft_steps,
         "target_steps": trace.target_steps,
-        "usage": {role: u.to_dict() for role, u in trace.usage.items()},
+        "usage": usage_to_json(trace.usage),
+        "stats": stats_to_json(trace.stats),
         "flops": trace.flops,
         "flops_with_prompt": trace.flops_with_prompt,
         "wall_seconds": round(trace.wall_seconds, 4),
@@ -79,11 +61,11 @@ def request_summary(results: list[ChoiceResult], method: str, delta: float | Non
                     models: dict[str, str | None]) -> dict[str, Any]:
     """The top-level ``rsd`` extension: totals over the choices and every step's provenance."""
     traces = [r.trace for r in results]
-    usage = _usage_dicts(traces)
+    usage = _total_usage(traces)
     steps = []
     for r in results:
         for i, step in enumerate(r.trace.steps):
-            steps.append({"choice": r.index, "text": step.text, **step_info(i, step)})
+            steps.append({"choice": r.index, "step": i, **step_to_json(step)})
     used = METHODS[method].roles
     return {
         "method": method,
@@ -92,9 +74,10 @@ def request_summary(results: list[ChoiceResult], method: str, delta: float | Non
         "models": {role: models.get(role) if role in used else None for role in ROLES},
         "draft_steps": sum(t.draft_steps for t in traces),
         "target_steps": sum(t.target_steps for t in traces),
-        "usage": usage,
-        "flops": sum(u["flops"] for u in usage.values()),
-        "flops_with_prompt": sum(u["flops_with_prompt"] for u in usage.values()),
+        "usage": usage_to_json(usage),
+        "stats": stats_to_json(sum((t.stats for t in traces), DecodeStats())),
+        "flops": flops(usage),
+        "flops_with_prompt": flops_with_prompt(usage),
         "steps": steps,
     }
 

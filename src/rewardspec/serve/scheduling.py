@@ -23,21 +23,22 @@ import logging
 import threading
 import time
 import weakref
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from rewardspec.build import Models, build_solver
+from rewardspec.build import build_solver
+from rewardspec.model_roles import Models
 from rewardspec.errors import RewardspecError
-from rewardspec.methods.rsd import DecodeConfig
-from rewardspec.methods.table import Method, roles_of
+from rewardspec.methods.base import DecodeConfig
+from rewardspec.methods.base import Method
+from rewardspec.methods.table import roles_of
 from rewardspec.models.base import Message
 from rewardspec.serve.locks import RequestCancelled, RequestScope, install_model_lock, request_scope
 from rewardspec.serve.config import ServeConfig
-from rewardspec.types import Step, Trace
+from rewardspec.types import DecodeStats, Step, Trace
 
 log = logging.getLogger("rewardspec.serve")
 
@@ -105,41 +106,20 @@ class EndEvent:
 Event = StepEvent | ChoiceEvent | ErrorEvent | EndEvent
 
 
-class _Meter:
-    """Prompt tokens of a request's first model call: its full prompt, since a
-    request starts on an empty (private) KV cache."""
+@dataclass
+class ServeStats:
+    """What the server has done since it started: requests by outcome, steps streamed, and
+    the decode statistics of every finished choice, added (``/health``'s ``stats``)."""
 
-    def __init__(self) -> None:
-        self.first_prompt_tokens: int | None = None
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    rejected: int = 0
+    steps: int = 0
+    decode: DecodeStats = dataclasses.field(default_factory=DecodeStats)
 
-
-class _MeteredModel:
-    """A per-request view of a shared model that records the first call's prompt size."""
-
-    def __init__(self, model: Any, meter: _Meter) -> None:
-        self.model, self.meter = model, meter
-        self.name, self.params = model.name, model.params
-
-    def __getattr__(self, name: str) -> Any:  # path, n_ctx, ...: what the model itself says
-        if name == "model":
-            raise AttributeError(name)
-        return getattr(self.model, name)
-
-    def generate_step(self, messages, response_prefix, sampling):
-        gen = self.model.generate_step(messages, response_prefix, sampling)
-        if self.meter.first_prompt_tokens is None:
-            self.meter.first_prompt_tokens = gen.prompt_tokens
-        return gen
-
-    def score_continuation(self, messages, response_prefix, continuation):
-        return self.model.score_continuation(messages, response_prefix, continuation)
-
-    def hidden_state(self, messages, response_prefix):
-        """A route's read of the question: the request's first prefill when RSD routes it."""
-        hidden, processed = self.model.hidden_state(messages, response_prefix)
-        if self.meter.first_prompt_tokens is None:
-            self.meter.first_prompt_tokens = processed
-        return hidden, processed
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 class Job:
@@ -170,15 +150,12 @@ class Job:
                 if self.cancelled.is_set():
                     raise RequestCancelled(f"job {self.id} was cancelled")
                 scope = RequestScope(f"job{self.id}/choice{spec.index}", self.cancelled)
-                meter = _Meter()
-                solver = engine.solver(self.method, self.delta,
-                                       dataclasses.replace(self.decode, seed=spec.seed), meter)
+                solver = engine.solver(self.method, self.delta, dataclasses.replace(self.decode, seed=spec.seed))
                 with request_scope(scope):
                     trace = solver.solve(spec.question, on_step=partial(self._on_step, scope, spec))
-                # Methods that never call a model through the meter (sd) report their prompt themselves.
-                prompt = meter.first_prompt_tokens
+                engine._record(trace)
                 result = ChoiceResult(spec.index, spec.prompt_index, spec.seed, trace,
-                                      trace.usage["target"].prompt_tokens if prompt is None else prompt)
+                                      trace.request_prompt_tokens or 0)
                 self._emit(ChoiceEvent(result))
             outcome = "completed"
         except RequestCancelled:
@@ -198,7 +175,7 @@ class Job:
 
     def _on_step(self, scope: RequestScope, spec: ChoiceSpec, step: Step) -> None:
         scope.check()  # a cancelled request stops here, between steps
-        self.engine._count("steps")
+        self.engine._count_step()
         index = self._step_counts.get(spec.index, 0)
         self._step_counts[spec.index] = index + 1
         self._emit(StepEvent(spec.index, index, step))
@@ -283,12 +260,11 @@ class Engine:
         self._jobs: weakref.WeakSet[Job] = weakref.WeakSet()
         self.active = 0
         self.closing = False
-        self.stats: Counter[str] = Counter()
+        self.stats = ServeStats()
 
-    def solver(self, method: str, delta: float, decode: DecodeConfig, meter: _Meter) -> Method:
-        """A fresh solver for one choice, over per-request views of the shared models."""
-        return build_solver(method, self.config, decode, self._models.view(partial(_MeteredModel, meter=meter)),
-                            delta=delta)
+    def solver(self, method: str, delta: float, decode: DecodeConfig) -> Method:
+        """A fresh solver for one choice, over the shared models."""
+        return build_solver(method, self.config, decode, self._models, delta=delta)
 
     def submit(self, choices: list[ChoiceSpec], method: str, delta: float,
                decode: DecodeConfig) -> Job:
@@ -298,7 +274,7 @@ class Engine:
             if self.closing:
                 raise ShuttingDown()
             if self.active >= self.config.max_concurrent_requests:
-                self.stats["rejected"] += 1
+                self.stats.rejected += 1
                 raise Overloaded()
             self.active += 1
             self._jobs.add(job)
@@ -313,12 +289,16 @@ class Engine:
     def _job_done(self, job: Job, outcome: str) -> None:
         with self._lock:
             self.active -= 1
-            self.stats[outcome] += 1
+            setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
             self._jobs.discard(job)
 
-    def _count(self, key: str) -> None:
+    def _count_step(self) -> None:
         with self._lock:
-            self.stats[key] += 1
+            self.stats.steps += 1
+
+    def _record(self, trace: Trace) -> None:
+        with self._lock:
+            self.stats.decode = self.stats.decode + trace.stats
 
     def models(self) -> dict[str, str | None]:
         return {"draft": getattr(self.draft, "name", None),
