@@ -8,7 +8,7 @@ import pytest
 
 from rewardspec.build import solver_settings
 from rewardspec.errors import InvalidInputError
-from rewardspec.models.endpoints import EndpointPool, RemoteEngineError, RetryableError, RetryPolicy, session_key
+from rewardspec.endpoints import EndpointPool, RemoteEngineError, RetryableError, RetryPolicy, session_key
 from rewardspec.models.remote import RemoteSpec, role_spec
 
 
@@ -306,7 +306,7 @@ def test_an_error_event_or_a_stream_without_an_end_is_retried_not_taken_as_a_ste
 
 
 def test_a_reply_that_is_not_json_is_one_error():
-    from rewardspec.models.remote import json_reply
+    from rewardspec.endpoints import json_reply
 
     with pytest.raises(RemoteEngineError, match="not JSON"):
         json_reply("http://a/v1", httpx.Response(200, text="<html>proxy</html>"))

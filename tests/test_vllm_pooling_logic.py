@@ -12,9 +12,11 @@ import pytest
 
 from prm_fixtures import checkpoint
 from rewardspec.errors import InvalidInputError
-from rewardspec.models.endpoints import RemoteEngineError
-from rewardspec.models.remote import RemoteSpec
-from rewardspec.rewards.prm.vllm_pooling import VllmStepPRM, load_vllm_prm, step_rewards
+from rewardspec.endpoints import RemoteEngineError
+from rewardspec.remote_spec import RemoteSpec
+from rewardspec.rewards import make_reward
+from rewardspec.rewards.base import Candidate
+from rewardspec.rewards.prm.vllm_pooling import VllmORM, VllmStepPRM, share_out, step_rewards
 
 
 def test_rows_of_pairs_and_the_flat_shape_give_p_good():
@@ -115,8 +117,56 @@ def test_too_few_step_scores_say_what_to_check():
 
 def test_spec_options_are_checked():
     with pytest.raises(InvalidInputError, match="format must be one of"):
-        load_vllm_prm("m@http://127.0.0.1:9/v1?format=shepherd")
+        make_reward("vllm-prm:m@http://127.0.0.1:9/v1?format=shepherd")
     with pytest.raises(InvalidInputError, match="format=math-shepherd"):
-        load_vllm_prm("m@http://127.0.0.1:9/v1?good=%2B")
+        make_reward("vllm-prm:m@http://127.0.0.1:9/v1?good=%2B")
     with pytest.raises(InvalidInputError, match="unknown option"):
-        load_vllm_prm("m@http://127.0.0.1:9/v1?format=math-shepherd&colour=red")
+        make_reward("vllm-prm:m@http://127.0.0.1:9/v1?format=math-shepherd&colour=red")
+
+
+def test_several_candidates_go_in_one_request_and_score_as_one_request_each():
+    prm = _shepherd()
+    candidates = [Candidate(["Step one.\n\n"], "Step two."), Candidate(["Step one.\n\n"], "Other two."),
+                  Candidate([], "Only step.")]
+
+    def answer(path, body):
+        inputs = body["input"] if isinstance(body["input"][0], list) else [body["input"]]
+        rows = [{"index": i, "data": [[0.5, 0.5]] * (ids.count(prm.step_tag_id) - 1) + [[0.1 * i, 1 - 0.1 * i]]}
+                for i, ids in enumerate(inputs)]
+        return httpx.Response(200, json={"data": rows[::-1],  # in any order: read by index
+                                         "usage": {"prompt_tokens": sum(len(ids) for ids in inputs)}})
+
+    seen = _scripted(prm, answer)
+    batched = prm.score_many("Q?", candidates)
+    assert len(seen) == 1 and len(seen[0][1]["input"]) == 3
+    singles = [prm.score("Q?", c.previous_steps, c.step) for c in candidates]
+    assert [s.value for s in batched] == pytest.approx([1.0, 0.9, 0.8])
+    assert [(s.scored_tokens, s.prompt_tokens) for s in batched] == [(s.scored_tokens, s.prompt_tokens)
+                                                                    for s in singles]
+
+
+def test_a_batchs_cache_hits_are_shared_out_and_add_up():
+    assert share_out(10, [4, 6]) == [4, 6]  # nothing cached: each its own context
+    assert share_out(5, [4, 6]) == [2, 3]
+    assert share_out(7, [1, 1, 1]) == [3, 2, 2] and sum(share_out(7, [0, 0, 0])) == 7
+    assert share_out(-3, [4, 6]) == [0, 0] and share_out(9, [4]) == [9]
+
+
+def test_an_orm_scores_several_candidates_in_one_classify_request():
+    directory = checkpoint("orm")[0]
+    orm = VllmORM(RemoteSpec.parse(f"rm@http://one/v1?template={directory}"), center=0.0, scale=1.0)
+    candidates = [Candidate([], "Step one."), Candidate(["Step one. "], "Step two.")]
+
+    def answer(path, body):
+        inputs = body["input"] if isinstance(body["input"][0], list) else [body["input"]]
+        assert path == "/classify"
+        return httpx.Response(200, json={"data": [{"index": i, "probs": [0.25 * (i + 1)]}
+                                                  for i in range(len(inputs))]})
+
+    seen = _scripted(orm, answer)
+    batched = orm.score_many("Q?", candidates)
+    singles = [orm.score("Q?", c.previous_steps, c.step) for c in candidates]
+    assert len(seen) == 3 and seen[0][1]["input"] == [seen[1][1]["input"], seen[2][1]["input"]]
+    assert [s.value for s in batched] == pytest.approx([0.25, 0.5])
+    assert [(s.scored_tokens, s.prompt_tokens) for s in batched] == [(s.scored_tokens, s.prompt_tokens)
+                                                                    for s in singles]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rewardspec.models.base import ContinuationScore, LanguageModel, SamplingParams
+from rewardspec.specs import split_prefix
 
 __all__ = ["BACKENDS", "ContinuationScore", "LanguageModel", "SamplingParams", "load_model"]
 
@@ -49,11 +50,8 @@ _LOADED: dict[tuple, LanguageModel] = {}
 
 def split_spec(spec: str) -> tuple[str, str]:
     """``transformers:Qwen/Qwen2.5-Math-7B`` -> (backend, source); a bare source is llama.cpp's."""
-    spec = spec.strip()
-    backend, sep, source = spec.partition(":")
-    if sep and backend in BACKENDS:
-        return backend, source
-    return DEFAULT_BACKEND, spec
+    backend, source = split_prefix(spec, BACKENDS)
+    return backend or DEFAULT_BACKEND, source
 
 
 def load_model(name_or_path: str, *, n_ctx: int = 4096, n_threads: int | None = None) -> LanguageModel:

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import urlparse
 
 from rewardspec.errors import (
     HubUnavailableError,
@@ -28,6 +28,7 @@ from rewardspec.errors import (
     UnknownModelError,
 )
 from rewardspec.registry import parse_hub_name
+from rewardspec.specs import Options, parse_spec
 
 torch: Any = None
 transformers: Any = None
@@ -52,53 +53,21 @@ def require_hf() -> tuple[Any, Any]:
 
 
 # -- specs ------------------------------------------------------------------
+# The old helpers, now thin wrappers of rewardspec.specs, kept for methods/routing.py until it
+# reads its spec with rewardspec.specs.parse_spec; new code should use that directly.
 
 def split_options(spec: str) -> tuple[str, dict[str, str]]:
-    """``"PATH?device=cpu&dtype=float32"`` -> ``("PATH", {"device": "cpu", ...})``."""
-    body, sep, query = spec.partition("?")
-    options: dict[str, str] = {}
-    if sep:
-        for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
-            options[key.strip().lower().replace("-", "_")] = value
-        if not options and query.strip():
-            raise InvalidInputError(
-                f"cannot read the options '{query}' in '{spec}'; write them as "
-                "key=value pairs joined by '&', e.g. ?device=cpu&dtype=float32"
-            )
-    return body.strip(), options
+    """``"PATH?device=cpu"`` -> ``("PATH", {"device": "cpu"})``."""
+    parsed = parse_spec(spec)
+    return parsed.body, {key: str(value) for key, value in parsed.options.items()}
 
 
 def parse_bool(value: str, key: str) -> bool:
-    low = value.lower()
-    if low in ("1", "true", "yes", "on", ""):
-        return True
-    if low in ("0", "false", "no", "off"):
-        return False
-    raise InvalidInputError(f"option {key}={value!r}: expected true or false")
-
-
-def parse_number(value: str, key: str, kind: type = float, minimum: float | None = None,
-                 exclusive: bool = False):
-    try:
-        number = kind(value)
-    except ValueError:
-        raise InvalidInputError(
-            f"option {key}={value!r}: expected {'an integer' if kind is int else 'a number'}"
-        ) from None
-    if minimum is not None and (number <= minimum if exclusive else number < minimum):
-        raise InvalidInputError(
-            f"option {key}={value!r}: must be {'>' if exclusive else '>='} {minimum}"
-        )
-    return number
+    return bool(Options({key: value}, "the spec").flag(key))
 
 
 def check_options(spec: str, options: dict[str, str], allowed: Sequence[str]) -> None:
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise InvalidInputError(
-            f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in '{spec}'; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
+    Options(options, f"'{spec}'").check(allowed)
 
 
 # -- where the weights are --------------------------------------------------
@@ -414,7 +383,12 @@ class PrefixCache:
         self._slots: OrderedDict[Any, CacheSlot] = OrderedDict()
 
     def prepare(self, key, ids: Sequence[int]) -> tuple[CacheSlot, int]:
-        if not ids:
+        return self.prepare_many(key, [ids])
+
+    def prepare_many(self, key, sequences: Sequence[Sequence[int]]) -> tuple[CacheSlot, int]:
+        """:meth:`prepare` for several inputs run together (a batch): the slot is cropped to what
+        it shares with every one of them, and each keeps at least its last token to run."""
+        if not sequences or not all(sequences):
             raise InvalidInputError("nothing to run: the model's input is empty")
         slot = self._slots.pop(key, None)
         if slot is None:
@@ -422,12 +396,15 @@ class PrefixCache:
             while len(self._slots) >= self.slots:
                 self._slots.popitem(last=False)
         self._slots[key] = slot
-        common = common_prefix(slot.ids, ids)
-        if common >= len(ids):
-            common = len(ids) - 1
+        common = min(common_prefix(slot.ids, ids) for ids in sequences)
+        common = min(common, min(len(ids) for ids in sequences) - 1)
         if common < len(slot.ids):
             common = self._crop(slot, common)
         return slot, common
+
+    def held(self, key) -> CacheSlot | None:
+        """The slot kept for ``key``, if any, left where it is in the LRU order."""
+        return self._slots.get(key)
 
     @staticmethod
     def _crop(slot: CacheSlot, length: int) -> int:

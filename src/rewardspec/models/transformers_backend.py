@@ -37,20 +37,17 @@ from rewardspec.models.hf_common import (
     CacheSlot,
     PrefixCache,
     Source,
-    check_options,
     count_params,
     input_device,
     load_pretrained,
     load_tokenizer,
-    parse_bool,
-    parse_number,
     pick_device,
     pick_dtype,
     require_hf,
     resolve_source,
-    split_options,
 )
 from rewardspec.models.stepping import ChatTokens, check_room, sample_token, write_step
+from rewardspec.specs import parse_spec
 from rewardspec.steps import StepCutter
 from rewardspec.types import Generation
 
@@ -300,16 +297,16 @@ MODEL_OPTIONS = ("device", "dtype", "name", "cache_slots", "trust_remote_code", 
 
 def load_transformers_model(spec: str, *, n_ctx: int | None = None) -> TransformersModel:
     """Build a model from ``SOURCE[?key=value&...]`` with the keys of ``MODEL_OPTIONS``."""
-    body, options = split_options(spec)
-    check_options(spec, options, MODEL_OPTIONS)
-    source = resolve_source(body, "transformers:SOURCE")
+    parsed = parse_spec(spec, where=f"'transformers:{spec.strip()}'")
+    options = parsed.options.check(MODEL_OPTIONS)
+    source = resolve_source(parsed.body, "transformers:SOURCE")
     return TransformersModel(
         source,
-        options.get("name") or None,
-        device=options.get("device", "auto"),
-        dtype=options.get("dtype", "auto"),
+        options.text("name"),
+        device=options.text("device", "auto"),
+        dtype=options.text("dtype", "auto"),
         n_ctx=n_ctx,
-        cache_slots=parse_number(options.get("cache_slots", "8"), "cache_slots", int, 1),
-        trust_remote_code=parse_bool(options.get("trust_remote_code", "false"), "trust_remote_code"),
-        device_map=options.get("device_map") or None,
+        cache_slots=options.number("cache_slots", 8, integer=True, minimum=1),
+        trust_remote_code=bool(options.flag("trust_remote_code")),
+        device_map=options.text("device_map"),
     )

@@ -13,6 +13,8 @@ import math
 import operator
 import re
 
+from rewardspec.errors import InvalidInputError
+from rewardspec.specs import Spec
 from rewardspec.types import Generation, RewardScore
 
 # A number as written in a step: digits, thousands groups (1,200) and decimals.
@@ -188,3 +190,11 @@ class ArithmeticReward:
     ) -> RewardScore:
         checks = check_equations(step)
         return RewardScore(0.0 if any(not ok for _, ok in checks) else 1.0)
+
+
+def load_arithmetic(spec: Spec, load: object = None) -> ArithmeticReward:
+    """``arithmetic``: a rule, so a model or options after it are a mistake worth saying."""
+    if spec.rest:
+        raise InvalidInputError(f"reward '{spec.text}': arithmetic takes no model and no options; "
+                                "write arithmetic")
+    return ArithmeticReward()

@@ -13,20 +13,23 @@ answer tokens are counted as reward cost.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
 import httpx
 
-from rewardspec.errors import InvalidInputError
-from rewardspec.models.endpoints import (
+from rewardspec.endpoints import (
     EndpointPool,
     RemoteEngineError,
     RetryableError,
     describe_failure,
+    json_reply,
+    raise_for_status,
     session_key,
 )
-from rewardspec.models.remote import RemoteSpec, _raise_for_status, json_reply
+from rewardspec.remote_spec import RemoteSpec
+from rewardspec.specs import Spec
 from rewardspec.types import Generation, RewardScore
 
 JUDGE_SYSTEM = (
@@ -107,7 +110,7 @@ class JudgeReward:
             raise RetryableError(describe_failure(exc)) from None
         if response.status_code == 500 and "logits_all" in response.text:
             raise LogprobsUnsupported(f"{endpoint.url}: logprobs need the server's --logits_all true")
-        _raise_for_status(endpoint.url, response)
+        raise_for_status(endpoint.url, response)
         return json_reply(endpoint.url, response)
 
 
@@ -115,11 +118,10 @@ class LogprobsUnsupported(RemoteEngineError):
     """The server cannot return log-probabilities (llama-cpp-python without --logits_all)."""
 
 
-def load_judge(source: str) -> JudgeReward:
-    if source.startswith("openai:"):
-        source = source[len("openai:"):]
-    if "@" not in source:
-        raise InvalidInputError(f"judge '{source}': write judge:MODEL@http://HOST:PORT/v1")
-    judge = JudgeReward(RemoteSpec.parse(source))
+def load_judge(spec: Spec, load: object = None) -> JudgeReward:
+    """``judge:MODEL@URL[,URL…][?options]`` (``judge:openai:MODEL@…`` reads the same), checked at once."""
+    if spec.body.startswith("openai:"):
+        spec = dataclasses.replace(spec, body=spec.body[len("openai:"):].strip())
+    judge = JudgeReward(RemoteSpec.from_parsed(spec, usage="judge:MODEL@http://HOST:PORT/v1"))
     judge.check()
     return judge

@@ -14,10 +14,13 @@ forward pass over the step, which is counted.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.models.base import LanguageModel
 from rewardspec.prompts import build_messages
+from rewardspec.rewards.base import Candidate, score_each, score_many
+from rewardspec.specs import Spec
 from rewardspec.types import Generation, RewardScore
 
 REDUCTIONS = ("mean", "min")
@@ -94,6 +97,19 @@ class LikelihoodReward:
         )
 
 
+def load_likelihood(spec: Spec, load: Callable[[str], LanguageModel] | None) -> LikelihoodReward:
+    """``likelihood[-min]`` (the draft's own probabilities) or ``likelihood[-min]:MODEL``."""
+    reduce = "min" if spec.prefix.endswith("-min") else "mean"
+    if not spec.body:
+        if spec.options:
+            raise InvalidInputError(f"reward '{spec.text}': {spec.prefix} takes no options; write {spec.prefix} "
+                                    f"or {spec.prefix}:MODEL")
+        return LikelihoodReward(None, reduce=reduce)
+    if load is None:
+        raise InvalidInputError(f"reward '{spec.text}' needs a model loader")
+    return LikelihoodReward(load(spec.rest), reduce=reduce)
+
+
 class ProductReward:
     """r = min(1, r1 x r2): both judges must agree (e.g. arithmetic x likelihood).
 
@@ -113,10 +129,27 @@ class ProductReward:
         step: str,
         generation: Generation | None = None,
     ) -> RewardScore:
-        value, scored, prompt = 1.0, 0, 0
-        for part in self.parts:
-            s = part.score(question, previous_steps, step, generation)
-            value *= s.value if s.raw is None else s.raw
-            scored += s.scored_tokens
-            prompt += s.prompt_tokens
-        return RewardScore(min(1.0, value), scored, prompt, raw=value)
+        return _combine([part.score(question, previous_steps, step, generation) for part in self.parts])
+
+    def score_many(self, question: str, candidates: Sequence[Candidate]) -> list[RewardScore]:
+        """A part that batches scores every candidate in one call. The others are called per
+        candidate in the order ``score`` calls them: parts that share a model (and its KV cache)
+        count their tokens by that order."""
+        columns = {i: score_many(part, question, candidates)
+                   for i, part in enumerate(self.parts) if hasattr(part, "score_many")}
+        looped = [(i, part) for i, part in enumerate(self.parts) if i not in columns]
+        out = []
+        for n, candidate in enumerate(candidates):
+            scores = {i: score_each(part, question, [candidate])[0] for i, part in looped}
+            out.append(_combine([columns[i][n] if i in columns else scores[i] for i in range(len(self.parts))]))
+        return out
+
+
+def _combine(scores: list[RewardScore]) -> RewardScore:
+    """The product of the parts' values (their unclipped ``raw`` where they have one), clipped once."""
+    value, scored, prompt = 1.0, 0, 0
+    for s in scores:
+        value *= s.value if s.raw is None else s.raw
+        scored += s.scored_tokens
+        prompt += s.prompt_tokens
+    return RewardScore(min(1.0, value), scored, prompt, raw=value)

@@ -27,8 +27,8 @@ import math
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.models.base import LanguageModel
-from rewardspec.models.hf_common import check_options, split_options
 from rewardspec.prompts import QWEN_MATH_COT_SYSTEM, build_messages
+from rewardspec.specs import Spec
 from rewardspec.types import Generation, RewardScore
 
 #: exp of at most this per-token log-ratio: ρ beyond e^50 means the same as e^50 (accept).
@@ -40,16 +40,6 @@ def per_token_log_ratio(target_logprobs: list[float], draft_logprobs: list[float
     if not draft_logprobs:
         return 0.0
     return (sum(target_logprobs) - sum(draft_logprobs)) / len(draft_logprobs)
-
-
-def parse_alpha(value: str, key: str, spec: str) -> float:
-    try:
-        alpha = float(value)
-    except ValueError:
-        alpha = float("nan")
-    if not (math.isfinite(alpha) and alpha > 0):
-        raise InvalidInputError(f"option {key}={value!r} in '{spec}': must be a finite number > 0")
-    return alpha
 
 
 class LikelihoodRatioReward:
@@ -80,13 +70,12 @@ class LikelihoodRatioReward:
                            prompt_tokens=scored.prompt_tokens, raw=raw)
 
 
-def load_ratio(spec: str, load) -> LikelihoodRatioReward:
-    """``MODEL[?alpha=A]`` -> the reward; MODEL is loaded by ``load`` (``target`` is RSD's own)."""
-    body, options = split_options(spec)
-    check_options(f"ratio:{spec}", options, ("alpha",))
-    if not body:
+def load_ratio(spec: Spec, load) -> LikelihoodRatioReward:
+    """``ratio:MODEL[?alpha=A]`` -> the reward; MODEL is loaded by ``load`` (``target`` is RSD's own)."""
+    options = spec.options.check(("alpha",))
+    if not spec.body:
         raise InvalidInputError("ratio needs the model whose likelihood is compared: ratio:target or ratio:MODEL")
     if load is None:
-        raise InvalidInputError(f"reward 'ratio:{spec}' needs a model loader")
-    alpha = parse_alpha(options["alpha"], "alpha", f"ratio:{spec}") if "alpha" in options else 1.0
-    return LikelihoodRatioReward(load(body), alpha)
+        raise InvalidInputError(f"reward '{spec.text}' needs a model loader")
+    alpha = options.number("alpha", 1.0, minimum=0, exclusive=True)
+    return LikelihoodRatioReward(load(spec.body), alpha)

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from rewardspec.errors import InvalidInputError
-from rewardspec.models.hf_common import check_options, parse_bool, split_options
 from rewardspec.prompts import QWEN_MATH_COT_SYSTEM, build_messages
+from rewardspec.specs import Spec
 from rewardspec.types import Generation, RewardScore
 
 FORMAT = "rewardspec-value-head/1"
@@ -165,24 +165,23 @@ class ValueHeadReward:
         return RewardScore(reward, scored_tokens=read_before + read_after)
 
 
-def load_head_reward(spec: str, load) -> ValueHeadReward:
+def load_head_reward(spec: Spec, load) -> ValueHeadReward:
     """``PATH_OR_NAME[?model=SPEC&force=true&advantage=true]``: the head, and the model it reads,
     which is the run's draft or target (as the head was trained) unless ``model`` names another."""
-    body, options = split_options(spec)
-    check_options(f"head:{spec}", options, ("model", "force", "advantage"))
+    body, options = spec.body, spec.options.check(("model", "force", "advantage"))
     _, head = find_head(body)
     if head.provenance.get("labels") == "question":
         raise InvalidInputError(f"'{body}' is a question head: it routes whole questions before solving "
                                 f"(--route head:{body}?target_below=P), it does not score steps")
     if load is None:
-        raise InvalidInputError(f"reward 'head:{spec}' needs a model loader")
-    model = load(options.get("model", head.read))
-    force = parse_bool(options.get("force", "false"), "force")
+        raise InvalidInputError(f"reward '{spec.text}' needs a model loader")
+    model = load(options.text("model", head.read))
+    force = options.flag("force")
     if model.name != head.model and not force:
         raise InvalidInputError(
             f"value head '{body}' was trained on '{head.model}' ({head.read}), but it would read "
             f"'{model.name}'; train one for this model with `rewardspec train-reward`, "
             f"or add ?force=true")
-    advantage = parse_bool(options.get("advantage", "false"), "advantage")
+    advantage = bool(options.flag("advantage"))
     return ValueHeadReward(head, model, name=f"head:{body}" + ("?advantage=true" if advantage else ""),
                            advantage=advantage)

@@ -25,26 +25,29 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from rewardspec.errors import InvalidInputError
-from rewardspec.models.hf_common import (
-    check_options,
-    parse_bool,
-    parse_number,
-    split_options,
-)
+from rewardspec.specs import Options, Spec, parse_spec, split_prefix
 
 COMMON_OPTIONS = ("device", "dtype", "cache_slots", "trust_remote_code", "name", "device_map")
 
 
-def _text(value: str, key: str) -> str:
-    return value
+def _text(options: Options, key: str) -> str:
+    return str(options[key])
 
 
-def _positive(value: str, key: str) -> float:
-    return parse_number(value, key, float, 0.0, exclusive=True)
+def _positive(options: Options, key: str) -> float:
+    return options.number(key, minimum=0, exclusive=True)
 
 
-def _number(value: str, key: str) -> float:
-    return parse_number(value, key, float)
+def _number(options: Options, key: str) -> float:
+    return options.number(key)
+
+
+def _common(options: Options, key: str) -> Any:
+    if key == "cache_slots":
+        return options.number(key, integer=True, minimum=1)
+    if key == "trust_remote_code":
+        return options.flag(key)
+    return options.text(key)
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,8 @@ class Family:
     cls: str
     default_source: str
     protocol: str
-    options: dict[str, Callable[[str, str], Any]] = field(default_factory=dict)
+    options: dict[str, Callable[[Options, str], Any]] = field(default_factory=dict)
+    """The family's own options, each with how its value is read."""
 
 
 FAMILIES: dict[str, Family] = {
@@ -90,40 +94,29 @@ _LOADED: dict[str, Any] = {}
 
 def family_of(spec: str) -> str | None:
     """The PRM family a spec names, or None if it names none."""
-    head = spec.strip().split("?", 1)[0].split(":", 1)[0].strip().lower()
-    return head if head in FAMILIES else None
+    return split_prefix(spec, FAMILIES)[0] or None
 
 
 def is_prm_spec(spec: str) -> bool:
     return family_of(spec) is not None
 
 
-def parse_prm_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
+def parse_prm_spec(spec: str | Spec) -> tuple[str, str, dict[str, Any]]:
     """``"orm:DIR?scale=2"`` -> ``("orm", "DIR", {"scale": 2.0})``, options checked and typed."""
-    family = family_of(spec)
-    if family is None:
+    parsed = spec if isinstance(spec, Spec) else parse_spec(spec, FAMILIES)
+    if parsed.prefix not in FAMILIES:
         raise InvalidInputError(
-            f"'{spec}' names no reward model family; expected one of {', '.join(FAMILIES)}"
+            f"'{parsed.text}' names no reward model family; expected one of {', '.join(FAMILIES)}"
         )
-    body, raw = split_options(spec.strip())
-    _, _, source = body.partition(":")
-    fam = FAMILIES[family]
-    check_options(spec, raw, (*COMMON_OPTIONS, *fam.options))
-    options: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key in fam.options:
-            options[key] = fam.options[key](value, key)
-        elif key == "cache_slots":
-            options[key] = parse_number(value, key, int, 1)
-        elif key == "trust_remote_code":
-            options[key] = parse_bool(value, key)
-        else:
-            options[key] = value or None
-    return family, source.strip() or fam.default_source, options
+    fam = FAMILIES[parsed.prefix]
+    raw = parsed.options.check((*COMMON_OPTIONS, *fam.options))
+    options = {key: fam.options.get(key, _common)(raw, key) for key in raw}
+    return parsed.prefix, parsed.body or fam.default_source, options
 
 
-def load_prm(spec: str):
-    """Build (once per process and spec) the reward model that ``spec`` names."""
+def load_prm(spec: str | Spec, load: object = None):
+    """Build (once per process and spec) the reward model that ``spec`` names. ``load`` (the run's
+    model loader, as every row of the rewards table gets) is unused: a PRM loads its own weights."""
     family, source_name, options = parse_prm_spec(spec)
     key = repr((family, source_name, sorted(options.items())))
     if key not in _LOADED:

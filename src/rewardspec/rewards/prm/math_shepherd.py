@@ -71,8 +71,6 @@ class MathShepherdPRM(TransformersReward):
             return ids, None
         return ids, self.last_index(ids, self.step_tag_id, "step tag")
 
-    def forward(self, input_ids, past):
-        out = self.model(input_ids=input_ids, past_key_values=past, use_cache=True,
-                         logits_to_keep=1)
-        logits = out.logits[0, -1, self.candidates].float()
-        return float(torch.softmax(logits, dim=-1)[0]), out.past_key_values
+    def forward(self, input_ids, past, last):
+        logits, past = self.causal_logits(input_ids, past, last)
+        return torch.softmax(logits[:, self.candidates].float(), dim=-1)[:, 0].tolist(), past

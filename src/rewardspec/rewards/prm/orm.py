@@ -54,6 +54,7 @@ class OutcomeRewardAsPRM(TransformersReward):
                 f"'{source.label}' has {labels} labels; an outcome reward model has one score"
             )
         self.pad_id = self.model.config.pad_token_id
+        self.batch_pad_id = self.pad_id  # without one, transformers cannot pool a batch
         self.params = count_params(self.model)
         self.last_raw_score: float | None = None
 
@@ -75,7 +76,10 @@ class OutcomeRewardAsPRM(TransformersReward):
             read -= 1
         return ids, read
 
-    def forward(self, input_ids, past):
+    def forward(self, input_ids, past, last):
+        # The model pools each row at its last token that is not padding: the row's own end,
+        # since encode cuts trailing pad tokens and a batch is padded with the pad token.
         out = self.model(input_ids=input_ids, past_key_values=past, use_cache=True)
-        self.last_raw_score = float(out.logits[0, 0].float())
-        return squash(self.last_raw_score, self.center, self.scale), out.past_key_values
+        raw = out.logits[:, 0].float().tolist()
+        self.last_raw_score = raw[-1]
+        return [squash(score, self.center, self.scale) for score in raw], out.past_key_values

@@ -105,9 +105,9 @@ class QwenMathPRM(TransformersReward):
             return ids, None
         return ids, self.last_index(ids, self.step_tag_id, "step tag")
 
-    def forward(self, input_ids, past):
+    def forward(self, input_ids, past, last):
         out = self.model(input_ids=input_ids, past_key_values=past, use_cache=True)
         head = self.head[0] if isinstance(self.head, torch.nn.Sequential) else self.head
-        logits = self.head(out.last_hidden_state[0, -1].to(head.weight.device))
-        prob = torch.softmax(logits.float(), dim=-1)[POSITIVE_LABEL]
-        return float(prob), out.past_key_values
+        logits = self.head(self.at(out.last_hidden_state, last).to(head.weight.device))
+        probs = torch.softmax(logits.float(), dim=-1)[:, POSITIVE_LABEL]
+        return probs.tolist(), out.past_key_values

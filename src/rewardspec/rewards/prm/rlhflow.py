@@ -55,8 +55,6 @@ class RLHFlowPRM(TransformersReward):
             return ids, None
         return ids, self.last_index(ids, self.good_id, "assistant's '+' reply") - 1
 
-    def forward(self, input_ids, past):
-        out = self.model(input_ids=input_ids, past_key_values=past, use_cache=True,
-                         logits_to_keep=1)
-        logits = out.logits[0, -1, [self.good_id, self.bad_id]].float()
-        return float(torch.softmax(logits, dim=-1)[0]), out.past_key_values
+    def forward(self, input_ids, past, last):
+        logits, past = self.causal_logits(input_ids, past, last)
+        return torch.softmax(logits[:, [self.good_id, self.bad_id]].float(), dim=-1)[:, 0].tolist(), past

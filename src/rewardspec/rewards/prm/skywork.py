@@ -79,9 +79,9 @@ class SkyworkPRM(TransformersReward):
             read = len(ids) - 1
         return ids, read
 
-    def forward(self, input_ids, past):
+    def forward(self, input_ids, past, last):
         out = self.model(input_ids=input_ids, past_key_values=past, use_cache=True)
         weight = self.v_head.weight
-        hidden = out.last_hidden_state[0, -1].to(device=weight.device, dtype=weight.dtype)
-        value = self.v_head(hidden)[0]
-        return float(torch.sigmoid(value)), out.past_key_values
+        hidden = self.at(out.last_hidden_state, last).to(device=weight.device, dtype=weight.dtype)
+        values = self.v_head(hidden)[:, 0]
+        return torch.sigmoid(values).tolist(), out.past_key_values

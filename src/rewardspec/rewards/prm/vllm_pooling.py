@@ -33,26 +33,38 @@ not a distribution (raw logits) is put through softmax. The request tries
 Cost: the newest step's tokens are the scored tokens; the rest of the prompt
 (question, earlier steps) counts as prompt tokens, less what the server says it
 had cached.
+
+Several candidates of one question (``score_many``) go in one request, as a list of
+inputs; /pooling, /classify and /v1/embeddings all take one. Each keeps its own
+scored tokens; the prompt tokens the server reports for the whole request are
+shared out in proportion to each candidate's context (:func:`share_out`), which
+gives each exactly its context when the server reports no cache hits.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from urllib.parse import parse_qsl, urlencode
+from collections.abc import Sequence
 
 import httpx
 
-from rewardspec.errors import InvalidInputError, MissingPackageError
-from rewardspec.models.endpoints import (
+from rewardspec.endpoints import (
+    Endpoint,
     EndpointPool,
     RemoteEngineError,
     RetryableError,
     describe_failure,
+    post,
+    raise_for_status,
+    server_root,
     session_key,
 )
-from rewardspec.models.remote import RemoteSpec, _raise_for_status
+from rewardspec.errors import InvalidInputError, MissingPackageError
 from rewardspec.prompts import QWEN_MATH_COT_SYSTEM
+from rewardspec.remote_spec import RemoteSpec
+from rewardspec.rewards.base import Candidate, candidates_of
+from rewardspec.specs import Spec
 from rewardspec.types import Generation, RewardScore
 
 STEP_TAG = "<extra_0>"
@@ -139,59 +151,100 @@ class VllmStepPRM:
     def check(self) -> None:
         self.pool.check(self.spec.model, self.spec.api_key_env)
 
-    def _render(self, question: str, steps: list[str]) -> tuple[str | list[int], int]:
-        """(what /pooling is sent, the newest step's token count)."""
+    def _render(self, question: str, steps: list[str]) -> tuple[str | list[int], int, int]:
+        """(what /pooling is sent, the newest step's token count, the input's token count)."""
         step = steps[-1]
         with self._lock:  # tokenizers are not safe across threads
             if self.format == "qwen":
                 text = self.tokenizer.apply_chat_template(prm_messages(question, steps, step_tag=self.step_tag),
                                                           tokenize=False, add_generation_prompt=False)
-                return text, len(self.tokenizer.encode(step.strip() + self.step_tag, add_special_tokens=False))
+                scored = len(self.tokenizer.encode(step.strip() + self.step_tag, add_special_tokens=False))
+                return text, scored, len(self.tokenizer.encode(text))
             from rewardspec.rewards.prm.math_shepherd import shepherd_text
 
             ids = self.tokenizer.encode(shepherd_text(question, steps, self.step_tag))
             scored = len(self.tokenizer.encode(f"{step.rstrip()} {self.step_tag}", add_special_tokens=False))
-            return ids, min(scored, len(ids))
+            return ids, min(scored, len(ids)), len(ids)
 
     def score(self, question: str, previous_steps: list[str], step: str,
               generation: Generation | None = None) -> RewardScore:
-        steps = [*previous_steps, step]
-        request, scored = self._render(question, steps)
-        session = session_key([{"role": "user", "content": question}])
-        data, usage = self.pool.call("pooling", session, lambda endpoint: self._pool(endpoint, request))
-        rewards = step_rewards(data, len(steps))
-        # A Math-Shepherd question may hold the tag itself; the newest step's tag is the last one.
-        if len(rewards) != len(steps) and not (self.format == "math-shepherd" and len(rewards) > len(steps)):
-            raise RemoteEngineError(f"{self.name}: {len(rewards)} step scores for {len(steps)} steps; is "
-                                    f"step_tag_id the id of {self.step_tag}?")
-        prompt = int(usage.get("prompt_tokens") or 0)
-        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-        return RewardScore(min(1.0, max(0.0, rewards[-1])), scored_tokens=scored,
-                           prompt_tokens=max(0, prompt - cached - scored))
+        return self.score_many(question, [Candidate(previous_steps, step, generation)])[0]
 
-    def _pool(self, endpoint, request: str | list[int]) -> tuple[object, dict]:
+    def score_many(self, question: str, candidates: Sequence[Candidate]) -> list[RewardScore]:
+        """All candidates in one /pooling request."""
+        items = candidates_of(candidates)
+        if not items:
+            return []
+        steps = [[*c.previous_steps, c.step] for c in items]
+        rendered = [self._render(question, s) for s in steps]
+        inputs = [request for request, _, _ in rendered]
+        session = session_key([{"role": "user", "content": question}])
+        rows, usage = self.pool.call("pooling", session, lambda endpoint: self._pool(endpoint, inputs))
+        scored = [n for _, n, _ in rendered]
+        prompt = share_out(_uncached(usage) - sum(scored), [length - n for _, n, length in rendered])
+        out = []
+        for data, step_list, n, context in zip(rows, steps, scored, prompt):
+            rewards = step_rewards(data, len(step_list))
+            # A Math-Shepherd question may hold the tag itself; the newest step's tag is the last one.
+            if len(rewards) != len(step_list) and not (self.format == "math-shepherd" and len(rewards) > len(step_list)):
+                raise RemoteEngineError(f"{self.name}: {len(rewards)} step scores for {len(step_list)} steps; is "
+                                        f"step_tag_id the id of {self.step_tag}?")
+            out.append(RewardScore(min(1.0, max(0.0, rewards[-1])), scored_tokens=n, prompt_tokens=context))
+        return out
+
+    def _pool(self, endpoint: Endpoint, inputs: list[str | list[int]]) -> tuple[list[object], dict]:
+        """Each input's pooled data, in order, and the request's usage."""
         route = self._route
         while True:
             path, extra = _ROUTES[route]
-            body = {"model": self.spec.model, "input": request, **extra}
-            root = endpoint.url[: -len("/v1")] if endpoint.url.endswith("/v1") else endpoint.url
+            body = {"model": self.spec.model, "input": inputs[0] if len(inputs) == 1 else inputs, **extra}
             try:  # /pooling is served beside /v1, not under it
-                response = endpoint.client.post(root + path, json=body)
+                response = endpoint.client.post(server_root(endpoint.url) + path, json=body)
             except httpx.HTTPError as exc:
                 raise RetryableError(describe_failure(exc)) from None
             if not self._route_worked and route + 1 < len(_ROUTES) and _route_refused(response, extra):
                 route += 1  # an older server: try the next route
                 continue
-            _raise_for_status(endpoint.url, response)
+            raise_for_status(endpoint.url, response)
             with self._lock:  # the first route that answers is kept, and never left
                 if not self._route_worked:
                     self._route, self._route_worked = route, True
             try:
                 reply = response.json()
-                row = reply["data"][0]
-                return row["data"] if "data" in row else row["embedding"], reply.get("usage") or {}
+                rows = _in_order(reply["data"], len(inputs))
+                return [row["data"] if "data" in row else row["embedding"] for row in rows], reply.get("usage") or {}
             except (ValueError, KeyError, IndexError, TypeError):
                 raise RemoteEngineError(f"{endpoint.url}{path}: not a pooling reply: {response.text[:160]}") from None
+
+
+def _in_order(rows: list[dict], expected: int) -> list[dict]:
+    """A batch reply's rows in the order of the inputs (by their ``index`` where given)."""
+    if len(rows) != expected:
+        raise IndexError(f"{len(rows)} rows for {expected} inputs")
+    return sorted(rows, key=lambda row: row.get("index", 0)) if all("index" in r for r in rows) else rows
+
+
+def _uncached(usage: dict) -> int:
+    """The prompt tokens a reply says the server ran: all it read, less its cache hits."""
+    prompt = int(usage.get("prompt_tokens") or 0)
+    return prompt - int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+
+
+def share_out(total: int, weights: list[int]) -> list[int]:
+    """``max(0, total)`` split into whole parts in proportion to ``weights`` (evenly if all are 0),
+    largest remainders first, so the parts add up to it exactly. One part gets all of it."""
+    total = max(0, total)
+    if len(weights) == 1:
+        return [total]
+    if sum(weights) == total:
+        return list(weights)
+    scale = sum(weights) or len(weights)
+    exact = [total * (w if sum(weights) else 1) / scale for w in weights]
+    parts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(parts)), key=lambda i: parts[i] - exact[i])
+    for i in by_remainder[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
 
 
 class VllmORM:
@@ -227,68 +280,64 @@ class VllmORM:
 
     def score(self, question: str, previous_steps: list[str], step: str,
               generation: Generation | None = None) -> RewardScore:
+        return self.score_many(question, [Candidate(previous_steps, step, generation)])[0]
+
+    def score_many(self, question: str, candidates: Sequence[Candidate]) -> list[RewardScore]:
+        """All candidates in one /classify request."""
         from rewardspec.rewards.prm.orm import squash
 
-        conversation = [{"role": "user", "content": question},
-                        {"role": "assistant", "content": "".join([*previous_steps, step]).rstrip()}]
+        items = candidates_of(candidates)
+        if not items:
+            return []
+        inputs, scored = [], []
         with self._lock:
-            text = self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=False)
-            ids = self.tokenizer.encode(text, add_special_tokens=False)
-            scored = len(self.tokenizer.encode(step, add_special_tokens=False))
+            for c in items:
+                conversation = [{"role": "user", "content": question},
+                                {"role": "assistant", "content": "".join([*c.previous_steps, c.step]).rstrip()}]
+                text = self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=False)
+                inputs.append(self.tokenizer.encode(text, add_special_tokens=False))
+                scored.append(len(self.tokenizer.encode(c.step, add_special_tokens=False)))
         session = session_key([{"role": "user", "content": question}])
-        probability = self.pool.call("classify", session, lambda endpoint: self._classify(endpoint, ids))
-        p = min(max(probability, 1e-300), 1 - 1e-16)
-        raw = math.log(p) - math.log1p(-p)
-        return RewardScore(squash(raw, self.center, self.scale), scored_tokens=min(scored, len(ids)),
-                           prompt_tokens=max(0, len(ids) - scored))
+        probabilities = self.pool.call("classify", session, lambda endpoint: self._classify(endpoint, inputs))
+        out = []
+        for ids, n, probability in zip(inputs, scored, probabilities):
+            p = min(max(probability, 1e-300), 1 - 1e-16)
+            raw = math.log(p) - math.log1p(-p)
+            out.append(RewardScore(squash(raw, self.center, self.scale), scored_tokens=min(n, len(ids)),
+                                   prompt_tokens=max(0, len(ids) - n)))
+        return out
 
-    def _classify(self, endpoint, ids: list[int]) -> float:
-        root = endpoint.url[: -len("/v1")] if endpoint.url.endswith("/v1") else endpoint.url
+    def _classify(self, endpoint: Endpoint, inputs: list[list[int]]) -> list[float]:
+        body = {"model": self.spec.model, "input": inputs[0] if len(inputs) == 1 else inputs}
+        response = post(endpoint, server_root(endpoint.url) + "/classify", body)
         try:
-            response = endpoint.client.post(root + "/classify", json={"model": self.spec.model, "input": ids})
-        except httpx.HTTPError as exc:
-            raise RetryableError(describe_failure(exc)) from None
-        _raise_for_status(endpoint.url, response)
-        try:
-            probs = response.json()["data"][0]["probs"]
+            rows = _in_order(response.json()["data"], len(inputs))
+            labels = [row["probs"] for row in rows]
         except (ValueError, KeyError, IndexError, TypeError):
             raise RemoteEngineError(f"{endpoint.url}/classify: not a classification reply: "
                                     f"{response.text[:160]}") from None
-        if len(probs) != 1:
-            raise RemoteEngineError(f"{self.name}: {len(probs)} labels; an outcome reward model has one score")
-        return float(probs[0])
+        if any(len(probs) != 1 for probs in labels):
+            raise RemoteEngineError(f"{self.name}: {len(labels[0])} labels; an outcome reward model has one score")
+        return [float(probs[0]) for probs in labels]
 
 
-def load_vllm_orm(source: str) -> VllmORM:
-    """``vllm-orm:MODEL@URL?template=DIR&center=0&scale=1&params=N``."""
-    if "@" not in source:
-        raise InvalidInputError(f"vllm-orm '{source}': write vllm-orm:MODEL@http://HOST:PORT/v1")
-    model, at, rest = source.partition("@")
-    urls, _, query = rest.partition("?")
-    options = dict(parse_qsl(query))
-    center, scale = options.pop("center", "0"), options.pop("scale", "1")
-    try:
-        center_value, scale_value = float(center), float(scale)
-    except ValueError:
-        raise InvalidInputError(f"vllm-orm '{model}': center and scale must be numbers") from None
-    spec = RemoteSpec.parse(f"{model}@{urls}" + (f"?{urlencode(options)}" if options else ""))
-    orm = VllmORM(spec, center_value, scale_value)
+def load_vllm_orm(spec: Spec, load: object = None) -> VllmORM:
+    """``vllm-orm:MODEL@URL?template=DIR&center=0&scale=1&params=N``, checked at once."""
+    remote = RemoteSpec.from_parsed(spec, own=("center", "scale"), usage="vllm-orm:MODEL@http://HOST:PORT/v1")
+    options = spec.options
+    orm = VllmORM(remote, options.number("center", 0.0), options.number("scale", 1.0, minimum=0, exclusive=True))
     orm.check()
     return orm
 
 
-def load_vllm_prm(source: str) -> VllmStepPRM:
-    """``vllm-prm:MODEL@URL?template=DIR&format=qwen|math-shepherd&step_tag=…&good=…&bad=…``."""
-    if "@" not in source:
-        raise InvalidInputError(f"vllm-prm '{source}': write vllm-prm:MODEL@http://HOST:PORT/v1")
-    model, _, rest = source.partition("@")
-    urls, _, query = rest.partition("?")
-    options = dict(parse_qsl(query))
-    own = {key: options.pop(key) for key in ("format", "step_tag", "good", "bad") if key in options}
-    spec = RemoteSpec.parse(f"{model}@{urls}" + (f"?{urlencode(options)}" if options else ""))
-    fmt = own.pop("format", "qwen")
-    if fmt != "math-shepherd" and {"good", "bad"} & set(own):
-        raise InvalidInputError(f"vllm-prm '{model}': good and bad are options of format=math-shepherd")
-    prm = VllmStepPRM(spec, fmt, **own)
+def load_vllm_prm(spec: Spec, load: object = None) -> VllmStepPRM:
+    """``vllm-prm:MODEL@URL?template=DIR&format=qwen|math-shepherd&step_tag=…&good=…&bad=…``, checked at once."""
+    own = ("format", "step_tag", "good", "bad")
+    remote = RemoteSpec.from_parsed(spec, own=own, usage="vllm-prm:MODEL@http://HOST:PORT/v1")
+    options = {key: str(spec.options[key]) for key in own if key in spec.options}
+    fmt = options.pop("format", "qwen")
+    if fmt != "math-shepherd" and {"good", "bad"} & set(options):
+        raise InvalidInputError(f"vllm-prm '{remote.model}': good and bad are options of format=math-shepherd")
+    prm = VllmStepPRM(remote, fmt, **options)
     prm.check()
     return prm

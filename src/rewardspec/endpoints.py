@@ -1,4 +1,10 @@
-"""The servers behind one remote role: pooled connections, balancing, retries, dead endpoints.
+"""HTTP to the servers behind one remote role, for models and rewards alike.
+
+Pooled connections, balancing, retries and dead endpoints, plus the three
+things every call does with a reply: check its status, read its JSON, read
+its server-sent events. The language-model backend (models/remote.py) and the
+served rewards (judge, vLLM pooling) share them, so a failure reads the same
+whichever part of a run met it.
 
 One role (a draft, a target, a judge) may sit behind several
 OpenAI-compatible servers. Each request goes to the live endpoint with the
@@ -14,6 +20,7 @@ fails with one error that names the endpoint and what went wrong.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import threading
 import time
@@ -247,3 +254,60 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, httpx.RemoteProtocolError):
         return "the server closed the connection mid-response"
     return f"{type(exc).__name__}: {exc}"
+
+
+# -- reading replies --------------------------------------------------------------
+
+def raise_for_status(url: str, response: httpx.Response) -> None:
+    """Pass a 200; make a 5xx or 429 a retry, and anything else one error naming the server."""
+    if response.status_code == 200:
+        return
+    if response.is_stream_consumed is False:
+        response.read()
+    message = response.text[:300]
+    if is_retryable_status(response.status_code):
+        raise RetryableError(f"HTTP {response.status_code}: {message}")
+    raise RemoteEngineError(f"{url} refused the request (HTTP {response.status_code}): {message}")
+
+
+def json_reply(url: str, response: httpx.Response) -> dict:
+    """The reply's JSON object with its ``choices``; anything else is one clear error."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise RemoteEngineError(f"{url} answered with something that is not JSON: {response.text[:120]!r}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+        raise RemoteEngineError(f"{url} answered without choices: {str(data)[:160]}")
+    return data
+
+
+def post(endpoint: Endpoint, path: str, body: dict) -> httpx.Response:
+    """POST ``body`` as JSON; a transport failure becomes a retry, a bad status an error."""
+    try:
+        response = endpoint.client.post(path, json=body)
+    except httpx.HTTPError as exc:
+        raise RetryableError(describe_failure(exc)) from None
+    raise_for_status(endpoint.url, response)
+    return response
+
+
+def server_root(url: str) -> str:
+    """``http://host:8000/v1`` -> ``http://host:8000``: vLLM serves /pooling and /classify beside /v1."""
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+def sse_chunks(response: httpx.Response) -> Iterator[dict]:
+    """The JSON objects of an OpenAI server-sent-event stream, up to ``[DONE]``."""
+    for line in response.iter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError:
+            raise RetryableError(f"a malformed stream chunk: {data[:80]!r}") from None
+        if not isinstance(chunk, dict):
+            raise RetryableError(f"a stream chunk that is not an object: {data[:80]!r}")
+        yield chunk
