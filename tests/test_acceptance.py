@@ -5,7 +5,7 @@ import pytest
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.methods.acceptance import (
-    BinaryRule, ClipRule, ConstantRule, SigmoidRule, check_delta, decide, make_rule,
+    RULE_KINDS, RULES, BinaryRule, ClipRule, ConstantRule, RuleKind, SigmoidRule, check_delta, decide, make_rule,
 )
 
 
@@ -103,3 +103,20 @@ def test_constant_rules_and_unknown_name():
     assert isinstance(make_rule("never"), ConstantRule)
     with pytest.raises(InvalidInputError, match="unknown acceptance rule"):
         make_rule("fuzzy", 0.5)
+
+
+def test_rules_are_rows_of_one_table():
+    assert RULES == ("binary", "clip", "sigmoid")  # what configs and --help offer
+    assert set(RULE_KINDS) == {*RULES, "always", "never"}
+    for name in RULES:
+        rule = make_rule(name, 0.6)
+        assert (rule.name, rule.delta) == (name, 0.6)
+    assert type(make_rule("sigmoid")) is SigmoidRule and make_rule().delta == 0.7
+
+
+def test_a_new_rule_is_one_row(monkeypatch):
+    monkeypatch.setitem(RULE_KINDS, "half", RuleKind("half", lambda delta: ClipRule(delta, name="half")))
+    rule = make_rule("half", 0.4)
+    assert (rule.name, rule.weight(0.2)) == ("half", pytest.approx(0.5))
+    with pytest.raises(InvalidInputError, match="delta"):
+        make_rule("half", 2.0)  # δ is checked before any row builds

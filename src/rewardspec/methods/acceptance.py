@@ -5,12 +5,17 @@ with a weight ω(r) of the draft step's reward. The binary rule
 ω(r) = 1[r >= δ] is the one it evaluates and our default; the soft rules treat
 ω(r) as a probability of accepting and draw against a seeded RNG so that runs
 repeat exactly.
+
+Each rule is one row of :data:`RULE_KINDS`: its name and how it is built from
+δ. A new rule is a frozen dataclass here and one row there; ``RULES``, the
+names configs and ``--help`` offer, is read from the table.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -95,21 +100,34 @@ class ConstantRule:
         return 1.0 if self.accept else 0.0
 
 
-RULES = ("binary", "clip", "sigmoid")
+@dataclass(frozen=True)
+class RuleKind:
+    """One row of the rules table."""
+
+    name: str
+    build: Callable[[float], AcceptanceRule]
+    """δ -> the rule (δ is checked before, whatever the rule)."""
+    listed: bool = True
+    """Offered to users (configs, --help); the constant rules are for tests and ablations."""
+
+
+RULE_KINDS: dict[str, RuleKind] = {row.name: row for row in (
+    RuleKind("binary", BinaryRule),
+    RuleKind("clip", ClipRule),
+    RuleKind("sigmoid", SigmoidRule),
+    RuleKind("always", lambda delta: ConstantRule(accept=True), listed=False),
+    RuleKind("never", lambda delta: ConstantRule(accept=False), listed=False),
+)}
+RULES = tuple(name for name, row in RULE_KINDS.items() if row.listed)
 
 
 def make_rule(name: str = "binary", delta: float = DEFAULT_DELTA) -> AcceptanceRule:
     """Build a rule by name; δ is checked whatever the rule."""
     check_delta(delta)
-    if name == "binary":
-        return BinaryRule(delta)
-    if name == "clip":
-        return ClipRule(delta)
-    if name == "sigmoid":
-        return SigmoidRule(delta)
-    if name in ("always", "never"):
-        return ConstantRule(accept=name == "always")
-    raise InvalidInputError(f"unknown acceptance rule '{name}'; choose one of {', '.join(RULES)}")
+    row = RULE_KINDS.get(name)
+    if row is None:
+        raise InvalidInputError(f"unknown acceptance rule '{name}'; choose one of {', '.join(RULES)}")
+    return row.build(delta)
 
 
 def decide(rule: AcceptanceRule, reward: float, rng: random.Random) -> bool:
