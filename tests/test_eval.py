@@ -258,6 +258,30 @@ def test_resume_refuses_samples_made_under_other_settings(gsm, tmp_path, monkeyp
     assert stored["samples-rsd.jsonl"]["delta"] == 0.5 and stored["samples-best_of_n.jsonl"]["max_tokens"] == 64
 
 
+def test_a_run_from_before_a_decoding_setting_existed_resumes_at_its_default(gsm, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner.Solvers, "build", lambda self, name, delta=None: EchoSolver())
+    base = {"dataset": "gsm8k", "data_dir": str(gsm.parent), "methods": ["rsd"], "limit": 3,
+            "output": str(tmp_path / "run")}
+    runner.run_eval(runner.load_config(None, base), console=Console(quiet=True))
+    run_file = tmp_path / "run" / "run.json"
+    stored = json.loads(run_file.read_text())
+    for key in ("top_p", "max_steps", "separator"):  # as 0.1.0 wrote run.json
+        del stored["samples-rsd.jsonl"][key]
+    run_file.write_text(json.dumps(stored))
+    methods = runner.run_eval(runner.load_config(None, {**base, "limit": 6}), resume=True, console=Console(quiet=True))
+    assert methods["rsd"].n == 6
+    run_file.write_text(json.dumps(stored))
+    with pytest.raises(InvalidInputError, match="no top_p .*now 0.9"):
+        runner.run_eval(runner.load_config(None, {**base, "top_p": 0.9}), resume=True, console=Console(quiet=True))
+
+
+def test_every_bad_setting_is_named_in_one_line():
+    with pytest.raises(InvalidInputError) as caught:
+        runner.load_config(None, {"dataset": "gsm8k", "delta": 2, "rule": "hard", "top_p": 0})
+    message = str(caught.value)
+    assert "\n" not in message and all(f"{k}:" in message for k in ("delta", "rule", "top_p"))
+
+
 def test_sweep_writes_plot(gsm, tmp_path, monkeypatch):
     monkeypatch.setattr(runner.Solvers, "build", lambda self, name, delta=None: EchoSolver())
     cfg = runner.load_config(None, {"dataset": "gsm8k", "data_dir": str(gsm.parent), "limit": 2,

@@ -199,3 +199,23 @@ def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read the server config"):
         load_config(tmp_path / "absent.yaml")
     assert parse_config(None) == ServeConfig()
+
+
+def test_a_request_decodes_under_the_servers_shared_decode_settings_and_its_own_overrides():
+    from rewardspec.serve.app import plan_request
+    from rewardspec.serve.schemas import ChatCompletionRequest
+
+    config = parse_config({"temperature": 0.5, "top_p": 0.8, "max_steps": 7, "separator": "\n", "seed": 11})
+    chat = [{"role": "user", "content": "hi"}]
+    plan = plan_request(config, ChatCompletionRequest(model="rsd", messages=chat), [chat], None)
+    d = plan.decode
+    assert (d.temperature, d.top_p, d.max_steps, d.separator, d.seed) == (0.5, 0.8, 7, "\n", 11)
+    assert d.max_total_tokens == config.total_token_multiple * config.default_max_tokens
+    asked = ChatCompletionRequest(model="rsd", messages=chat, temperature=0.0, seed=3)
+    d = plan_request(config, asked, [chat], 5).decode
+    assert (d.temperature, d.top_p, d.seed, d.max_tokens) == (0.0, 0.8, 3, 5)
+    # Without a seed in the config or the request, each request gets a fresh one.
+    fresh = parse_config({})
+    seeds = {plan_request(fresh, ChatCompletionRequest(model="rsd", messages=chat), [chat], None).decode.seed
+             for _ in range(5)}
+    assert len(seeds) > 1

@@ -13,10 +13,10 @@ from rewardspec.methods.acceptance import check_delta
 from rewardspec.methods.base import DecodeConfig, Method
 from rewardspec.methods.table import Parts, method_spec
 from rewardspec.model_roles import Models
-from rewardspec.settings import DEFAULT_DRAFT, DEFAULT_TARGET, SolverSettings, first_problem, solver_settings
+from rewardspec.settings import DEFAULT_DRAFT, DEFAULT_TARGET, SolverSettings, solver_settings
 
 __all__ = ["DEFAULT_DRAFT", "DEFAULT_TARGET", "Models", "SolverSettings", "build_solver", "build_solvers",
-           "first_problem", "solver_settings"]
+           "solver_settings"]
 
 
 def build_solvers(methods: tuple[str, ...] | list[str], settings: SolverSettings, decode: DecodeConfig,

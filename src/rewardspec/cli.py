@@ -63,12 +63,11 @@ def solve(
     if route is not None and method != "rsd":
         raise InvalidInputError(f"--route decides which model writes a question for RSD; --method {method} "
                                 "would ignore it (leave it out, or use --method rsd)")
-    config = DecodeConfig(max_tokens=max_tokens, max_steps=max_steps, temperature=temperature,
-                          top_p=top_p, seed=seed, max_total_tokens=max_total_tokens,
-                          repetition_limit=repetition_limit,
-                          separator=separator.encode().decode("unicode_escape"))
     settings = solver_settings(draft=draft, target=target, reward=reward, delta=delta, rule=rule,
-                               escalate_after=escalate_after, route=route)
+                               escalate_after=escalate_after, route=route, temperature=temperature,
+                               top_p=top_p, max_steps=max_steps, repetition_limit=repetition_limit,
+                               separator=separator.encode().decode("unicode_escape"))
+    config = settings.decode_config(max_tokens=max_tokens, seed=seed, max_total_tokens=max_total_tokens)
     solver = build_solvers((method,), settings, config)[method]
     if as_json:
         trace = solver.solve(question)

@@ -31,7 +31,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rewardspec.settings import first_problem
+from rewardspec.settings import describe_problems
 from rewardspec.config_files import read_settings
 from rewardspec.errors import InvalidInputError, RewardspecError
 
@@ -101,7 +101,7 @@ def load_launch_config(path: str) -> LaunchConfig:
     try:
         return LaunchConfig.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInputError(f"{path}: {first_problem(exc)}") from None
+        raise InvalidInputError(f"{path}: {describe_problems(exc)}") from None
 
 
 def command_for(spec: ServerSpec, vllm_python: str) -> tuple[list[str], dict[str, str]]:

@@ -1,8 +1,8 @@
-"""The settings every command shares: which models and reward, and each method's knobs.
+"""The settings every command shares: models and reward, each method's knobs, and decoding.
 
 ``rewardspec solve`` (through :func:`solver_settings`), the eval config and the server
-config all derive from :class:`SolverSettings`, and all report a bad value through one
-formatter (:func:`first_problem`), so a typo reads the same wherever it was made.
+config all derive from :class:`SolverSettings`, and all report bad values through one
+formatter (:func:`describe_problems`), so a typo reads the same wherever it was made.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES, check_delta
+from rewardspec.methods.base import DecodeConfig
 from rewardspec.methods.sampler import AGGREGATIONS
 from rewardspec.prompts import PROMPTS
 from rewardspec.rewards import DEFAULT_REWARD
+from rewardspec.steps import DEFAULT_REPETITION_LIMIT, DEFAULT_SEPARATOR
 
-__all__ = ["CONFIG_RULES", "DEFAULT_DRAFT", "DEFAULT_TARGET", "SolverSettings", "first_problem",
-           "solver_settings"]
+__all__ = ["CONFIG_RULES", "DEFAULT_DRAFT", "DEFAULT_TARGET", "DecodeSettings", "SolverSettings",
+           "describe_problems", "solver_settings"]
 
 DEFAULT_DRAFT = "qwen2.5-coder-0.5b"
 DEFAULT_TARGET = "qwen2.5-coder-1.5b"
@@ -25,10 +27,29 @@ DEFAULT_TARGET = "qwen2.5-coder-1.5b"
 CONFIG_RULES = (*RULES, "always", "never")
 
 
-class SolverSettings(BaseModel):
-    """Which models and reward, and each method's own knobs; shared by every config."""
+class DecodeSettings(BaseModel):
+    """How every method decodes, whatever the front end: the run's (eval, solve) or the
+    server's defaults for requests that leave them out. What varies per run or per request
+    (max_tokens, the seed, the ceiling) is given to :meth:`decode_config`."""
 
     model_config = ConfigDict(extra="forbid")
+
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of rsd, target and draft "
+                               "(0: greedy; the search methods use sample_temperature, sd is always greedy).")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    max_steps: int = Field(64, ge=1, description="Most steps in one answer.")
+    repetition_limit: int = Field(DEFAULT_REPETITION_LIMIT, ge=0,
+                                  description="Tokens of repetition that end a step as a loop (0: off).")
+    separator: str = Field(DEFAULT_SEPARATOR, min_length=1, description="Where a step ends.")
+
+    def decode_config(self, **per_run: Any) -> DecodeConfig:
+        """The limits one run or request decodes under: these settings and ``per_run``'s."""
+        return DecodeConfig(temperature=self.temperature, top_p=self.top_p, max_steps=self.max_steps,
+                            repetition_limit=self.repetition_limit, separator=self.separator, **per_run)
+
+
+class SolverSettings(DecodeSettings):
+    """Which models and reward, each method's own knobs, and decoding; shared by every config."""
 
     draft: str = Field(DEFAULT_DRAFT, min_length=1, description="Draft model: any name or path load_model accepts.")
     target: str = Field(DEFAULT_TARGET, min_length=1,
@@ -92,10 +113,14 @@ def solver_settings(**values: Any) -> SolverSettings:
     try:
         return SolverSettings(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
-        raise InvalidInputError(first_problem(exc)) from None
+        raise InvalidInputError(describe_problems(exc)) from None
 
 
-def first_problem(exc) -> str:
-    """A pydantic ValidationError as one line: where, then what ("delta: must be in [0, 1]")."""
-    first = exc.errors()[0]
-    return f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}"
+def describe_problems(exc: Any) -> str:
+    """A pydantic ValidationError as one line: each bad field, then what was wrong with it
+    ("delta: must be in [0, 1]; rule: unknown acceptance rule 'hard'; ...")."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        parts.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)

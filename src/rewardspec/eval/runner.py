@@ -20,7 +20,8 @@ from pydantic import ConfigDict, Field, field_validator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rewardspec.build import Models, SolverSettings, build_solver, first_problem
+from rewardspec.build import Models, SolverSettings, build_solver
+from rewardspec.settings import describe_problems
 from rewardspec.config_files import read_settings
 from rewardspec.errors import InvalidInputError
 from rewardspec.eval.datasets import Example, load_dataset
@@ -29,16 +30,14 @@ from rewardspec.eval.records import MethodMetrics, SampleRecord
 from rewardspec.eval.plots import accuracy_vs_flops, sweep_plot
 from rewardspec.grading import grade
 from rewardspec.methods.acceptance import check_delta
-from rewardspec.methods.base import DecodeConfig
 from rewardspec.methods.table import METHODS
 from rewardspec.prompts import SYSTEM_PROMPTS, format_question
 from rewardspec.types import Trace
-from rewardspec.steps import DEFAULT_REPETITION_LIMIT
 
 # What every method's samples depend on, besides its own settings (methods.table). A resumed
 # run must match these, or it would silently mix samples made under different settings.
 _SHARED_SETTINGS = ("dataset", "prompt", "max_tokens", "max_total_tokens", "repetition_limit", "seed",
-                    "question_field", "answer_field")
+                    "question_field", "answer_field", "top_p", "max_steps", "separator")
 RUN_FILE = "run.json"
 
 
@@ -53,10 +52,8 @@ class EvalConfig(SolverSettings):
     levels: str | None = None
     """Only problems of these difficulty levels, e.g. "1-3" (MATH500)."""
     methods: list[str] = Field(default_factory=lambda: ["rsd", "target", "draft"])
-    max_tokens: int = 1024
+    max_tokens: int = Field(1024, ge=1)
     max_total_tokens: int | None = None
-    repetition_limit: int = DEFAULT_REPETITION_LIMIT
-    temperature: float = 0.0
     seed: int = 0
     prompt: str = "qwen25-math-cot"
     data_dir: str | None = None
@@ -88,7 +85,7 @@ def load_config(path: str | None, overrides: dict[str, Any]) -> EvalConfig:
     try:
         return EvalConfig(**data)
     except ValidationError as exc:
-        raise InvalidInputError(f"config: {first_problem(exc)}") from None
+        raise InvalidInputError(f"config: {describe_problems(exc)}") from None
 
 
 class Solvers:
@@ -97,10 +94,9 @@ class Solvers:
     def __init__(self, cfg: EvalConfig, dataset: str) -> None:
         self.cfg = cfg
         self.dataset = dataset
-        self.decode = DecodeConfig(max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
-                                   max_total_tokens=cfg.max_total_tokens,
-                                   repetition_limit=cfg.repetition_limit,
-                                   system_prompt=SYSTEM_PROMPTS[cfg.prompt])
+        self.decode = cfg.decode_config(max_tokens=cfg.max_tokens, seed=cfg.seed,
+                                        max_total_tokens=cfg.max_total_tokens,
+                                        system_prompt=SYSTEM_PROMPTS[cfg.prompt])
         self.models = Models(cfg)
         self.sample_cache: dict = {}  # best_of_n and majority draw the same samples once per run
 
@@ -126,6 +122,10 @@ def check_settings(path: Path, settings: dict[str, Any], has_samples: bool) -> N
     run_file = path.parent / RUN_FILE
     stored = json.loads(run_file.read_text()) if run_file.exists() else {}
     before = stored.get(path.name)
+    if before is not None:  # a setting newer than that run, at its default, is what the run used
+        defaults = {k: f.default for k, f in EvalConfig.model_fields.items()}
+        before = {**{k: v for k, v in settings.items() if k not in before and v == defaults.get(k, object())},
+                  **before}
     if has_samples and before is not None and before != settings:
         changed = ", ".join(f"{k}={before[k]!r} (now {settings.get(k)!r})" if k in before
                             else f"no {k} (a setting newer than that run; now {settings.get(k)!r})"

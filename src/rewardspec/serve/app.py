@@ -8,6 +8,7 @@ single-model baselines, for clients that can only choose a model name.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import logging
@@ -159,21 +160,19 @@ def plan_request(config: ServeConfig, body: RequestBase, questions: list[str | l
     if total > config.max_n:
         raise ApiError(400, f"this request asks for {total} choices (n x prompts); this server "
                             f"allows at most {config.max_n}", param="n")
-    # No seed: a fresh one, reported back in each choice's rsd.seed so the answer can be replayed.
-    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+    # No seed: the config's, else a fresh one, reported back in each choice's rsd.seed to replay it.
+    seed = next((x for x in (body.seed, config.seed) if x is not None), None)
+    seed = secrets.randbelow(2**31) if seed is None else seed
     try:
-        decode = DecodeConfig(
+        decode = config.decode_config(
             max_tokens=max_tokens,
-            max_steps=config.max_steps,
             max_total_tokens=config.total_token_multiple * max_tokens,
-            repetition_limit=config.repetition_limit,
-            temperature=config.temperature if body.temperature is None else body.temperature,
-            top_p=config.top_p if body.top_p is None else body.top_p,
             seed=seed,
-            separator=config.separator,
             stop=body.stop_sequences(),
             system_prompt=config.system_prompt,
         )
+        overrides = {k: v for k, v in (("temperature", body.temperature), ("top_p", body.top_p)) if v is not None}
+        decode = dataclasses.replace(decode, **overrides) if overrides else decode
     except RewardspecError as exc:
         raise ApiError(400, str(exc)) from None
     choices = [ChoiceSpec(index=p * body.n + j, prompt_index=p, question=q, seed=seed + j)

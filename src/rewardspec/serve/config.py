@@ -11,12 +11,11 @@ from pathlib import Path
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rewardspec.settings import SolverSettings
+from rewardspec.settings import SolverSettings, describe_problems
 from rewardspec.config_files import read_settings
 from rewardspec.errors import InvalidInputError
 from rewardspec.methods.table import METHODS
 from rewardspec.prompts import QWEN_MATH_COT_SYSTEM
-from rewardspec.steps import DEFAULT_SEPARATOR
 
 
 class ConfigError(InvalidInputError):
@@ -51,18 +50,15 @@ class ServeConfig(SolverSettings):
         description="Requests decoding at once; one more gets 429 at once.")
     max_tokens: int = Field(2048, ge=1, description="Most response tokens a request may ask for.")
     default_max_tokens: int = Field(512, ge=1, description="max_tokens when a request names none.")
-    max_steps: int = Field(64, ge=1, description="Most steps in one response.")
     total_token_multiple: int = Field(
         4, ge=1, description="Ceiling on the tokens all models generate for one choice, rejected drafts "
                              "included, as a multiple of its max_tokens; reaching it ends the answer.")
-    repetition_limit: int = Field(64, ge=0, description="Tokens of repetition that end a step as a loop "
-                                                        "(0: off).")
     max_n: int = Field(4, ge=1, le=128, description="Most choices (n) per request.")
 
-    # -- decoding defaults -------------------------------------------------
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Default temperature (0: greedy).")
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    separator: str = Field(DEFAULT_SEPARATOR, min_length=1, description="Where a step ends.")
+    # -- decoding defaults (temperature, top_p, max_steps, repetition_limit, separator: the
+    # DecodeSettings every front end shares; a request may set temperature and top_p) --------
+    seed: int | None = Field(None, description="Seed of requests that send none (None: a fresh one per "
+                                               "request, reported back in each choice's rsd.seed).")
     system_prompt: str | None = Field(
         QWEN_MATH_COT_SYSTEM,
         description="System prompt for /v1/completions prompts (chat requests bring their own).")
@@ -106,15 +102,6 @@ class ServeConfig(SolverSettings):
         return ids
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}")
-    return "; ".join(parts)
-
-
 def parse_config(data: object, source: str = "config") -> ServeConfig:
     """Validate a mapping as a :class:`ServeConfig`; errors become :class:`ConfigError`."""
     if data is None:
@@ -124,7 +111,7 @@ def parse_config(data: object, source: str = "config") -> ServeConfig:
     try:
         return ServeConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_describe(exc)}") from None
+        raise ConfigError(f"{source}: {describe_problems(exc)}") from None
 
 
 def load_config(path: str | Path | None) -> ServeConfig:
