@@ -10,12 +10,13 @@ from rewardspec.errors import RewardspecError
 from rewardspec.methods.acceptance import BinaryRule, ClipRule, SigmoidRule, make_rule
 from rewardspec.methods.base import DecodeConfig
 from rewardspec.methods.rsd import RSD
+from rewardspec.methods.single import SingleModel
 from rewardspec.models import load_model
 from rewardspec.rewards import make_reward
-from rewardspec.types import ModelUsage, Step, Trace
+from rewardspec.types import DecodeStats, ModelUsage, Step, Trace
 
 __all__ = [
-    "RSD", "BinaryRule", "ClipRule", "DecodeConfig", "ModelUsage", "RewardspecError",
-    "SigmoidRule", "Step", "Trace", "load_model", "make_reward", "make_rule",
+    "RSD", "BinaryRule", "ClipRule", "DecodeConfig", "DecodeStats", "ModelUsage", "RewardspecError",
+    "SigmoidRule", "SingleModel", "Step", "Trace", "load_model", "make_reward", "make_rule",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
