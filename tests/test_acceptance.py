@@ -5,7 +5,16 @@ import pytest
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.methods.acceptance import (
-    RULE_KINDS, RULES, BinaryRule, ClipRule, ConstantRule, RuleKind, SigmoidRule, check_delta, decide, make_rule,
+    RULE_KINDS,
+    RULES,
+    BinaryRule,
+    ClipRule,
+    ConstantRule,
+    RuleKind,
+    SigmoidRule,
+    check_delta,
+    decide,
+    make_rule,
 )
 
 

@@ -7,8 +7,14 @@ import random
 import pytest
 
 from rewardspec.build import solver_settings
+from rewardspec.endpoints import (
+    EndpointPool,
+    RemoteEngineError,
+    RetryableError,
+    RetryPolicy,
+    session_key,
+)
 from rewardspec.errors import InvalidInputError
-from rewardspec.endpoints import EndpointPool, RemoteEngineError, RetryableError, RetryPolicy, session_key
 from rewardspec.models.remote import RemoteSpec, role_spec
 
 

@@ -7,7 +7,13 @@ import pytest
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.rewards import (
-    REWARDS, SPECS, ArithmeticReward, LikelihoodReward, ProductReward, RewardKind, make_reward,
+    REWARDS,
+    SPECS,
+    ArithmeticReward,
+    LikelihoodReward,
+    ProductReward,
+    RewardKind,
+    make_reward,
 )
 from rewardspec.rewards.base import Candidate, score_many
 from rewardspec.specs import split_prefix

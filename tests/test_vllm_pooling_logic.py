@@ -9,14 +9,19 @@ import math
 
 import httpx
 import pytest
-
 from prm_fixtures import checkpoint
-from rewardspec.errors import InvalidInputError
+
 from rewardspec.endpoints import RemoteEngineError
+from rewardspec.errors import InvalidInputError
 from rewardspec.remote_spec import RemoteSpec
 from rewardspec.rewards import make_reward
 from rewardspec.rewards.base import Candidate
-from rewardspec.rewards.prm.vllm_pooling import VllmORM, VllmStepPRM, share_out, step_rewards
+from rewardspec.rewards.prm.vllm_pooling import (
+    VllmORM,
+    VllmStepPRM,
+    share_out,
+    step_rewards,
+)
 
 
 def test_rows_of_pairs_and_the_flat_shape_give_p_good():

@@ -293,7 +293,7 @@ def post(endpoint: Endpoint, path: str, body: dict) -> httpx.Response:
 
 def server_root(url: str) -> str:
     """``http://host:8000/v1`` -> ``http://host:8000``: vLLM serves /pooling and /classify beside /v1."""
-    return url[: -len("/v1")] if url.endswith("/v1") else url
+    return url.removesuffix("/v1")
 
 
 def sse_chunks(response: httpx.Response) -> Iterator[dict]:

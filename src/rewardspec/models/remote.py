@@ -50,8 +50,8 @@ from rewardspec.endpoints import (
 from rewardspec.errors import InvalidInputError, MissingPackageError
 from rewardspec.models.base import ContinuationScore, Message, SamplingParams
 from rewardspec.prompts import plain_prompt
-from rewardspec.steps import StepCutter
 from rewardspec.remote_spec import SPEC_PREFIX, RemoteSpec, api_key_of
+from rewardspec.steps import StepCutter
 from rewardspec.types import Generation
 
 __all__ = ["ChatRenderer", "RemoteModel", "RemoteSpec", "api_key_of", "load_remote", "role_spec"]
