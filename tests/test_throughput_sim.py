@@ -1,18 +1,12 @@
-"""The simulated engine that benchmarks/throughput.py replays traces on (pure logic)."""
+"""The simulated engines benchmarks/throughput.py replays traces on (rewardspec.analysis.scheduling_sim)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
-spec = importlib.util.spec_from_file_location("throughput_benchmark", SCRIPT)
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench  # dataclasses look their module up
-spec.loader.exec_module(bench)
+from rewardspec.analysis import scheduling_sim as bench
+from rewardspec.eval.records import SampleRecord
+from rewardspec.types import RejectedDraft, Step
 
 ENGINES = {"draft": bench.Engine(1.0), "target": bench.Engine(2.0), "reward": bench.Engine(5.0)}
 
@@ -37,13 +31,10 @@ def test_a_tick_is_flat_up_to_the_width_and_grows_past_it():
 
 
 def test_unscored_drafts_cost_no_reward_call_and_records_become_rounds():
-    record = {"steps": [
-        {"source": "draft", "generated_tokens": 5, "reward": 0.9, "rejected_draft": None},
-        {"source": "target", "generated_tokens": 7, "reward": None,
-         "rejected_draft": {"generated_tokens": 6, "reward": None, "degenerate": True}},
-        {"source": "target", "generated_tokens": 3, "reward": None,
-         "rejected_draft": {"generated_tokens": 2, "reward": 0.1}},
-    ]}
+    steps = [Step("a", "draft", 0.9, 5),
+             Step("b", "target", None, 7, RejectedDraft("x", None, 6, degenerate=True)),
+             Step("c", "target", None, 3, RejectedDraft("y", 0.1, 2))]
+    record = SampleRecord(id="0", method="rsd", correct=True, steps=steps, usage={}, wall_seconds=1.0)
     rounds = bench.rounds_of(record)
     assert rounds == [(5, True, 0, True), (6, False, 7, False), (2, False, 3, True)]
     assert bench.ours([rounds], ENGINES) == pytest.approx(5 + 5 + 6 + 14 + 2 + 5 + 6)
