@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from rewardspec.build import Models, build_solver, solver_settings
-from rewardspec.methods.rsd import DecodeConfig
+from rewardspec.methods.base import DecodeConfig
 from rewardspec.models.base import SamplingParams
-from rewardspec.models.endpoints import RemoteEngineError
+from rewardspec.endpoints import RemoteEngineError
 from rewardspec.models.remote import RemoteModel, RemoteSpec
 from rewardspec.registry import resolve_gguf
 
