@@ -4,6 +4,7 @@ import pytest
 from fakes import QueueReward, ScriptedModel
 
 from rewardspec.errors import InvalidInputError
+from rewardspec.codec import trace_to_json
 from rewardspec.methods.base import DecodeConfig, step_seed
 from rewardspec.methods.rsd import RSD
 from rewardspec.methods.single import SingleModel
@@ -52,7 +53,7 @@ def test_accounting_adds_up():
     assert trace.flops == sum(x.flops for x in u.values())
     assert trace.flops_with_prompt == pytest.approx(
         sum(2 * x.params * (x.generated_tokens + x.scored_tokens + x.prompt_tokens) for x in u.values()))
-    d = trace.to_dict()
+    d = trace_to_json(trace)
     assert d["usage"]["draft"]["discarded_tokens"] == 10
     assert d["flops"] == trace.flops and d["text"] == trace.text
 
@@ -170,7 +171,7 @@ def test_a_looping_draft_step_is_rejected_unscored_and_the_target_writes_it():
     assert reward.seen == ["d1\n\n", "d3 \\boxed{5}"]  # the loop cost no reward call
     assert trace.usage["draft"].discarded_tokens == 10
     assert trace.finish_reason == "eos" and trace.answer == "5"
-    assert trace.to_dict()["steps"][1]["rejected_draft"]["degenerate"] is True
+    assert trace_to_json(trace)["steps"][1]["rejected_draft"]["degenerate"] is True
 
 
 def test_a_loop_ends_a_single_model_answer_with_the_reason():
@@ -282,7 +283,7 @@ def test_each_role_records_its_time_and_the_paper_convention_counts_reward_calls
     assert u["draft"].prefill_seconds == pytest.approx(3 * 0.005)
     assert u["target"].prefill_seconds == pytest.approx(0.0125)
     assert trace.wall_seconds == pytest.approx(sum(x.seconds for x in u.values()))
-    d = trace.to_dict()
+    d = trace_to_json(trace)
     assert d["usage"]["reward"]["seconds"] == pytest.approx(u["reward"].seconds, abs=1e-4)
     # The paper's convention: generated draft and target tokens, one token per reward call.
     assert trace.flops_paper == 2 * 100 * 31 + 2 * 1000 * 10 + 2 * 7 * 3 == d["flops_paper"]

@@ -9,7 +9,10 @@ from fakes import QueueReward, ScriptedModel
 from rewardspec.build import Models, build_solver, solver_settings
 from rewardspec.errors import InvalidInputError
 from rewardspec.methods.routing import QuestionRouter, load_router
-from rewardspec.methods.rsd import RSD, DecodeConfig
+from rewardspec.codec import trace_to_json
+from rewardspec.methods.base import DecodeConfig
+from rewardspec.methods.rsd import RSD
+from rewardspec.methods.single import SingleModel
 from rewardspec.rewards import make_reward
 from rewardspec.rewards.value_head import ValueHead
 from rewardspec.train_reward import fit_head, question_features
@@ -75,18 +78,18 @@ def test_bad_thresholds_are_refused(kwargs, message):
 def test_a_hard_question_goes_to_the_target_without_a_draft_step():
     solver, draft, target, reward = rsd({"target_below": 0.3})
     trace = solver.solve("A hard question")
-    assert trace.route == {"route": "target", "value": pytest.approx(0.0067, abs=1e-4)}
+    assert trace.route.route == "target" and trace.route.value == pytest.approx(0.0067, abs=1e-4)
     assert [s.source for s in trace.steps] == ["target", "target"] and trace.answer == "2"
     assert draft.calls == [] and reward.seen == [] and draft.reads == [""]
     # The read is the draft's prefill of the prompt and one token: charged to the draft.
     assert trace.usage["draft"].scored_tokens == 1 and trace.usage["draft"].prompt_tokens == 29
-    assert trace.usage["draft"].flops == 2 * 10 and trace.to_dict()["route"]["route"] == "target"
+    assert trace.usage["draft"].flops == 2 * 10 and trace_to_json(trace)["route"]["route"] == "target"
 
 
 def test_an_easy_question_goes_to_the_draft_without_reward_calls():
     solver, draft, target, reward = rsd({"target_below": 0.3, "draft_above": 0.9})
     trace = solver.solve("An easy question")
-    assert trace.route["route"] == "draft" and trace.route["value"] > 0.9
+    assert trace.route.route == "draft" and trace.route.value > 0.9
     assert [s.source for s in trace.steps] == ["draft", "draft"] and trace.answer == "1"
     assert target.calls == [] and reward.seen == [] and trace.usage["reward"].calls == 0
 
@@ -95,13 +98,12 @@ def test_between_the_thresholds_rsd_decides_as_without_a_route():
     routed, _, _, reward = rsd({"target_below": 0.001, "draft_above": 0.99}, rewards=(0.9, 0.2))
     plain, _, _, _ = rsd(None, rewards=(0.9, 0.2))
     with_route, without = routed.solve("A hard question"), plain.solve("A hard question")
-    assert with_route.route["route"] == "rsd" and without.route is None
+    assert with_route.route.route == "rsd" and without.route is None
     assert [s.source for s in with_route.steps] == [s.source for s in without.steps] == ["draft", "target"]
-    assert "route" not in without.to_dict()
+    assert "route" not in trace_to_json(without)
     # Baselines ignore a route: only RSD routes.
     draft = Reader(DRAFT_STEPS)
-    baseline = RSD(draft=draft, method="draft", route=QuestionRouter(question_head(), draft, target_below=1.0))
-    assert baseline.solve("A hard question").route is None and draft.reads == []
+    assert SingleModel(draft, "draft").solve("A hard question").route is None and draft.reads == []
 
 
 def test_a_route_needs_a_question_head_for_the_same_model(tmp_path):
@@ -134,15 +136,15 @@ def test_a_route_needs_a_question_head_for_the_same_model(tmp_path):
         make_reward(f"head:{path}", load=lambda spec: Reader([]))
 
 
-def test_settings_build_an_rsd_that_routes_and_views_share_the_head(tmp_path):
+def test_settings_build_an_rsd_that_routes_and_solvers_share_the_head(tmp_path):
     draft, target = Reader(DRAFT_STEPS), ScriptedModel("target", TARGET_STEPS, params=100)
     settings = solver_settings(reward="arithmetic", route=f"head:{saved(tmp_path)}?target_below=0.3")
     models = Models(settings, loader=lambda spec: {settings.draft: draft, settings.target: target}[spec])
     solver = build_solver("rsd", settings, DecodeConfig(max_tokens=64), models)
-    assert solver.solve("A hard question").route["route"] == "target"
-    assert build_solver("target", settings, DecodeConfig(max_tokens=64), models).route is None
-    view = models.view(lambda model: model)
-    assert view.router().head is models.router().head and view.router().model is draft
+    assert solver.solve("A hard question").route.route == "target"
+    assert not hasattr(build_solver("target", settings, DecodeConfig(max_tokens=64), models), "route")
+    again = build_solver("rsd", settings, DecodeConfig(max_tokens=64), models)
+    assert again.route is solver.route and again.route.model is draft  # read once, for every solver
     with pytest.raises(InvalidInputError, match="route"):
         solver_settings(route="")
 
@@ -178,7 +180,7 @@ def test_the_server_and_eval_configs_take_a_route(tmp_path):
 def test_the_server_checks_the_route_at_start_and_meters_its_read(tmp_path):
     """A routed request's prompt is read by the route, not by the draft's first step."""
     from rewardspec.serve.config import parse_config
-    from rewardspec.serve.scheduling import Engine, _Meter
+    from rewardspec.serve.scheduling import Engine
 
     def engine(route: str) -> Engine:
         draft, target = Reader(DRAFT_STEPS), ScriptedModel("target", TARGET_STEPS, params=100)
@@ -188,9 +190,8 @@ def test_the_server_checks_the_route_at_start_and_meters_its_read(tmp_path):
     with pytest.raises(InvalidInputError, match="step head"):
         engine(f"head:{saved(tmp_path, labels='outcome')}?target_below=0.3")
     served = engine(f"head:{saved(tmp_path)}?draft_above=0.5")
-    meter = _Meter()
-    trace = served.solver("rsd", 0.7, DecodeConfig(max_tokens=64), meter).solve("An easy question")
-    assert trace.route["route"] == "draft" and meter.first_prompt_tokens == 30  # Reader's read, not a step's 5
+    trace = served.solver("rsd", 0.7, DecodeConfig(max_tokens=64)).solve("An easy question")
+    assert trace.route.route == "draft" and trace.request_prompt_tokens == 30  # Reader's read, not a step's 5
 
 
 def test_question_labels_read_the_drafts_own_solutions():
@@ -210,7 +211,7 @@ def test_an_eval_sample_records_the_route_and_reads_it_back(tmp_path):
     solver, _, _, _ = rsd({"target_below": 0.5})
     example = Example("7", "A hard question", "2", "gsm8k")
     record = make_record(example, solver.solve(example.question), "gsm8k")
-    assert record.route["route"] == "target" and record.correct
+    assert record.route.route == "target" and record.correct
     again = SampleRecord.from_dict(record.to_dict())
     assert again.route == record.route
     plain = make_record(example, rsd(None)[0].solve(example.question), "gsm8k")

@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from rewardspec.build import DEFAULT_DRAFT, DEFAULT_TARGET, build_solvers, solver_settings
+from rewardspec.codec import trace_to_json
 from rewardspec.errors import InvalidInputError, RewardspecError
 from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES
 from rewardspec.methods.base import DecodeConfig
@@ -71,7 +72,7 @@ def solve(
     solver = build_solvers((method,), settings, config)[method]
     if as_json:
         trace = solver.solve(question)
-        print(json.dumps(trace.to_dict(), indent=2))
+        print(json.dumps(trace_to_json(trace), indent=2))
         return
     console = make_console()
     counter = iter(range(1, 10_000))

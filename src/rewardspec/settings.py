@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from rewardspec.methods.acceptance import DEFAULT_DELTA, RULES, check_delta
+from rewardspec.methods.acceptance import DEFAULT_DELTA, RULE_KINDS, RULES, check_delta
 from rewardspec.methods.base import DecodeConfig
 from rewardspec.methods.sampler import AGGREGATIONS
 from rewardspec.prompts import PROMPTS
@@ -23,8 +23,8 @@ __all__ = ["CONFIG_RULES", "DEFAULT_DRAFT", "DEFAULT_TARGET", "DecodeSettings", 
 
 DEFAULT_DRAFT = "qwen2.5-coder-0.5b"
 DEFAULT_TARGET = "qwen2.5-coder-1.5b"
-#: Rules a config may name: the paper's and the soft ones, plus the two constant ones for ablations.
-CONFIG_RULES = (*RULES, "always", "never")
+#: Rules a config may name: every row of the rules table, the unlisted ablations (always, never) too.
+CONFIG_RULES = tuple(RULE_KINDS)
 
 
 class DecodeSettings(BaseModel):

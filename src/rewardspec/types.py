@@ -270,9 +270,3 @@ class Trace:
     @property
     def target_steps(self) -> int:
         return sum(step.source == "target" for step in self.steps)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The trace as samples files and the server write it (:mod:`rewardspec.codec`)."""
-        from rewardspec.codec import trace_to_json
-
-        return trace_to_json(self)
