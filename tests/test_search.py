@@ -119,3 +119,36 @@ def test_step_search_stops_at_the_question_ceiling():
     assert trace.finish_reason == "budget"
     assert trace.response_tokens < 1000  # the answer was short: the ceiling, not max_tokens, ended it
     assert trace.usage["draft"].generated_tokens == 2000  # the ceiling x candidates per step, not a token more
+
+
+def test_a_draft_that_reuses_a_freed_drafts_id_never_gets_its_samples():
+    cache = {}
+    first = SeededModel(["3"])
+    BestOfN(first, KeywordReward("3"), n=2, cache=cache).solve("q")
+    key = next(iter(cache))
+    del first  # the cache entry keeps it alive, so no new model can take its id
+    second = SeededModel(["7"])
+    trace = BestOfN(second, KeywordReward("7"), n=2, cache=cache).solve("q")
+    assert second.calls == 4 and trace.answer == "7"
+    assert id(second) != key[0]
+
+
+class BatchCountingReward(KeywordReward):
+    """Scores as KeywordReward does, counting the batched calls the search methods make."""
+
+    def __init__(self, good: str):
+        super().__init__(good)
+        self.batches: list[int] = []
+
+    def score_many(self, question, candidates):
+        self.batches.append(len(candidates))
+        return [self.score(question, c.previous_steps, c.step, c.generation) for c in candidates]
+
+
+def test_search_methods_score_candidates_in_batches():
+    reward = BatchCountingReward("7")
+    BestOfN(SeededModel(["3", "7"]), reward, n=3).solve("q")
+    assert reward.batches == [2, 2, 2]  # one batch per sample: its two steps
+    reward = BatchCountingReward("8")
+    StepSearch(SeededModel(["1", "8"]), reward, width=4, beam_size=2).solve("q")
+    assert reward.batches[0] == 4 and all(b == 2 for b in reward.batches[1:])  # width, then width per beam
