@@ -62,11 +62,8 @@ def finish(trace: Trace, finish_reason: str) -> Trace:
 
 
 def add_sample_cost(trace: Trace, sample: Trace) -> None:
-    """Every sampled token is paid for, whichever sample wins."""
-    spent, used = trace.usage["draft"], sample.usage["draft"]
-    spent.generated_tokens += used.generated_tokens
-    spent.prompt_tokens += used.prompt_tokens
-    spent.calls += used.calls
+    """Every sampled token (and second) is paid for, whichever sample wins."""
+    trace.usage["draft"] = trace.usage["draft"] + sample.usage["draft"]
     trace.note_prompt(sample.request_prompt_tokens or 0)
 
 
