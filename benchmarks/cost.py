@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 from pathlib import Path
@@ -35,40 +36,41 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+from rewardspec.analysis.draft_target_line import kept_share
+from rewardspec.eval.records import SampleRecord
 from rewardspec.eval.runner import load_config, read_samples, run_eval
 from rewardspec.grading import is_correct
 from rewardspec.models import load_model
 from rewardspec.models.base import SamplingParams
 from rewardspec.prompts import build_messages, format_question
 from rewardspec.rewards import DEFAULT_REWARD
+from rewardspec.types import flops_paper
 
 PHASES = ("draft prefill", "draft decode", "target prefill", "target decode", "reward", "outside")
 
 
-def paper_flops(usage: dict) -> float:
-    """Draft and target generated tokens, plus one token per reward call (the rebuttal's table)."""
-    lm = sum(2.0 * usage[r]["params"] * usage[r]["generated_tokens"] for r in ("draft", "target") if r in usage)
-    reward = usage.get("reward") or {}
-    return lm + 2.0 * reward.get("params", 0) * reward.get("calls", 0)
-
-
-def phases(record) -> dict[str, float]:
+def phases(record: SampleRecord) -> dict[str, float]:
     """Seconds per phase of one answer (the roles' call timers; SD reports only its total)."""
     usage, out = record.usage, {}
     for role in ("draft", "target"):
-        u = usage.get(role) or {}
-        prefill = u.get("prefill_seconds", 0.0)
+        prefill = usage[role].prefill_seconds
         out[f"{role} prefill"] = prefill
-        out[f"{role} decode"] = max(0.0, u.get("seconds", 0.0) - prefill)
-    out["reward"] = (usage.get("reward") or {}).get("seconds", 0.0)
+        out[f"{role} decode"] = max(0.0, usage[role].seconds - prefill)
+    out["reward"] = usage["reward"].seconds
     out["outside"] = max(0.0, record.wall_seconds - sum(out.values()))
     return out
+
+
+def timed(record: SampleRecord) -> bool:
+    """Whether the roles' call timers ran for this answer: samples recorded before they existed
+    read back with no seconds at all."""
+    return record.usage["draft"].seconds + record.usage["target"].seconds > 0
 
 
 def side_by_side(out: Path, methods: list[str], console: Console) -> dict:
     records = {m: read_samples(out / f"samples-{m}.jsonl") for m in methods}
     conventions = {"ours": lambda r: r.flops, "with prompt": lambda r: r.flops_with_prompt,
-                   "paper": lambda r: paper_flops(r.usage)}
+                   "paper": lambda r: flops_paper(r.usage)}
     base = records.get("target")
     base_flops = {c: sum(f(r) for r in base) / len(base) for c, f in conventions.items()} if base else {}
     base_wall = sum(r.wall_seconds for r in base) if base else None
@@ -83,16 +85,15 @@ def side_by_side(out: Path, methods: list[str], console: Console) -> dict:
         flops = {c: sum(f(r) for r in recs) / n for c, f in conventions.items()}
         ratios = {c: flops[c] / base_flops[c] if base_flops.get(c) else None for c in conventions}
         wall = sum(r.wall_seconds for r in recs)
-        kept = sum(s["source"] == "draft" for r in recs for s in r.steps if s["text"].strip())
-        rejected = sum(s.get("rejected_draft") is not None for r in recs for s in r.steps)
+        kept = kept_share(recs)  # of the draft steps the reward judged, as RSD counted them
         acc = sum(r.correct for r in recs)
-        timed = m != "sd" and all("seconds" in (r.usage.get("draft") or r.usage.get("target") or {}) for r in recs)
-        spent = {phase: sum(phases(r)[phase] for r in recs) for phase in PHASES} if timed else {}
+        split = m != "sd" and all(timed(r) for r in recs)
+        spent = {phase: sum(phases(r)[phase] for r in recs) for phase in PHASES} if split else {}
         summary[m] = {"accuracy": acc / n, "n": n, "flops": flops, "flops_over_target": ratios,
                       "wall_seconds": wall, "wall_over_target": wall / base_wall if base_wall else None,
                       "median_wall": statistics.median(r.wall_seconds for r in recs),
                       "phase_share": {p: spent[p] / wall if wall and p in spent else None for p in PHASES},
-                      "draft_kept": kept / (kept + rejected) if m == "rsd" and kept + rejected else None}
+                      "draft_kept": kept if m == "rsd" and not math.isnan(kept) else None}
 
         def ratio(x):
             return f"{x:.2f}x" if x is not None else "-"
@@ -115,21 +116,22 @@ def side_by_side(out: Path, methods: list[str], console: Console) -> dict:
     return summary
 
 
-def label_rejections(rsd_records: list[dict], target_name: str, max_tokens: int, console: Console) -> dict:
+def label_rejections(rsd_records: list[SampleRecord], target_name: str, max_tokens: int, console: Console) -> dict:
     """Judge rejected draft steps (and as many accepted ones) by target rollouts."""
     target = load_model(target_name)
-    rejected, accepted = [], []
+    rejected: list[tuple[SampleRecord, str, str]] = []
+    accepted: list[tuple[SampleRecord, str, str]] = []
     for rec in rsd_records:
         prefix = ""
         for step in rec.steps:
-            if step.get("rejected_draft"):
-                rejected.append((rec, prefix, step["rejected_draft"]["text"]))
-            elif step["source"] == "draft" and step["text"].strip():
-                accepted.append((rec, prefix, step["text"]))
-            prefix += step["text"]
+            if step.rejected_draft is not None:
+                rejected.append((rec, prefix, step.rejected_draft.text))
+            elif step.source == "draft" and step.text.strip():
+                accepted.append((rec, prefix, step.text))
+            prefix += step.text
     accepted = random.Random(0).sample(accepted, min(len(accepted), max(len(rejected), 10)))
 
-    def wrong(item) -> bool:
+    def wrong(item: tuple[SampleRecord, str, str]) -> bool:
         rec, prefix, step = item
         messages, text = build_messages(format_question(rec.question)), prefix + step
         for _ in range(40):

@@ -7,8 +7,8 @@
 
 On evaluation problems only (GSM8K ``idx < 700``; the question head trains on ``idx >= 700``),
 it runs or resumes the draft alone and the target alone (``benchmarks/candidates.py``'s
-``baselines``), reads the question head once per problem (a draft prefill of the prompt) and
-prints, side by side and against the line:
+``baselines``, :mod:`rewardspec.analysis.baselines`), reads the question head once per problem
+(a draft prefill of the prompt) and prints, side by side and against the line:
 
 * the head's AUROC at telling the questions the draft solves from those it does not;
 * **routes** (``--route head:…?target_below=P[&draft_above=Q]``) for a grid of thresholds:
@@ -22,7 +22,9 @@ prints, side by side and against the line:
 Each question is solved on its own and greedily, so a route's result is the recorded result
 of the model or RSD run it picks: the rows need no new decoding. The read costs the draft one
 token with embeddings (ours) on every question, and, with prompts, its prefill of the prompt on
-the questions routed to the target (elsewhere that prefill is the draft's first step's). Written to ``--output``/question_route.json. Run it alone.
+the questions routed to the target (elsewhere that prefill is the draft's first step's); the
+rows are :mod:`rewardspec.analysis.question_routes`'s. Written to
+``--output``/question_route.json. Run it alone.
 """
 
 from __future__ import annotations
@@ -30,65 +32,18 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 from rich.console import Console
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from candidates import (  # noqa: E402  (benchmarks/ is not a package)
-    add_line_row,
-    add_problem_arguments,
-    chosen_problems,
-    line_table,
-    paper_flops,
-    run_baselines,
-    summarize,
-)
-from reward_selection import auroc  # noqa: E402
-
-from rewardspec.eval.records import SampleRecord  # noqa: E402
-from rewardspec.eval.runner import read_samples  # noqa: E402
-from rewardspec.prompts import format_question  # noqa: E402
+from rewardspec.analysis.auroc import auroc
+from rewardspec.analysis.baselines import add_problem_arguments, chosen_problems, run_baselines
+from rewardspec.analysis.draft_target_line import add_line_row, line_table, run_row
+from rewardspec.analysis.question_routes import route, routed
+from rewardspec.eval.runner import read_samples
+from rewardspec.prompts import format_question
 
 DEFAULT_THRESHOLDS = "0.1,0.2,0.3,0.4,0.5"
-
-
-def routed(by_route: dict[str, dict[str, SampleRecord]], route_of: dict[str, str],
-           read: dict[str, int] | None, params: float) -> dict:
-    """What routing each question to the run ``route_of`` names gives, over the problems every run has.
-
-    ``read`` holds the prompt tokens the head's read evaluated per question (None: no read, the
-    oracle). The read costs the draft one scored token (ours); with prompts, a question the draft
-    then writes pays no more (the read's prefill is the one its first draft step would make), one
-    routed to the target pays the draft's whole prefill on top of the target's. ``params`` is the
-    draft's.
-    """
-    ids = [i for i in route_of if all(i in records for records in by_route.values())]
-    if not ids:
-        raise ValueError("no problem is in every run the routes pick from")
-    n = len(ids)
-    picked = [by_route[route_of[i]][i] for i in ids]
-    ours = [0.0 if read is None else 2.0 * params for i in ids]
-    prompt = [0.0 if read is None else 2.0 * params * (read[i] if route_of[i] == "target" else 1) for i in ids]
-    kept = sum(1 for r in picked for s in r.steps if s["source"] == "draft")
-    drafted = kept + sum(1 for r in picked for s in r.steps if s.get("rejected_draft"))
-    return {"n": n, "accuracy": sum(r.correct for r in picked) / n,
-            "flops": sum(r.flops + e for r, e in zip(picked, ours)) / n,
-            "flops_with_prompt": sum(r.flops_with_prompt + e for r, e in zip(picked, prompt)) / n,
-            "flops_paper": sum(paper_flops(r.usage) for r in picked) / n,
-            "wall": sum(r.wall_seconds for r in picked),
-            "kept": kept / drafted if drafted else float("nan"),
-            "routes": {name: sum(route_of[i] == name for i in ids) for name in by_route}}
-
-
-def route(value: float, target_below: float, draft_above: float | None) -> str:
-    """The run a question goes to (as :class:`rewardspec.methods.routing.QuestionRouter` decides)."""
-    if value < target_below:
-        return "target"
-    if draft_above is not None and value >= draft_above:
-        return "draft"
-    return "rsd"
 
 
 def read_values(head_path: str, questions: dict[str, str], draft: str, cache: Path) -> dict[str, tuple[float, int]]:
@@ -154,15 +109,15 @@ def main() -> None:
     if not questions:
         raise SystemExit("no problem is in every run: finish the runs first")
     values = read_values(args.head, questions, DEFAULT_DRAFT, out / "question-values.json")
-    params = next(iter(by_route["draft"].values())).usage["draft"]["params"]
+    params = next(iter(by_route["draft"].values())).usage["draft"].params
     read = {i: tokens for i, (_, tokens) in values.items()}
     solved = {i: by_route["draft"][i].correct for i in questions}
     area = auroc([values[i][0] for i in questions if not solved[i]], [values[i][0] for i in questions if solved[i]])
 
-    base = {m: summarize([by_route[m][i] for i in questions]) for m in ("draft", "target")}
+    base = {m: run_row([by_route[m][i] for i in questions]) for m in ("draft", "target")}
     rows: dict[str, tuple[str, dict]] = {m: ("-", base[m]) for m in ("draft", "target")}
     if "rsd" in by_route:
-        rows[f"rsd ({args.rsd})"] = ("every question", summarize([by_route["rsd"][i] for i in questions]))
+        rows[f"rsd ({args.rsd})"] = ("every question", run_row([by_route["rsd"][i] for i in questions]))
     rows["oracle route"] = ("target iff the draft is wrong",
                             routed({"draft": by_route["draft"], "target": by_route["target"]},
                                    {i: "draft" if solved[i] else "target" for i in questions}, None, params))

@@ -22,20 +22,14 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+from rewardspec.analysis.auroc import auroc
+from rewardspec.eval.runner import read_samples
 from rewardspec.models import load_model
 from rewardspec.prompts import build_messages, format_question
-from rewardspec.rewards.arithmetic import ArithmeticReward
 from rewardspec.rewards import make_reward
+from rewardspec.rewards.arithmetic import ArithmeticReward
 from rewardspec.rewards.likelihood import likelihood_to_reward
 from rewardspec.types import Generation
-
-
-def auroc(scores_bad: list[float], scores_good: list[float]) -> float:
-    """P(a random wrong solution scores lower than a random right one); ties count half."""
-    if not scores_bad or not scores_good:
-        return float("nan")
-    wins = sum((b < g) + 0.5 * (b == g) for b in scores_bad for g in scores_good)
-    return wins / (len(scores_bad) * len(scores_good))
 
 
 def main() -> None:
@@ -51,7 +45,7 @@ def main() -> None:
     ap.add_argument("--target-model", default="qwen2.5-coder-1.5b")
     args = ap.parse_args()
 
-    records = [json.loads(line) for line in Path(args.samples).read_text().splitlines() if line.strip()]
+    records = read_samples(Path(args.samples))
     scorers = {"self": load_model(args.draft)}
     if args.with_target:
         scorers["target"] = load_model(args.with_target)
@@ -62,14 +56,14 @@ def main() -> None:
     reward_flops: list[dict[str, float]] = []  # per solution: what each extra reward's calls cost
     for rec in track(records, description="scoring steps"):
         spent = dict.fromkeys(extra, 0.0)
-        messages = build_messages(format_question(rec["question"]))
+        messages = build_messages(format_question(rec.question))
         cands: dict[str, list[float]] = {}
         prefix = ""
-        for step in rec["steps"]:
-            text = step["text"]
+        for step in rec.steps:
+            text = step.text
             if not text.strip():
                 continue
-            arith = arithmetic.score(rec["question"], [], text).value
+            arith = arithmetic.score(rec.question, [], text).value
             cands.setdefault("arithmetic", []).append(arith)
             for who, model in scorers.items():
                 lps = model.score_continuation(messages, prefix, text).token_logprobs
@@ -84,11 +78,11 @@ def main() -> None:
                 gen = Generation(text, len(own), 0, "step", own)
                 previous = [prefix] if prefix else []
                 for spec, reward in extra.items():
-                    score = reward.score(rec["question"], previous, text, gen)
+                    score = reward.score(rec.question, previous, text, gen)
                     cands.setdefault(spec, []).append(score.value)
                     spent[spec] += 2.0 * (getattr(reward, "params", 0) or 0) * score.scored_tokens
             prefix += text
-        rows.append((rec["correct"], cands))
+        rows.append((rec.correct, cands))
         reward_flops.append(spent)
 
     deltas = [float(d) for d in args.deltas.split(",")]
@@ -117,7 +111,7 @@ def main() -> None:
     Console().print(table)
     out = Path(args.samples).with_name("reward_selection.json")
     out.write_text(json.dumps({"summary": result,
-                               "solutions": [{"id": rec.get("id"), "correct": ok, "rewards": c, "reward_flops": f}
+                               "solutions": [{"id": rec.id, "correct": ok, "rewards": c, "reward_flops": f}
                                              for rec, (ok, c), f in zip(records, rows, reward_flops)]}, indent=2))
     print(f"wrote {out}")
 
