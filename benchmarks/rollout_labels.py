@@ -13,63 +13,23 @@ puts the free rewards and the heads side by side on those labelled steps:
 * each head fitted on these labels is reported by the **grouped cross-validated** AUROC stored
   in its file, because scoring it on the steps it was fitted on would flatter it.
 
-Scores are cached in WORK/label-scores.json. It loads the draft only; run it alone.
+Scores are cached in WORK/label-scores.json. It loads the draft only; run it alone. The
+labelled steps, their scores and both tables are :mod:`rewardspec.analysis.step_labels`'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_oracle import FREE_REWARDS, score_labels, step_table  # noqa: E402
-
-from rewardspec.eval.runner import Solvers, load_config, read_samples  # noqa: E402
-from rewardspec.rewards import DEFAULT_REWARD  # noqa: E402
-from rewardspec.train_reward import ROLLOUT_LABELS  # noqa: E402
+from rewardspec.analysis.step_labels import FREE_REWARDS, head_table, labelled_steps, score_labels, step_table
+from rewardspec.eval.runner import Solvers, load_config
+from rewardspec.rewards import DEFAULT_REWARD
 
 DELTAS = {"likelihood-min": 0.7, DEFAULT_REWARD: 0.7, "arithmetic": 0.5}
-
-
-def labelled_steps(work: Path) -> tuple[dict[str, list[dict[str, Any]]], dict]:
-    """The draft's labelled steps per problem, each with its text, and the draft's records."""
-    records = {r.id: r for r in read_samples(work / "samples-draft.jsonl")}
-    by_id: dict[str, list[dict[str, Any]]] = {}
-    path = work / ROLLOUT_LABELS
-    if not path.exists():
-        raise SystemExit(f"no {path}: run rewardspec train-reward --labels harmless --work {work} first")
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if row["method"] != "draft" or row["id"] not in records or row["id"] in by_id:
-            continue
-        steps = records[row["id"]].steps
-        by_id[row["id"]] = [{**lab, "text": steps[lab["step"]]["text"], "rewards": {}} for lab in row["steps"]]
-    return by_id, records
-
-
-def head_table(paths: list[str]) -> Table:
-    table = Table(title="heads fitted on these labels: grouped 5-fold cross-validated AUROC")
-    for col in ("head", "labels", "read", "steps", "AUROC (good vs. bad)", "AUROC (harmless vs. harmful)",
-                "as ?advantage=true (harmless vs. harmful)", "AUROC per solution"):
-        table.add_column(col, justify="left" if col in ("head", "labels", "read") else "right")
-    for path in paths:
-        data = json.loads(Path(path).read_text())
-        prov = data.get("provenance", {})
-        m = prov.get("metrics", {})
-        table.add_row(Path(path).name, str(prov.get("labels", "?")), str(data.get("read", "?")),
-                      str(m.get("steps", "?")), f"{m.get('cv_good_auroc', float('nan')):.2f}",
-                      f"{m.get('cv_harmless_auroc', float('nan')):.2f}",
-                      f"{m.get('cv_advantage_harmless_auroc', float('nan')):.2f}",
-                      f"{m.get('cv_solution_min_auroc', float('nan')):.2f}")
-    return table
 
 
 def main() -> None:

@@ -28,13 +28,14 @@ It prints, on the same problems and settings as ``benchmarks/candidates.py`` (wh
 
 Labels go to ``--output``/labels.jsonl and the oracle's samples to samples-oracle.jsonl, one
 line per problem as it finishes (resumable); the summary to step_oracle.json. Run it alone.
+The oracle is :mod:`rewardspec.analysis.rollout_oracle`'s; the label table is
+:mod:`rewardspec.analysis.step_labels`'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,136 +43,14 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from candidates import add_problem_arguments, chosen_problems, line_gain, run_baselines, summarize  # noqa: E402
-from reward_selection import auroc  # noqa: E402
-
-from rewardspec.eval.datasets import Example  # noqa: E402
-from rewardspec.eval.runner import Solvers, load_config, make_record, read_samples  # noqa: E402
-from rewardspec.methods.rsd import RSD, DecodeConfig, as_chat  # noqa: E402
-from rewardspec.models.base import LanguageModel  # noqa: E402
-from rewardspec.prompts import format_question  # noqa: E402
-from rewardspec.rollouts import Roller  # noqa: E402
-from rewardspec.rewards import DEFAULT_REWARD, make_reward  # noqa: E402
-from rewardspec.rewards.base import RewardModel  # noqa: E402
-from rewardspec.types import Generation, RewardScore, Step  # noqa: E402
-
-FREE_REWARDS = (DEFAULT_REWARD, "likelihood-min", "arithmetic")
-ORACLES = ("harmless", "good")
-
-
-class RolloutOracle:
-    """A reward that knows the gold answer and asks the target to roll out from each step.
-
-    ``mode="good"`` accepts exactly the steps whose rollout succeeds (the rollout label).
-    ``mode="harmless"`` (default) rejects only the steps that do harm: the target's rollout
-    from the prefix alone would succeed and from the prefix and the step it fails. Once no
-    target rollout can succeed from the prefix, a rewrite by the target cannot help and
-    the draft's cheaper steps are kept. In a greedy world this oracle is right whenever the
-    target alone is, for the fewest target steps that guarantee it.
-
-    It also scores each step with the free rewards, so that their labels and scores come
-    from exactly the steps RSD saw. ``start`` sets the problem; RSD's ``on_step`` callback
-    (``decided``) keeps count of the response's tokens, which bound each rollout.
-    """
-
-    name = "oracle:rollout-target"
-    params = 0
-
-    def __init__(self, roller: LanguageModel, decode: DecodeConfig, dataset: str,
-                 free: dict[str, RewardModel], mode: str = "harmless") -> None:
-        if mode not in ORACLES:
-            raise ValueError(f"oracle mode must be one of {', '.join(ORACLES)}; got {mode!r}")
-        self.roller_model, self.decode, self.dataset, self.free, self.mode = roller, decode, dataset, free, mode
-        self.roller: Roller | None = None
-        self.labels: list[dict[str, Any]] = []
-        self.response_tokens = 0
-
-    def start(self, example: Example) -> None:
-        self.labels, self.response_tokens = [], 0
-        self.roller = Roller(self.roller_model, self.decode, example, self.dataset)
-
-    def decided(self, step: Step) -> None:
-        self.response_tokens += step.generated_tokens
-
-    def score(self, question: str, previous_steps: list[str], step: str,
-              generation: Generation | None = None) -> RewardScore:
-        assert self.roller is not None, "start(example) first"
-        prefix = "".join(previous_steps)
-        step_tokens = generation.generated_tokens if generation else 0
-        left = self.decode.max_tokens - self.response_tokens
-        after = self.roller.outcome(prefix + step, left - step_tokens,
-                                    ended=generation is not None and generation.ends_answer)
-        good = after.correct
-        label: dict[str, Any] = {
-            "step": len(previous_steps), "text": step, "good": good, "rollout_tokens": after.rollout_tokens,
-            "rollout_answer": after.answer,
-            "rewards": {spec: r.score(question, previous_steps, step, generation).value
-                        for spec, r in self.free.items()},
-        }
-        accept = good
-        if self.mode == "harmless" and not good:
-            label["solvable_before"] = self.roller.outcome(prefix, left).correct
-            accept = not label["solvable_before"]
-        self.labels.append(label)
-        return RewardScore(1.0 if accept else 0.0)
-
-
-def step_table(labels: list[dict[str, Any]], deltas: dict[str, float]) -> tuple[Table, dict[str, Any]]:
-    """Each free reward against the rollout labels: AUROC, and its errors at its δ."""
-    good = [s for s in labels if s["good"]]
-    bad = [s for s in labels if not s["good"]]
-    table = Table(title=f"{len(labels)} draft steps with rollout labels: {len(good)} good "
-                        f"({len(good) / max(1, len(labels)):.0%}), {len(bad)} bad")
-    harmful = [s for s in bad if s.get("solvable_before")]
-    harmless = good + [s for s in bad if s.get("solvable_before") is False]
-    table.caption = (f"harmful: {len(harmful)} bad steps after which the target's rollout fails where from "
-                     f"the prefix alone it would succeed; harmless: the {len(harmless)} other steps with that known")
-    for col in ("reward", "AUROC (good vs. bad)", "AUROC (harmless vs. harmful)", "δ", "good steps rejected",
-                "bad steps kept", "harmful steps kept", "harmless steps rejected"):
-        table.add_column(col, justify="left" if col == "reward" else "right")
-    out: dict[str, Any] = {}
-    for spec in sorted({k for s in labels for k in s["rewards"]}):
-        area = auroc([s["rewards"][spec] for s in bad], [s["rewards"][spec] for s in good])
-        harm_area = auroc([s["rewards"][spec] for s in harmful], [s["rewards"][spec] for s in harmless])
-        delta = deltas.get(spec, 0.7)
-        rejected_good = sum(s["rewards"][spec] < delta for s in good) / max(1, len(good))
-        kept_bad = sum(s["rewards"][spec] >= delta for s in bad) / max(1, len(bad))
-        kept_harmful = sum(s["rewards"][spec] >= delta for s in harmful) / max(1, len(harmful))
-        rejected_harmless = sum(s["rewards"][spec] < delta for s in harmless) / max(1, len(harmless))
-        table.add_row(spec, f"{area:.2f}", f"{harm_area:.2f}", f"{delta:g}", f"{rejected_good:.0%}",
-                      f"{kept_bad:.0%}", f"{kept_harmful:.0%}" if harmful else "-",
-                      f"{rejected_harmless:.0%}" if harmful else "-")
-        out[spec] = {"auroc": area, "auroc_harmful": harm_area, "delta": delta, "good_rejected": rejected_good,
-                     "bad_kept": kept_bad, "harmful_kept": kept_harmful, "harmless_rejected": rejected_harmless,
-                     "harmful_steps": len(harmful)}
-    return table, out
-
-
-def score_labels(by_id: dict[str, list], traces: dict, specs: list[str], solvers: Solvers, cache: Path,
-                 console: Console) -> None:
-    """Add each spec's score to every labelled step, from (and into) ``cache``: the steps as RSD saw
-    them, after the oracle run's accepted steps, with the draft's own log-probabilities."""
-    stored: dict[str, dict[str, list[float]]] = json.loads(cache.read_text()) if cache.exists() else {}
-    draft = solvers.models.draft
-    for spec in specs:
-        reward = make_reward(spec, solvers.models.role_or_model)
-        done = stored.setdefault(spec, {})
-        for pid, steps in track(list(by_id.items()), description=f"scoring {spec}", console=console):
-            if pid not in done and pid in traces:
-                trace = traces[pid]
-                messages = as_chat(format_question(trace.question), solvers.decode.system_prompt)[1]
-                values = []
-                for label in steps:
-                    previous = [s["text"] for s in trace.steps[:label["step"]]]
-                    own = draft.score_continuation(messages, "".join(previous), label["text"]).token_logprobs
-                    gen = Generation(label["text"], len(own), 0, "step", own)
-                    values.append(reward.score(trace.question, previous, label["text"], gen).value)
-                done[pid] = values
-                cache.write_text(json.dumps(stored))
-        for pid, steps in by_id.items():
-            for label, value in zip(steps, done.get(pid, [])):
-                label["rewards"][spec] = value
+from rewardspec.analysis.baselines import add_problem_arguments, chosen_problems, run_baselines
+from rewardspec.analysis.draft_target_line import line_gain, run_row
+from rewardspec.analysis.rollout_oracle import ORACLES, RolloutOracle
+from rewardspec.analysis.step_labels import FREE_REWARDS, StepLabel, score_labels, step_table
+from rewardspec.eval.runner import Solvers, load_config, make_record, read_samples
+from rewardspec.methods.rsd import RSD
+from rewardspec.prompts import format_question
+from rewardspec.rewards import DEFAULT_REWARD, make_reward
 
 
 def main() -> None:
@@ -200,7 +79,7 @@ def main() -> None:
     free = {spec: make_reward(spec) for spec in args.free_rewards.split(",") if spec}
     oracle = RolloutOracle(solvers.models.target, solvers.decode, dataset, free, args.oracle)
     rsd = RSD(draft=solvers.models.draft, target=solvers.models.target, reward=oracle, delta=0.5,
-              method="rsd", config=solvers.decode)
+              config=solvers.decode)
 
     samples_path, labels_path = out / "samples-oracle.jsonl", out / "labels.jsonl"
     settings = {"oracle": args.oracle, "dataset": dataset, "max_tokens": args.max_tokens}
@@ -220,15 +99,15 @@ def main() -> None:
             samples.write(json.dumps(make_record(example, trace, dataset).to_dict(), ensure_ascii=False) + "\n")
             samples.flush()
 
-    traces = {r.id: r for r in read_samples(samples_path) if r.id in wanted}
-    rows = {m: summarize(baselines[m]) for m in ("draft", "target")}
-    rows["step oracle"] = summarize(list(traces.values()))
-    by_id: dict[str, list] = {}
+    records = {r.id: r for r in read_samples(samples_path) if r.id in wanted}
+    rows = {m: run_row(baselines[m]) for m in ("draft", "target")}
+    rows["step oracle"] = run_row(list(records.values()))
+    by_id: dict[str, list[StepLabel]] = {}
     for line in labels_path.read_text(encoding="utf-8").splitlines():
         if line.strip() and (row := json.loads(line))["id"] in wanted:
             by_id.setdefault(row["id"], row["steps"])  # a problem resumed after a crash: its first labels
     if args.score:
-        score_labels(by_id, traces, args.score, solvers, out / "scores.json", console)
+        score_labels(by_id, records, args.score, solvers, out / "scores.json", console)
     step_labels = [s for steps in by_id.values() for s in steps]
 
     t, d = rows["target"], rows["draft"]

@@ -1,26 +1,20 @@
-"""benchmarks/rollout_labels.py's logic: the labelled steps it reads and the head table it prints."""
+"""benchmarks/rollout_labels.py's logic (rewardspec.analysis.step_labels): the labelled steps it
+reads and the head table it prints."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from rich.console import Console
 
+from rewardspec.analysis.step_labels import head_table, labelled_steps
 from rewardspec.eval.datasets import Example
 from rewardspec.eval.runner import make_record
 from rewardspec.rewards.value_head import ValueHead
 from rewardspec.types import Step, Trace
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "rollout_labels.py"
-spec = importlib.util.spec_from_file_location("rollout_labels_benchmark", SCRIPT)
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
 
 
 def write_work(tmp_path: Path) -> Path:
@@ -38,7 +32,7 @@ def write_work(tmp_path: Path) -> Path:
 
 
 def test_labelled_steps_carry_the_draft_step_text_and_skip_other_solutions(tmp_path):
-    by_id, records = bench.labelled_steps(write_work(tmp_path))
+    by_id, records = labelled_steps(write_work(tmp_path))
     assert list(by_id) == ["700"] and list(records) == ["700"]
     assert [(s["step"], s["text"], s["harmful"]) for s in by_id["700"]] == [(0, "Add.\n\n", False),
                                                                              (2, "So \\boxed{5}", True)]
@@ -48,7 +42,7 @@ def test_labelled_steps_carry_the_draft_step_text_and_skip_other_solutions(tmp_p
 def test_missing_labels_say_which_command_makes_them(tmp_path):
     (tmp_path / "samples-draft.jsonl").write_text("")
     with pytest.raises(SystemExit, match="train-reward --labels harmless"):
-        bench.labelled_steps(tmp_path)
+        labelled_steps(tmp_path)
 
 
 def test_head_table_reports_the_stored_cross_validated_aurocs(tmp_path):
@@ -58,7 +52,7 @@ def test_head_table_reports_the_stored_cross_validated_aurocs(tmp_path):
                      {"labels": "harmless", "metrics": metrics})
     head.save(tmp_path / "h.json")
     console = Console(width=200, record=True)
-    console.print(bench.head_table([str(tmp_path / "h.json")]))
+    console.print(head_table([str(tmp_path / "h.json")]))
     text = console.export_text()
     assert "h.json" in text and "harmless" in text and "274" in text
     assert "0.61" in text and "0.72" in text and "0.66" in text and "0.69" in text

@@ -1,33 +1,31 @@
-"""benchmarks/step_oracle.py's logic: rollout labels, the oracle's decisions and the step table."""
+"""benchmarks/step_oracle.py's logic (rewardspec.analysis): the rollout oracle's labels and
+decisions, the step table and the labelled steps scored afterwards."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+import json
 
 import pytest
 
+from rewardspec.analysis import step_labels
+from rewardspec.analysis.rollout_oracle import RolloutOracle
+from rewardspec.analysis.step_labels import score_labels, step_table
 from rewardspec.eval.datasets import Example
-from rewardspec.methods.rsd import RSD, DecodeConfig
+from rewardspec.methods.base import DecodeConfig
+from rewardspec.methods.rsd import RSD
 from rewardspec.rewards import make_reward
+from rewardspec.types import RewardScore
 
 from fakes import ScriptedModel, TwoPlusTwoTarget
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "step_oracle.py"
-spec = importlib.util.spec_from_file_location("step_oracle_benchmark", SCRIPT)
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
 
 
 def solve(max_tokens: int = 64):
     draft = ScriptedModel("draft", ["Add 2 and 2.\n\n", "2+2=5.\n\n", "So \\boxed{4}"], params=10, tokens_per_step=3)
     target = TwoPlusTwoTarget()
     decode = DecodeConfig(max_tokens=max_tokens)
-    oracle = bench.RolloutOracle(target, decode, "gsm8k", {"arithmetic": make_reward("arithmetic")})
+    oracle = RolloutOracle(target, decode, "gsm8k", {"arithmetic": make_reward("arithmetic")})
     oracle.start(Example("0", "What is 2 + 2?", "4", "gsm8k"))
-    rsd = RSD(draft=draft, target=target, reward=oracle, delta=0.5, method="rsd", config=decode)
+    rsd = RSD(draft=draft, target=target, reward=oracle, delta=0.5, config=decode)
     return rsd.solve("What is 2 + 2?", on_step=oracle.decided), oracle, target
 
 
@@ -58,7 +56,7 @@ def test_rollouts_stay_within_the_response_budget():
 def test_after_a_doomed_prefix_only_the_harmless_oracle_keeps_the_draft(mode, sources, answer):
     draft = ScriptedModel("draft", ["Add 2 and 2.\n\n", "2+2=4.\n\n", "So \\boxed{4}"], params=10)
     decode = DecodeConfig(max_tokens=64)
-    oracle = bench.RolloutOracle(TwoPlusTwoTarget(always_wrong=True), decode, "gsm8k", {}, mode)
+    oracle = RolloutOracle(TwoPlusTwoTarget(always_wrong=True), decode, "gsm8k", {}, mode)
     oracle.start(Example("0", "What is 2 + 2?", "4", "gsm8k"))
     target = TwoPlusTwoTarget(always_wrong=True)
     trace = RSD(draft=draft, target=target, reward=oracle, delta=0.5, config=decode).solve(
@@ -71,7 +69,7 @@ def test_after_a_doomed_prefix_only_the_harmless_oracle_keeps_the_draft(mode, so
 
 def test_step_table_measures_each_reward_against_the_labels():
     labels = [{"good": g, "rewards": {"r": r}} for g, r in [(True, 0.9), (True, 0.8), (False, 0.2), (False, 0.85)]]
-    _, out = bench.step_table(labels, {"r": 0.7})
+    _, out = step_table(labels, {"r": 0.7})
     assert out["r"]["auroc"] == pytest.approx(0.75)  # bad 0.85 beats good 0.8
     assert out["r"]["good_rejected"] == 0.0 and out["r"]["bad_kept"] == 0.5
     assert out["r"]["harmful_steps"] == 0  # no step says whether its prefix was solvable
@@ -82,14 +80,14 @@ def test_harmful_steps_are_the_bad_ones_after_a_solvable_prefix():
               {"good": False, "solvable_before": True, "rewards": {"r": 0.3}},   # harmful
               {"good": False, "solvable_before": True, "rewards": {"r": 0.95}},  # harmful, scored high
               {"good": False, "solvable_before": False, "rewards": {"r": 0.1}}]  # doomed already: harmless
-    _, out = bench.step_table(labels, {"r": 0.7})
+    _, out = step_table(labels, {"r": 0.7})
     assert out["r"]["harmful_steps"] == 2 and out["r"]["harmful_kept"] == 0.5
     assert out["r"]["harmless_rejected"] == 0.5  # the doomed step scored 0.1
     # harmless 0.9 and 0.1 against harmful 0.3 and 0.95: 0.9 > 0.3, 0.1 < 0.3; both below 0.95
     assert out["r"]["auroc_harmful"] == pytest.approx(0.25)
 
 
-def test_labelled_steps_are_scored_afterwards_after_the_steps_rsd_had_accepted(tmp_path):
+def test_labelled_steps_are_scored_afterwards_after_the_steps_rsd_had_accepted(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
     from rich.console import Console
@@ -107,20 +105,16 @@ def test_labelled_steps_are_scored_afterwards_after_the_steps_rsd_had_accepted(t
 
         def score(self, question, previous_steps, step, generation=None):
             self.calls.append(("".join(previous_steps), step, generation.generated_tokens))
-            return bench.RewardScore(0.25 * len(previous_steps))
+            return RewardScore(0.25 * len(previous_steps))
 
     seen = Seen()
     draft = ScriptedModel("draft", ["x"], params=10)
     solvers = SimpleNamespace(models=SimpleNamespace(draft=draft, role_or_model=None), decode=DecodeConfig())
     by_id = {"0": oracle.labels}
-    original = bench.make_reward
-    bench.make_reward = lambda spec, load=None: seen
-    try:
-        bench.score_labels(by_id, {"0": record}, ["seen"], solvers, tmp_path / "scores.json", Console(quiet=True))
-    finally:
-        bench.make_reward = original
+    monkeypatch.setattr(step_labels, "make_reward", lambda spec, load=None: seen)
+    score_labels(by_id, {"0": record}, ["seen"], solvers, tmp_path / "scores.json", Console(quiet=True))
     assert [c[:2] for c in seen.calls] == [("", "Add 2 and 2.\n\n"), ("Add 2 and 2.\n\n", "2+2=5.\n\n"),
                                            ("Add 2 and 2.\n\n2+2=4.\n\n", "So \\boxed{4}")]
     assert all(c[2] == 4 for c in seen.calls)  # the draft's own log-probabilities (ScriptedModel gives 4)
     assert [s["rewards"]["seen"] for s in oracle.labels] == [0.0, 0.25, 0.5]
-    assert "0" in __import__("json").loads((tmp_path / "scores.json").read_text())["seen"]
+    assert "0" in json.loads((tmp_path / "scores.json").read_text())["seen"]
