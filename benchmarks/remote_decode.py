@@ -40,9 +40,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    from test_remote_live import _free_port, start_server, stop  # the tests' own server fixture
+    from processes import free_port  # the tests' own support: a free port, and the server fixture
+    from test_remote_live import start_server, stop
 
-    port = _free_port()
+    port = free_port()
     proc = start_server(port)
     try:
         local = load_model("tiny", n_ctx=2048, n_threads=args.threads)

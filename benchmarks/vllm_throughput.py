@@ -126,7 +126,8 @@ def main() -> None:
     import vllm_tiny  # the tests' checkpoints and the ready config's servers
 
     vllm_tiny.VLLM_PYTHON = args.vllm
-    from rewardspec.methods.rsd import RSD, DecodeConfig
+    from rewardspec.methods.base import DecodeConfig
+    from rewardspec.methods.rsd import RSD
     from rewardspec.models import load_model
     from rewardspec.prompts import format_question
     from rewardspec.rewards import make_reward

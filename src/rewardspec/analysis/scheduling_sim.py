@@ -125,7 +125,7 @@ def ours(traces: list[list[Round]], engines: dict[str, Engine], in_flight: int |
             admit()
 
     def done(r: int, engine: str) -> None:
-        draft, accepted, target, scored = traces[r][position[r]]
+        _, accepted, target, scored = traces[r][position[r]]
         if engine == "draft":
             sim.submit("reward", r, 1 if scored else 0)
         elif engine == "reward" and not accepted:
