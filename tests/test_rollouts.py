@@ -5,12 +5,14 @@ from __future__ import annotations
 from rewardspec.eval.datasets import Example
 from rewardspec.methods.base import DecodeConfig
 from rewardspec.rollouts import Roller, label_solution
+from rewardspec.types import Step
 
 from fakes import TwoPlusTwoTarget
 
 
-def record(*texts: str) -> list[dict]:
-    return [{"text": t, "generated_tokens": 4} for t in texts]
+def record(*texts: str) -> list[Step]:
+    """A draft's written solution: its steps of 4 tokens each."""
+    return [Step(t, "draft", None, 4) for t in texts]
 
 
 def roller(target: TwoPlusTwoTarget) -> Roller:

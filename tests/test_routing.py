@@ -8,6 +8,7 @@ import pytest
 from fakes import QueueReward, ScriptedModel
 from rewardspec.build import Models, build_solver, solver_settings
 from rewardspec.errors import InvalidInputError
+from rewardspec.eval.records import SampleRecord
 from rewardspec.methods.routing import QuestionRouter, load_router
 from rewardspec.codec import trace_to_json
 from rewardspec.methods.base import DecodeConfig
@@ -16,6 +17,7 @@ from rewardspec.methods.single import SingleModel
 from rewardspec.rewards import make_reward
 from rewardspec.rewards.value_head import ValueHead
 from rewardspec.train_reward import fit_head, question_features
+from rewardspec.types import Step
 
 
 class Reader(ScriptedModel):
@@ -151,12 +153,13 @@ def test_settings_build_an_rsd_that_routes_and_solvers_share_the_head(tmp_path):
 
 def test_question_features_are_read_before_any_step_and_fit_reports_the_break_even():
     rng = np.random.default_rng(1)
-    records = [{"id": str(i), "question": ("easy " if i % 3 == 0 else "hard ") + str(i),
-                "correct": i % 3 == 0, "steps": [{"text": "x\n\n"}]} for i in range(30)]
+    records = [SampleRecord(id=str(i), method="draft", question=("easy " if i % 3 == 0 else "hard ") + str(i),
+                            correct=i % 3 == 0, steps=[Step("x\n\n", "draft", None, 1)], usage={}, wall_seconds=0.0)
+               for i in range(30)]
     draft = Reader([])
     data = question_features(records, draft)
     assert draft.reads == [""] * 30 and data.features.shape == (30, 4)
-    assert data.labels.tolist() == [int(r["correct"]) for r in records]
+    assert data.labels.tolist() == [int(r.correct) for r in records]
     assert sorted(set(data.groups.tolist())) == list(range(30))
     data.features[:, 1:] = rng.normal(size=(30, 3))
     head, metrics = fit_head(data, "probe-lm", "draft", labels="question")
@@ -205,7 +208,6 @@ def test_question_labels_read_the_drafts_own_solutions():
 
 def test_an_eval_sample_records_the_route_and_reads_it_back(tmp_path):
     from rewardspec.eval.datasets import Example
-    from rewardspec.eval.records import SampleRecord
     from rewardspec.eval.runner import make_record
 
     solver, _, _, _ = rsd({"target_below": 0.5})

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from rewardspec.errors import InvalidInputError
+from rewardspec.eval.records import SampleRecord
 from rewardspec.rewards import make_reward
 from rewardspec.rewards.value_head import ValueHead, shipped_heads
 from rewardspec.train_reward import StepData, fit_head, step_features
+from rewardspec.types import Step
 
 
 class Hidden:
@@ -28,6 +30,12 @@ class Hidden:
         vec[0] = response_prefix.count("good") - response_prefix.count("bad")
         vec[1] = len(response_prefix) / 100
         return vec, 1
+
+
+def solution(question: str, correct: bool, *texts: str) -> SampleRecord:
+    """A draft's recorded solution of ``question``, one step per text."""
+    return SampleRecord(id=question, method="draft", correct=correct, question=question,
+                        steps=[Step(t, "draft", None, 1) for t in texts], usage={}, wall_seconds=0.0)
 
 
 def toy_head(model="probe-lm", read="draft"):
@@ -131,9 +139,7 @@ def test_a_model_without_hidden_states_is_refused():
 
 
 def test_step_features_label_every_step_with_its_solution_outcome():
-    records = [{"question": "q1", "correct": True, "steps": [{"text": "good\n\n"}, {"text": "\n\n"},
-                                                             {"text": "good end"}]},
-               {"question": "q2", "correct": False, "steps": [{"text": "bad"}]}]
+    records = [solution("q1", True, "good\n\n", "\n\n", "good end"), solution("q2", False, "bad")]
     model = Hidden()
     data = step_features(records, model)
     assert data.labels.tolist() == [1, 1, 0] and data.groups.tolist() == [0, 0, 1]
@@ -141,8 +147,7 @@ def test_step_features_label_every_step_with_its_solution_outcome():
 
 
 def test_step_features_with_rollout_labels_use_the_step_label_and_keep_the_outcome():
-    records = [{"question": "q1", "correct": False,
-                "steps": [{"text": "good\n\n"}, {"text": "\n\n"}, {"text": "bad\n\n"}, {"text": "bad end"}]}]
+    records = [solution("q1", False, "good\n\n", "\n\n", "bad\n\n", "bad end")]
     rollout = [[{"step": 0, "good": True, "harmful": False}, {"step": 2, "good": False, "harmful": True},
                 {"step": 3, "good": False, "harmful": False}]]
     good = step_features(records, Hidden(), rollout_labels=rollout, labels="rollout")

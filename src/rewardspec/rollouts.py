@@ -16,6 +16,7 @@ decides with them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from rewardspec.grading import final_answer, is_correct
 from rewardspec.methods.base import DecodeConfig, as_chat
 from rewardspec.models.base import LanguageModel
 from rewardspec.prompts import format_question
+from rewardspec.types import Step
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class Roller:
         return self.outcomes[text]
 
 
-def label_solution(roller: Roller, steps: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
+def label_solution(roller: Roller, steps: Sequence[Step], max_tokens: int) -> list[dict[str, Any]]:
     """Rollout labels for every non-empty step of one written solution (a sample record's steps).
 
     Each rollout gets the tokens the solution had left after that step, so a label never asks
@@ -78,9 +80,9 @@ def label_solution(roller: Roller, steps: list[dict[str, Any]], max_tokens: int)
     prefix, used = "", 0
     for number, step in enumerate(steps):
         before, left_before = prefix, max_tokens - used
-        prefix += step["text"]
-        used += int(step.get("generated_tokens") or 0)
-        if not step["text"].strip():
+        prefix += step.text
+        used += step.generated_tokens
+        if not step.text.strip():
             continue
         after = roller.outcome(prefix, max_tokens - used, ended=number == len(steps) - 1)
         solvable_before = roller.outcome(before, left_before).correct

@@ -27,13 +27,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rewardspec.errors import InvalidInputError, MissingPackageError
+from rewardspec.eval.records import SampleRecord
 from rewardspec.prompts import QWEN_MATH_COT_SYSTEM, build_messages, format_question
 from rewardspec.rewards.value_head import READS, ValueHead, hidden_state_of
 
@@ -58,27 +59,28 @@ class StepData:
     """Rollout labels, when known: the step turns a succeeding rollout into a failing one."""
 
 
-def step_features(records: list[dict[str, Any]], model, system_prompt: str | None = QWEN_MATH_COT_SYSTEM,
+def step_features(records: list[SampleRecord], model, system_prompt: str | None = QWEN_MATH_COT_SYSTEM,
                   on_record=None, rollout_labels: list[list[dict[str, Any]]] | None = None,
                   labels: str = "outcome") -> StepData:
     """One row per labelled non-empty step: the hidden state after it, and its label.
 
+    Each record's ``question`` is read as the models saw it (:func:`train_reward` formats it).
     With ``rollout_labels`` (one list per record, from :func:`rewardspec.rollouts.label_solution`),
     ``labels`` chooses ``rollout`` (good) or ``harmless``; the outcome is kept beside them.
     """
     rows, ys, groups, outcomes, good, harmful = [], [], [], [], [], []
     for number, rec in enumerate(records):
-        messages = build_messages(rec["question"], system_prompt)
+        messages = build_messages(rec.question, system_prompt)
         by_step = {lab["step"]: lab for lab in rollout_labels[number]} if rollout_labels is not None else None
         prefix = ""
-        for index, step in enumerate(rec["steps"]):
-            prefix += step["text"]
-            if not step["text"].strip() or (by_step is not None and index not in by_step):
+        for index, step in enumerate(rec.steps):
+            prefix += step.text
+            if not step.text.strip() or (by_step is not None and index not in by_step):
                 continue
             hidden, _ = hidden_state_of(model, messages, prefix)
             rows.append(hidden)
             groups.append(number)
-            outcomes.append(1 if rec["correct"] else 0)
+            outcomes.append(1 if rec.correct else 0)
             if by_step is None:
                 ys.append(outcomes[-1])
                 continue
@@ -95,22 +97,22 @@ def step_features(records: list[dict[str, Any]], model, system_prompt: str | Non
     return StepData(np.asarray(rows, dtype=np.float64), np.asarray(ys), np.asarray(groups), **extra)
 
 
-def question_features(records: list[dict[str, Any]], model, system_prompt: str | None = QWEN_MATH_COT_SYSTEM,
+def question_features(records: list[SampleRecord], model, system_prompt: str | None = QWEN_MATH_COT_SYSTEM,
                       on_record=None) -> StepData:
     """One row per solution: the hidden state at the end of the question, before any step
     (what a route reads before solving), labelled with whether the solution is right."""
     rows, ys = [], []
     for rec in records:
-        hidden, _ = hidden_state_of(model, build_messages(rec["question"], system_prompt), "")
+        hidden, _ = hidden_state_of(model, build_messages(rec.question, system_prompt), "")
         rows.append(hidden)
-        ys.append(1 if rec["correct"] else 0)
+        ys.append(1 if rec.correct else 0)
         if on_record is not None:
             on_record()
     if not rows:
         raise InvalidInputError("no questions to learn from")
-    problems = {rec["id"]: number for number, rec in enumerate(records)}
+    problems = {rec.id: number for number, rec in enumerate(records)}
     return StepData(np.asarray(rows, dtype=np.float64), np.asarray(ys),
-                    np.asarray([problems[rec["id"]] for rec in records]))
+                    np.asarray([problems[rec.id] for rec in records]))
 
 
 def _sklearn():
@@ -225,15 +227,14 @@ def train_reward(*, dataset: str, ids: str | None, limit: int | None, read: str,
                              "data_dir": data_dir, "question_field": question_field,
                              "answer_field": answer_field})
     run_eval(cfg, resume=True, console=console)
-    records = [r.to_dict() for m in methods for r in read_samples(Path(work) / f"samples-{m}.jsonl")]
     examples = {e.id: e for e in load_dataset(dataset, limit=limit, data_directory=data_dir, ids=ids,
                                            question_field=question_field, answer_field=answer_field)}
     # The question as the models saw it (multiple-choice options included), as RSD reads it.
-    records = [{**r, "question": format_question(examples[r["id"]].question, examples[r["id"]].choices)}
-               for r in records if r["id"] in examples]
+    records = [replace(r, question=format_question(examples[r.id].question, examples[r.id].choices))
+               for m in methods for r in read_samples(Path(work) / f"samples-{m}.jsonl") if r.id in examples]
     if not records:
         raise InvalidInputError("no solutions to learn from: check --ids, --limit and the dataset")
-    solvers = Solvers(cfg, records[0]["dataset"])  # one instance of each model for rollouts and reads
+    solvers = Solvers(cfg, records[0].dataset)  # one instance of each model for rollouts and reads
     rollout_labels = None
     with Progress(console=console or Console(stderr=True)) as progress:
         if labels in ("rollout", "harmless"):
@@ -245,7 +246,7 @@ def train_reward(*, dataset: str, ids: str | None, limit: int | None, read: str,
         else:
             data = step_features(records, model, on_record=lambda: progress.advance(task),
                                  rollout_labels=rollout_labels, labels=labels)
-    provenance = {"dataset": dataset, "ids": ids, "problems": sorted({r["id"] for r in records}, key=_id_key),
+    provenance = {"dataset": dataset, "ids": ids, "problems": sorted({r.id for r in records}, key=_id_key),
                   "solutions_by": methods, "labels": labels, "draft": draft, "target": target, "max_tokens": max_tokens,
                   "command": " ".join(["rewardspec", *sys.argv[1:]]) if sys.argv else "",
                   "trained": _dt.date.today().isoformat()}
@@ -256,7 +257,7 @@ def train_reward(*, dataset: str, ids: str | None, limit: int | None, read: str,
     return metrics
 
 
-def label_records(records: list[dict[str, Any]], examples: dict, solvers, path: Path, progress) -> list[list[dict]]:
+def label_records(records: list[SampleRecord], examples: dict, solvers, path: Path, progress) -> list[list[dict]]:
     """Rollout labels for every record's steps, from (and appended to) ``path``, one line per solution."""
     from rewardspec.rollouts import Roller, label_solution
 
@@ -273,18 +274,18 @@ def label_records(records: list[dict[str, Any]], examples: dict, solvers, path: 
             if line.strip():
                 row = json.loads(line)
                 stored.setdefault((row["method"], row["id"]), row["steps"])
-    todo = [r for r in records if (r["method"], r["id"]) not in stored]
+    todo = [r for r in records if (r.method, r.id) not in stored]
     task = progress.add_task("rollout labels (target)", total=len(records), completed=len(records) - len(todo))
     with open(path, "a", encoding="utf-8") as out:
         for rec in todo:
-            roller = Roller(solvers.models.target, solvers.decode, examples[rec["id"]], rec["dataset"])
-            steps = label_solution(roller, rec["steps"], solvers.decode.max_tokens)
-            stored[(rec["method"], rec["id"])] = steps
-            out.write(json.dumps({"id": rec["id"], "method": rec["method"], "steps": steps,
+            roller = Roller(solvers.models.target, solvers.decode, examples[rec.id], rec.dataset)
+            steps = label_solution(roller, rec.steps, solvers.decode.max_tokens)
+            stored[(rec.method, rec.id)] = steps
+            out.write(json.dumps({"id": rec.id, "method": rec.method, "steps": steps,
                                   "rollout_tokens": roller.rollout_tokens}) + "\n")
             out.flush()
             progress.advance(task)
-    return [stored[(r["method"], r["id"])] for r in records]
+    return [stored[(r.method, r.id)] for r in records]
 
 
 def _id_key(ident: str) -> tuple[int, str]:
