@@ -188,6 +188,22 @@ def test_the_ceiling_on_all_tokens_ends_the_answer_as_budget():
     assert spent == 45  # 20 + 20, then the last draft call only got the 5 tokens left
     assert draft.calls[-1][1].max_tokens == 5
     assert trace.response_tokens == 20  # well under max_tokens: the ceiling, not max_tokens, ended it
+    # The stats tell what the steps tell, as a file from before stats were recorded is read.
+    from rewardspec.codec import legacy_stats
+
+    legacy = legacy_stats("rsd", trace.steps, trace.usage)
+    assert (trace.stats.accepted, trace.stats.rejected, trace.stats.degenerate) == \
+        (legacy.accepted, legacy.rejected, legacy.degenerate) == (0, 2, 0)
+
+
+def test_a_trace_reads_back_from_its_json():
+    from rewardspec.codec import trace_from_json
+
+    solver, *_ = make([0.9, 0.2, 0.8])
+    trace = solver.solve("q")
+    again = trace_from_json(trace_to_json(trace))
+    assert again.steps == trace.steps and again.usage == trace.usage and again.stats == trace.stats
+    assert (again.answer, again.finish_reason, again.delta) == (trace.answer, trace.finish_reason, 0.7)
 
 
 def test_the_default_ceiling_is_a_multiple_of_max_tokens():

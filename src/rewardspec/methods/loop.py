@@ -39,11 +39,9 @@ class Decided:
 
 @dataclass(frozen=True)
 class BudgetSpent:
-    """The question's token ceiling was reached before the step was written.
-
-    ``outcome``: what was already decided about a draft step whose rewrite found no budget."""
-
-    outcome: Outcome | None = None
+    """The question's token ceiling was reached before the step was written. A draft step
+    already rejected whose rewrite found no budget is not counted: no step carries it, as
+    no step of 0.1.0's samples did, so the statistics and the steps tell the same story."""
 
 
 Round = Decided | BudgetSpent
@@ -81,8 +79,6 @@ def run_steps(trace: Trace, config: DecodeConfig, decide: Callable[[int, str, Sa
 
         decided = decide(index, trace.text, sampling)
         if isinstance(decided, BudgetSpent):
-            if decided.outcome is not None:
-                trace.stats.count(decided.outcome)
             finish = "budget"
             break
         step, gen = decided.step, decided.generation

@@ -58,7 +58,7 @@ class RSD:
                 f"RSD runs method 'rsd'; for '{self.method}' alone use "
                 f"SingleModel({self.method}_model, role='{self.method}') from rewardspec.methods.single")
         self.delta, self.rule = _one_delta(self.delta, self.rule)
-        self.policy = QuestionPolicy(self.escalate_after, self.route)
+        QuestionPolicy(self.escalate_after, self.route)  # checked now, not at the first question
         missing = [role for role in _ROLES if getattr(self, role) is None]
         if missing:
             raise InvalidInputError(f"method 'rsd' needs a {' and a '.join(missing)} model")
@@ -76,18 +76,19 @@ class RSD:
         trace = Trace(question=question, method=self.method, delta=self.delta)
         for role in _ROLES:
             trace.usage[role].params = getattr(self, role).params
-        self.policy.start(trace, messages, self.clock)
+        policy = QuestionPolicy(self.escalate_after, self.route)  # as the fields are now
+        policy.start(trace, messages, self.clock)
         accept_rng = random.Random(self.config.seed)
 
         def round_(index: int, prefix: str, sampling: Sampling) -> Round:
-            return self._round(trace, question, messages, prefix, sampling, accept_rng)
+            return self._round(trace, policy, question, messages, prefix, sampling, accept_rng)
 
         return run_steps(trace, self.config, round_, on_step, self.clock, started)
 
-    def _round(self, trace: Trace, question: str, messages: list[Message], prefix: str,
-               sampling: Sampling, accept_rng: random.Random) -> Round:
+    def _round(self, trace: Trace, policy: QuestionPolicy, question: str, messages: list[Message],
+               prefix: str, sampling: Sampling, accept_rng: random.Random) -> Round:
         """Decide one step: the policy's writer, or a draft step the reward judges."""
-        writer, outcome = self.policy.writer(trace)
+        writer, outcome = policy.writer(trace)
         if writer != "speculate":
             model = self.target if writer == "target" else self.draft
             written = write(trace, writer, model, messages, prefix, sampling(writer), self.clock)
@@ -111,7 +112,7 @@ class RSD:
         trace.usage["draft"].discarded_tokens += gen.generated_tokens
         written = write(trace, "target", self.target, messages, prefix, sampling("target"), self.clock)
         if written is None:
-            return BudgetSpent(outcome)
+            return BudgetSpent()
         target_step, target_gen = written
         target_step.rejected_draft = RejectedDraft(gen.text, None if score is None else score.value,
                                                    gen.generated_tokens, score is None)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.methods.base import DecodeConfig, OnStep, as_chat
-from rewardspec.methods.loop import Clock, Decided, Round, Sampling, BudgetSpent, run_steps, write
+from rewardspec.methods.loop import BudgetSpent, Clock, Decided, Round, Sampling, run_steps, write
 from rewardspec.models.base import LanguageModel, Message
 from rewardspec.types import Trace
 
