@@ -271,8 +271,28 @@ def test_a_run_from_before_a_decoding_setting_existed_resumes_at_its_default(gsm
     methods = runner.run_eval(runner.load_config(None, {**base, "limit": 6}), resume=True, console=Console(quiet=True))
     assert methods["rsd"].n == 6
     run_file.write_text(json.dumps(stored))
-    with pytest.raises(InvalidInputError, match="no top_p .*now 0.9"):
+    with pytest.raises(InvalidInputError, match=r"top_p=1.0 \(now 0.9\)"):
         runner.run_eval(runner.load_config(None, {**base, "top_p": 0.9}), resume=True, console=Console(quiet=True))
+
+
+def test_runs_recorded_by_0_1_resume_only_where_nothing_changed(tmp_path):
+    cfg = runner.load_config(None, {"dataset": "gsm8k", "methods": ["sd", "best_of_n"]})
+    path = tmp_path / "samples-sd.jsonl"
+    now = runner.method_settings(cfg, "sd")
+    old = {k: v for k, v in now.items() if k not in ("top_p", "max_steps", "separator")}
+    old["temperature"] = 0.0  # 0.1.0 recorded sd's temperature, which never applied to it
+    (tmp_path / runner.RUN_FILE).write_text(json.dumps({path.name: old}))
+    runner.check_settings(path, now, has_samples=True)  # the same run: resumed
+    # A run from before the token ceiling had none, which is not today's default: refused.
+    older = {k: v for k, v in old.items() if k != "max_total_tokens"}
+    (tmp_path / runner.RUN_FILE).write_text(json.dumps({path.name: older}))
+    with pytest.raises(InvalidInputError, match="no max_total_tokens"):
+        runner.check_settings(path, now, has_samples=True)
+    # Search samples now depend on temperature; 0.1.0's did not record it, and sampled at 0.
+    search = runner.method_settings(cfg, "best_of_n")
+    (tmp_path / runner.RUN_FILE).write_text(json.dumps({"b.jsonl": {
+        k: v for k, v in search.items() if k not in ("temperature", "top_p", "max_steps", "separator")}}))
+    runner.check_settings(tmp_path / "b.jsonl", search, has_samples=True)
 
 
 def test_every_bad_setting_is_named_in_one_line():

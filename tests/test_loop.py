@@ -115,8 +115,9 @@ def test_bad_settings(kwargs, match):
 def test_missing_model_and_empty_question():
     with pytest.raises(InvalidInputError, match="needs a"):
         RSD(draft=ScriptedModel("d", ["x"], 1), method="rsd")
-    with pytest.raises(InvalidInputError, match="SingleModel"):
-        RSD(target=ScriptedModel("t", ["x"], 1), method="target")
+    with pytest.warns(DeprecationWarning, match="SingleModel"):  # 0.1.0's way to ask for a baseline
+        baseline = RSD(target=ScriptedModel("t", TARGET, 1), method="target")
+    assert isinstance(baseline, SingleModel) and baseline.solve("q").text == "".join(TARGET)
     solver, *_ = make([])
     with pytest.raises(InvalidInputError, match="empty"):
         solver.solve("   ")

@@ -12,7 +12,9 @@ import pytest
 
 from rewardspec.demo import DEMO_PROBLEM
 from rewardspec.grading import is_correct
-from rewardspec.methods.rsd import RSD, DecodeConfig
+from rewardspec.methods.base import DecodeConfig
+from rewardspec.methods.rsd import RSD
+from rewardspec.methods.single import SingleModel
 from rewardspec.models import load_model
 from rewardspec.models.base import SamplingParams
 from rewardspec.prompts import build_messages
@@ -36,7 +38,7 @@ def small():
 
 def test_delta_zero_gives_the_draft_only_text(tiny, small):
     rsd = RSD(draft=tiny, target=small, reward=make_reward("likelihood"), delta=0.0, config=SHORT)
-    draft_only = RSD(draft=tiny, method="draft", config=SHORT)
+    draft_only = SingleModel(tiny, "draft", SHORT)
     # Both from an empty cache: earlier tests share this process's model and its cache, and
     # a prefix evaluated in another batch split can flip a near-tie greedy token.
     tiny.forget_cache()
@@ -50,7 +52,7 @@ def test_delta_zero_gives_the_draft_only_text(tiny, small):
 
 def test_always_reject_gives_the_target_writing_every_step(tiny, small):
     rsd = RSD(draft=tiny, target=small, reward=make_reward("likelihood"), rule="never", config=SHORT)
-    target_only = RSD(target=small, method="target", config=SHORT)
+    target_only = SingleModel(small, "target", SHORT)
     small.forget_cache()
     a = rsd.solve(QUESTION)
     small.forget_cache()

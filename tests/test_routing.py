@@ -124,7 +124,7 @@ def test_a_route_needs_a_question_head_for_the_same_model(tmp_path):
     def never(spec):
         raise AssertionError(f"a bad route spec must fail before a model loads ({spec})")
 
-    for spec, message in ((f"head:{path}?target_below=lots", "must be a number"),
+    for spec, message in ((f"head:{path}?target_below=lots", "target_below=.lots.: expected a finite number"),
                           (f"head:{path}?below=0.2", "unknown option"),
                           (f"head:{path}?target_below=0.2&model=other", "unknown option"),
                           (f"head:{path}", "give target_below"),

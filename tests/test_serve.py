@@ -9,6 +9,7 @@ is arranged with a gate on the model, never by timing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 import threading
@@ -137,7 +138,7 @@ def test_chat_completion_has_usage_and_rsd_provenance(srv, client):
     # usage: the prompt as the model tokenised it; the response's tokens
     expected_prompt = len(srv.engine.draft._tokens(messages, ""))
     assert resp.usage.prompt_tokens == expected_prompt
-    assert resp.usage.completion_tokens == sum(s["tokens"] for s in steps) <= 8
+    assert resp.usage.completion_tokens == sum(s["generated_tokens"] for s in steps) <= 8
     assert resp.usage.total_tokens == expected_prompt + resp.usage.completion_tokens
     usage = rsd["usage"]
     assert set(usage) == {"draft", "target", "reward"}
@@ -153,7 +154,7 @@ def test_text_completions_with_several_prompts(client):
     assert resp.object == "text_completion"
     assert [c.index for c in resp.choices] == [0, 1]
     assert all(c.text for c in resp.choices)
-    assert resp.usage.completion_tokens == sum(s["tokens"] for s in resp.rsd["steps"])
+    assert resp.usage.completion_tokens == sum(s["generated_tokens"] for s in resp.rsd["steps"])
     assert {s["choice"] for s in resp.rsd["steps"]} == {0, 1}
 
 
@@ -289,10 +290,10 @@ def test_32_concurrent_requests_match_sequential_runs(srv):
 def test_a_disconnected_stream_stops_consuming_steps(srv, client):
     """Uncancelled, this request writes 400 tokens in 6 steps. Its model calls after the first
     step are held until the server has seen the client go: exactly one step is decided."""
-    before = dict(srv.engine.stats)
+    before = dataclasses.replace(srv.engine.stats)
 
     def after_first_step() -> bool:
-        return srv.engine.stats["steps"] > before.get("steps", 0)
+        return srv.engine.stats.steps > before.steps
 
     with gated(srv.engine.draft, hold=after_first_step) as (gate, held):
         stream = client.chat.completions.create(model="rsd", messages=chat("Write a long story."),
@@ -306,8 +307,8 @@ def test_a_disconnected_stream_stops_consuming_steps(srv, client):
                    "the server did not see the client go")
     srv.wait_idle()
     stats = srv.engine.stats
-    assert stats["cancelled"] == before.get("cancelled", 0) + 1
-    assert stats["steps"] - before.get("steps", 0) == 1, "the step read, and nothing after it"
+    assert stats.cancelled == before.cancelled + 1
+    assert stats.steps - before.steps == 1, "the step read, and nothing after it"
 
 
 def post_and_hang_up(url: str, path: str, body: dict, held: list) -> None:
@@ -321,15 +322,15 @@ def post_and_hang_up(url: str, path: str, body: dict, held: list) -> None:
 
 
 def test_a_disconnected_plain_request_is_cancelled(srv):
-    before = dict(srv.engine.stats)
+    before = dataclasses.replace(srv.engine.stats)
     with gated(srv.engine.draft) as (gate, held):
         post_and_hang_up(srv.url, "/v1/chat/completions", {
             "model": "rsd", "messages": chat("Write a long story."), "max_tokens": 400, "temperature": 0.7,
             "seed": 0}, held)
         wait_until(lambda: held[0].cancelled.is_set(), "the server did not see the client go")
     srv.wait_idle()
-    assert srv.engine.stats["cancelled"] == before.get("cancelled", 0) + 1
-    assert srv.engine.stats["steps"] == before.get("steps", 0)  # it stopped in its first step
+    assert srv.engine.stats.cancelled == before.cancelled + 1
+    assert srv.engine.stats.steps == before.steps  # it stopped in its first step
 
 
 # -- errors ---------------------------------------------------------------------------

@@ -79,11 +79,12 @@ def test_unreadable_options_and_bad_urls_are_errors():
         parse_spec("vllm-prm:m@ftp://a/v1", PREFIXES, urls=True)
 
 
-def test_the_old_helpers_still_read_specs_for_routing():
-    from rewardspec.models.hf_common import check_options, parse_bool, split_options
+def test_a_route_is_read_with_the_one_spec_grammar():
+    from rewardspec.methods.routing import parse_route
 
-    body, options = split_options("head:q?target_below=0.2&Force")
-    assert (body, options) == ("head:q", {"target_below": "0.2", "force": ""})
-    assert parse_bool(options["force"], "force") is True
-    with pytest.raises(InvalidInputError, match="unknown option force"):
-        check_options("head:q", options, ("target_below",))
+    with pytest.raises(InvalidInputError, match="unknown option"):
+        parse_route("head:q?target_below=0.2&sideways=1")
+    with pytest.raises(InvalidInputError, match="option force='maybe': expected true or false"):
+        parse_route("head:q?target_below=0.2&force=maybe")
+    with pytest.raises(InvalidInputError, match="write head:PATH_OR_NAME"):
+        parse_route("q?target_below=0.2")

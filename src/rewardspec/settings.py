@@ -34,8 +34,8 @@ class DecodeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of rsd, target and draft "
-                               "(0: greedy; the search methods use sample_temperature, sd is always greedy).")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0: greedy). The search "
+                               "methods sample at sample_temperature while this is 0; sd refuses anything but 0.")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     max_steps: int = Field(64, ge=1, description="Most steps in one answer.")
     repetition_limit: int = Field(DEFAULT_REPETITION_LIMIT, ge=0,

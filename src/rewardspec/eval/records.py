@@ -4,7 +4,8 @@ Samples are what ``samples-METHOD.jsonl`` holds, one JSON object a line;
 metrics are what ``summary.json`` holds per method. Both are dataclasses,
 as vLLM's spec-decode metrics are, so the runner, the metrics, the plots and
 the benchmarks read named fields instead of string keys. The files keep
-their layout: ``to_dict`` writes exactly the keys earlier runs wrote.
+their layout: ``to_dict`` writes the keys earlier runs wrote, plus ``stats``,
+and ``from_dict`` reads every layout we wrote (:mod:`rewardspec.codec`).
 """
 
 from __future__ import annotations

@@ -113,6 +113,21 @@ def method_settings(cfg: EvalConfig, method: str, delta: float | None = None) ->
     return {"method": method, **{k: values[k] for k in _SHARED_SETTINGS + METHODS[method].settings}}
 
 
+# Settings a run recorded before 0.2.0 did not have, and the value every such run used.
+_ADDED_IN_0_2 = {"top_p": 1.0, "max_steps": 64, "separator": "\n\n", "temperature": 0.0}
+# Settings a method recorded before 0.2.0 that no longer bear on it, and the value that meant
+# nothing changed (sd was always greedy, whatever its temperature said).
+_RETIRED_IN_0_2 = {"temperature": 0.0}
+
+
+def _as_recorded_now(before: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """An older run's recorded settings in today's keys: an added setting at the value those
+    runs used, a retired one dropped where it held the value that made no difference."""
+    now = {k: v for k, v in before.items()
+           if k in settings or k not in _RETIRED_IN_0_2 or v != _RETIRED_IN_0_2[k]}
+    return {**{k: v for k, v in _ADDED_IN_0_2.items() if k in settings and k not in before}, **now}
+
+
 def check_settings(path: Path, settings: dict[str, Any], has_samples: bool) -> None:
     """Refuse to add samples to ``path`` made under other settings; remember them otherwise.
 
@@ -122,14 +137,13 @@ def check_settings(path: Path, settings: dict[str, Any], has_samples: bool) -> N
     run_file = path.parent / RUN_FILE
     stored = json.loads(run_file.read_text()) if run_file.exists() else {}
     before = stored.get(path.name)
-    if before is not None:  # a setting newer than that run, at its default, is what the run used
-        defaults = {k: f.default for k, f in EvalConfig.model_fields.items()}
-        before = {**{k: v for k, v in settings.items() if k not in before and v == defaults.get(k, object())},
-                  **before}
+    if before is not None:
+        before = _as_recorded_now(before, settings)
     if has_samples and before is not None and before != settings:
         changed = ", ".join(f"{k}={before[k]!r} (now {settings.get(k)!r})" if k in before
                             else f"no {k} (a setting newer than that run; now {settings.get(k)!r})"
-                            for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k))
+                            for k in sorted(set(before) | set(settings))
+                            if k not in before or k not in settings or before[k] != settings[k])
         raise InvalidInputError(
             f"{path} was written with {changed}; resume with the same settings or choose another --output"
         )

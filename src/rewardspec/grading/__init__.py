@@ -173,7 +173,12 @@ def grade(response: str, gold: str, dataset: str = "math", question: str | None 
     What an evaluation records beside each sample; ``is_correct`` is its second half.
     """
     question = question if isinstance(question, str) else None
-    answer = final_answer(response, dataset, gold, question)
     if not isinstance(response, str) or gold is None:
-        return answer, False
-    return answer, _guarded(lambda: _grade(answer, strip_gold_junk(str(gold)), dataset or "math"))
+        return final_answer(response, dataset, gold, question), False
+    read: list[str | None] = [None]
+
+    def extract_and_grade() -> bool:  # one time budget for both, as is_correct always had
+        read[0] = final_answer(response, dataset, gold, question)
+        return _grade(read[0], strip_gold_junk(str(gold)), dataset or "math")
+
+    return read[0], _guarded(extract_and_grade)

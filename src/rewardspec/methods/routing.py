@@ -23,8 +23,8 @@ from typing import Any, Callable, Literal
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.models.base import Message
-from rewardspec.models.hf_common import check_options, parse_bool, split_options
 from rewardspec.rewards.value_head import ValueHead, find_head, hidden_state_of
+from rewardspec.specs import parse_spec
 
 Route = Literal["target", "rsd", "draft"]
 #: The label a question head is trained on (``train-reward --labels question``).
@@ -92,27 +92,22 @@ class RouteSpec:
 def parse_route(spec: str) -> RouteSpec:
     """``head:PATH_OR_NAME?target_below=P&draft_above=Q[&force=true]``."""
     spec = spec.strip()
-    if not spec.startswith("head:"):
+    parsed = parse_spec(spec, ("head",), where=f"route '{spec}'")
+    if parsed.prefix != "head":
         raise InvalidInputError(f"route '{spec}': write head:PATH_OR_NAME?target_below=P&draft_above=Q")
-    body, options = split_options(spec[len("head:"):])
-    check_options(spec, options, ("target_below", "draft_above", "force"))
-    thresholds: dict[str, float] = {}
-    for key in ("target_below", "draft_above"):
-        if key in options:
-            try:
-                thresholds[key] = float(options[key])
-            except ValueError:
-                raise InvalidInputError(f"route: {key} must be a number; got '{options[key]}'") from None
-    check_thresholds(thresholds.get("target_below"), thresholds.get("draft_above"))
-    _, head = find_head(body)
+    options = parsed.options.check(("target_below", "draft_above", "force"))
+    target_below = options.number("target_below")
+    draft_above = options.number("draft_above")
+    force = bool(options.flag("force"))
+    check_thresholds(target_below, draft_above)
+    _, head = find_head(parsed.body)
     if not is_question_head(head):
-        raise InvalidInputError(f"'{body}' is a step head; a route needs a question head "
+        raise InvalidInputError(f"'{parsed.body}' is a step head; a route needs a question head "
                                 "(rewardspec train-reward --labels question)")
     if head.read != "draft":
-        raise InvalidInputError(f"question head '{body}' reads the {head.read}; a route reads the draft "
+        raise InvalidInputError(f"question head '{parsed.body}' reads the {head.read}; a route reads the draft "
                                 "(train one with --read draft)")
-    return RouteSpec(spec, head, thresholds.get("target_below"), thresholds.get("draft_above"),
-                     parse_bool(options.get("force", "false"), "force"))
+    return RouteSpec(spec, head, target_below, draft_above, force)
 
 
 def load_router(spec: str, load: Callable[[str], Any]) -> QuestionRouter:

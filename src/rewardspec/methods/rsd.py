@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+import warnings
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.methods.acceptance import DEFAULT_DELTA, AcceptanceRule, check_delta, decide, make_rule
@@ -51,6 +52,21 @@ class RSD:
     route: QuestionRouter | None = None
     """δ per question, set before solving (:mod:`rewardspec.methods.routing`)."""
     clock: Clock = field(default=time.perf_counter, repr=False)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """``RSD(method="target"|"draft")``, 0.1.0's way to run a baseline, still gives one:
+        the :class:`SingleModel` it now is, with a warning that says so."""
+        names = [f.name for f in fields(cls)]
+        given = {**dict(zip(names, args)), **kwargs}
+        role = given.get("method", "rsd")
+        if role not in ("target", "draft"):
+            return super().__new__(cls)
+        from rewardspec.methods.single import SingleModel
+
+        warnings.warn(f"RSD(method='{role}') is SingleModel({role}_model, '{role}') since 0.2.0",
+                      DeprecationWarning, stacklevel=2)
+        return SingleModel(given.get(role), role, given.get("config") or DecodeConfig(),
+                           given.get("clock", time.perf_counter))
 
     def __post_init__(self) -> None:
         if self.method != "rsd":

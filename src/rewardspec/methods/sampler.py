@@ -23,7 +23,8 @@ from rewardspec.types import Generation, Trace
 
 AGGREGATIONS = ("last", "min", "prod")
 SampleCache = dict
-"""(draft, question, n, decoding) -> the N samples; owned by whoever shares it (one eval run)."""
+"""(id(draft), question, n, decoding) -> (draft, its N samples); owned by whoever shares it (one
+eval run). Keeping the draft keeps its id from being reused while the entry lives."""
 
 
 def aggregate(rewards: list[float], how: str) -> float:

@@ -128,9 +128,8 @@ class SpeculativeDecoding:
     def __post_init__(self) -> None:
         if self.config.temperature > 0:
             raise InvalidInputError(
-                f"method 'sd' decodes greedily (llama.cpp's draft-model loop verifies argmax tokens); "
-                f"temperature {self.config.temperature} would be ignored, so it is refused: use temperature 0 "
-                "for sd, or run it in a separate eval")
+                f"method 'sd' decodes greedily (llama.cpp's draft-model loop keeps the target's argmax "
+                f"tokens), so temperature {self.config.temperature} cannot apply; use temperature 0 for sd")
         if self.num_pred_tokens < 1:
             raise InvalidInputError(f"num_pred_tokens must be >= 1; got {self.num_pred_tokens}")
         shared = _contexts(self.draft_path, self.target_path, self.num_pred_tokens, self.n_ctx)

@@ -97,7 +97,7 @@ def _step_search(method: str) -> Callable[[Parts], Method]:
     return build
 
 
-_SEARCH = ("sample_temperature", "aggregation")
+_SEARCH = ("temperature", "sample_temperature", "aggregation")
 METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
     MethodSpec("rsd", ("draft", "target", "reward"), ("draft", "target", "reward", "delta", "rule", "escalate_after",
                                                         "route", "temperature"),
@@ -108,7 +108,7 @@ METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
                "token-level speculative decoding (llama.cpp, greedy; draft and target share a tokenizer)"),
     MethodSpec("best_of_n", ("draft", "reward"), ("draft", "reward", "n", *_SEARCH), _best_of_n,
                "n draft samples, the best by aggregated step reward"),
-    MethodSpec("majority", ("draft",), ("draft", "n", "sample_temperature"), _majority,
+    MethodSpec("majority", ("draft",), ("draft", "n", "temperature", "sample_temperature"), _majority,
                "n draft samples, the most common answer"),
     MethodSpec("process_best_of_n", ("draft", "reward"), ("draft", "reward", "width", *_SEARCH),
                _step_search("process_best_of_n"), "width candidates a step, the best kept"),

@@ -28,7 +28,6 @@ from rewardspec.errors import (
     UnknownModelError,
 )
 from rewardspec.registry import parse_hub_name
-from rewardspec.specs import Options, parse_spec
 
 torch: Any = None
 transformers: Any = None
@@ -50,24 +49,6 @@ def require_hf() -> tuple[Any, Any]:
             ) from exc
         torch, transformers = _torch, _transformers
     return torch, transformers
-
-
-# -- specs ------------------------------------------------------------------
-# The old helpers, now thin wrappers of rewardspec.specs, kept for methods/routing.py until it
-# reads its spec with rewardspec.specs.parse_spec; new code should use that directly.
-
-def split_options(spec: str) -> tuple[str, dict[str, str]]:
-    """``"PATH?device=cpu"`` -> ``("PATH", {"device": "cpu"})``."""
-    parsed = parse_spec(spec)
-    return parsed.body, {key: str(value) for key, value in parsed.options.items()}
-
-
-def parse_bool(value: str, key: str) -> bool:
-    return bool(Options({key: value}, "the spec").flag(key))
-
-
-def check_options(spec: str, options: dict[str, str], allowed: Sequence[str]) -> None:
-    Options(options, f"'{spec}'").check(allowed)
 
 
 # -- where the weights are --------------------------------------------------

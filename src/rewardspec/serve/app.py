@@ -379,6 +379,7 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
                     # so a stream always carries the text the same request returns unstreamed.
                     steps = event.result.trace.steps
                     for i in range(streamed.get(index, 0), len(steps)):
+                        engine.count_step()
                         yield chunks.step(index, i, steps[i])
                     yield chunks.finished(event.result)
             if (usage := chunks.usage(results)) is not None:

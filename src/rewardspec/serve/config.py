@@ -88,6 +88,9 @@ class ServeConfig(SolverSettings):
         if self.default_max_tokens > self.max_tokens:
             raise ValueError(f"default_max_tokens ({self.default_max_tokens}) exceeds "
                              f"max_tokens ({self.max_tokens})")
+        if "sd" in self.methods and self.temperature > 0:
+            raise ValueError(f"method 'sd' decodes greedily, so a default temperature of {self.temperature} "
+                             "cannot apply to it; set temperature: 0, or leave sd out of methods")
         if self.default_method not in self.methods:
             raise ValueError(f"default_method '{self.default_method}' is not among the served "
                              f"methods {list(self.methods)}")

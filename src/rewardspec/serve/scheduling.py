@@ -116,6 +116,7 @@ class ServeStats:
     cancelled: int = 0
     rejected: int = 0
     steps: int = 0
+    """Steps sent to clients."""
     decode: DecodeStats = dataclasses.field(default_factory=DecodeStats)
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,7 +176,7 @@ class Job:
 
     def _on_step(self, scope: RequestScope, spec: ChoiceSpec, step: Step) -> None:
         scope.check()  # a cancelled request stops here, between steps
-        self.engine._count_step()
+        self.engine.count_step()
         index = self._step_counts.get(spec.index, 0)
         self._step_counts[spec.index] = index + 1
         self._emit(StepEvent(spec.index, index, step))
@@ -292,7 +293,8 @@ class Engine:
             setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
             self._jobs.discard(job)
 
-    def _count_step(self) -> None:
+    def count_step(self) -> None:
+        """One more step sent to a client (as it was decided, or when its method finished)."""
         with self._lock:
             self.stats.steps += 1
 
