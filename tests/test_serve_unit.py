@@ -182,6 +182,7 @@ def test_config_from_yaml_and_json(tmp_path):
     ("max_tokens: 10\ndefault_max_tokens: 20\n", ["default_max_tokens (20) exceeds"]),
     ("methods: [draft]\n", ["default_method 'rsd'"]),
     ("rule: fuzzy\n", ["unknown acceptance rule 'fuzzy'"]),
+    ("methods: [rsd, sd]\ntemperature: 0.7\n", ["method 'sd' decodes greedily", "temperature: 0"]),
     ("- just\n- a list\n", ["expected a mapping"]),
     ("delta: [unclosed\n", ["not valid YAML"]),
 ])
