@@ -83,6 +83,11 @@ def solve(
         console.print(f"routed before solving: {trace.route.route} writes "
                       f"{'every step' if trace.route.route != 'rsd' else 'as RSD decides'} "
                       f"(question head: P(draft solves it) = {trace.route.value:.2f})")
+    stats = trace.stats
+    if stats.judged:
+        console.print(f"draft steps judged: {stats.judged}, kept {stats.accepted}, rewritten by the target "
+                      f"{stats.rewritten} ({stats.degenerate} for looping)"
+                      + (f"; escalated: the target wrote {stats.escalated} more" if stats.escalated else ""))
     console.print(usage_table(trace))
 
 
