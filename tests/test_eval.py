@@ -213,18 +213,28 @@ def test_a_samples_file_of_the_layout_before_stats_reads_back_with_the_same_metr
 
 def test_run_eval_writes_every_output(gsm, tmp_path, monkeypatch):
     monkeypatch.setattr(runner.Solvers, "build", lambda self, name, delta=None: EchoSolver())
-    cfg = runner.load_config(None, {"dataset": "gsm8k", "data_dir": str(gsm.parent), "methods": ["rsd", "draft"],
-                                    "output": str(tmp_path / "run")})
+    cfg = runner.load_config(None, {"dataset": "gsm8k", "data_dir": str(gsm.parent),
+                                    "methods": ["rsd", "target", "draft"], "output": str(tmp_path / "run")})
     methods = runner.run_eval(cfg, console=Console(quiet=True))
     out = tmp_path / "run"
     for name in ("samples-rsd.jsonl", "samples-draft.jsonl", "summary.json", "summary.md",
                  "accuracy_vs_flops.png"):
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["methods"]) == {"rsd", "draft"} and summary["config"]["dataset"] == "gsm8k"
+    assert set(summary["methods"]) == {"rsd", "target", "draft"} and summary["config"]["dataset"] == "gsm8k"
     for key in ("accuracy", "n", "flops_per_question", "draft_acceptance", "draft_only_fraction", "wall_seconds"):
         assert key in summary["methods"]["rsd"]
-    assert "| rsd | 6 | 50.0% |" in (out / "summary.md").read_text()
+    # Uncertainty: Wilson's interval for 3 of 6, and the paired difference against the target.
+    assert summary["methods"]["rsd"]["accuracy_ci95"] == pytest.approx([0.1876, 0.8124], abs=1e-3)
+    vs = summary["methods"]["rsd"]["vs_target"]
+    assert vs["baseline"] == "target" and vs["n"] == 6 and vs["accuracy_difference"] == 0
+    assert summary["methods"]["target"]["vs_target"] is None
+    # Provenance: what made these figures, and where.
+    prov = summary["provenance"]
+    assert prov["rewardspec"] and prov["date"] and prov["machine"]["cores"] and "commit" in prov
+    assert prov["models"]["draft"]["sha256"] == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+    table = (out / "summary.md").read_text()
+    assert "| rsd | 6 | 50.0% [18.8, 81.2] | +0.0 [+0.0, +0.0] |" in table
     assert methods["rsd"].accuracy == pytest.approx(0.5)
 
 

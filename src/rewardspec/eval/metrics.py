@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from rewardspec.eval.records import MethodMetrics, ModelCost, SampleRecord
+from rewardspec.eval.records import Comparison, MethodMetrics, ModelCost, SampleRecord
 from rewardspec.types import ROLES, DecodeStats
+from rewardspec.uncertainty import paired_difference, paired_ratio, wilson
 
 # Ways an answer can end that mean it was cut short, not finished by the model.
 CUT_SHORT = ("length", "budget", "degenerate", "max_steps")
@@ -40,9 +41,11 @@ def summarize(records: list[SampleRecord]) -> MethodMetrics:
     for r in records:
         if r.level is not None:
             by_level[str(r.level)].append(r.correct)
+    correct = sum(r.correct for r in records)
     return MethodMetrics(
         n=n,
-        accuracy=sum(r.correct for r in records) / n,
+        accuracy=correct / n,
+        accuracy_ci95=wilson(correct, n),
         accuracy_by_level={k: sum(v) / len(v) for k, v in sorted(by_level.items())} or None,
         flops_per_question=sum(r.flops for r in records) / n,
         flops_with_prompt_per_question=sum(r.flops_with_prompt for r in records) / n,
@@ -61,21 +64,57 @@ def summarize(records: list[SampleRecord]) -> MethodMetrics:
     )
 
 
+def compare(records: list[SampleRecord], baseline: list[SampleRecord], name: str = "target") -> Comparison | None:
+    """``records`` against ``baseline`` over the problems both answered, paired by id."""
+    theirs = {r.id: r for r in baseline}
+    pairs = [(r, theirs[r.id]) for r in records if r.id in theirs]
+    if not pairs:
+        return None
+    ours, base = zip(*pairs)
+
+    def ratio(a: list[float], b: list[float]) -> tuple[float | None, tuple[float, float] | None]:
+        return paired_ratio(a, b) if sum(b) > 0 else (None, None)
+
+    difference, difference_ci = paired_difference([float(r.correct) for r in ours], [float(r.correct) for r in base])
+    flops, flops_ci = ratio([r.flops for r in ours], [r.flops for r in base])
+    wall, wall_ci = ratio([r.wall_seconds for r in ours], [r.wall_seconds for r in base])
+    return Comparison(name, len(pairs), difference, difference_ci, flops, flops_ci, wall, wall_ci)
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _interval(ci: tuple[float, float] | None, scale: float, fmt: str) -> str:
+    return "" if ci is None else f"[{fmt.format(scale * ci[0])}, {fmt.format(scale * ci[1])}]"
+
+
+def _vs_accuracy(c: Comparison | None) -> str:
+    if c is None:
+        return "-"
+    return f"{100 * c.accuracy_difference:+.1f} {_interval(c.accuracy_difference_ci95, 100, '{:+.1f}')}".strip()
+
+
+def _vs_flops(c: Comparison | None) -> str:
+    if c is None or c.flops_ratio is None:
+        return "-"
+    return f"{c.flops_ratio:.2f}x {_interval(c.flops_ratio_ci95, 1, '{:.2f}')}".strip()
 
 
 def markdown_table(methods: dict[str, MethodMetrics]) -> str:
     """The main table, then accuracy per MATH level and FLOPs per model where they apply."""
     shown = {name: m for name, m in methods.items() if m.n}
-    rows = ["| method | n | accuracy | FLOPs/q | FLOPs/q with prompt | draft acceptance | no target step "
+    rows = ["| method | n | accuracy [95% CI] | vs target: accuracy, points [95% CI] | vs target: FLOPs [95% CI] "
+            "| FLOPs/q | FLOPs/q with prompt | draft acceptance | no target step "
             "| response tokens/q | generated tokens/q (all models) | s/q | response tok/s |",
-            "|" + "---|" * 11]
+            "|" + "---|" * 13]
     for name, m in shown.items():
         tps, unit = m.tokens_per_second, m.draft_acceptance_unit
         acceptance = _pct(m.draft_acceptance) + (f" of {unit}" if unit else "")
         rows.append(
-            f"| {name} | {m.n} | {_pct(m.accuracy)} | {m.flops_per_question:.3e} "
+            f"| {name} | {m.n} | {_pct(m.accuracy)} {_interval(m.accuracy_ci95, 100, '{:.1f}')} "
+            f"| {_vs_accuracy(m.vs_target)} | {_vs_flops(m.vs_target)} "
+            f"| {m.flops_per_question:.3e} "
             f"| {m.flops_with_prompt_per_question:.3e} | {acceptance} "
             f"| {_pct(m.draft_only_fraction)} | {m.response_tokens_per_question:.0f} "
             f"| {m.generated_tokens_per_question:.0f} "

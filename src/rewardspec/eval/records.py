@@ -101,11 +101,30 @@ class ModelCost:
 
 
 @dataclass
+class Comparison:
+    """One method against a baseline on the same problems, with paired-bootstrap 95% intervals."""
+
+    baseline: str
+    n: int
+    """Problems both methods answered; the comparison is over these alone."""
+    accuracy_difference: float
+    accuracy_difference_ci95: tuple[float, float] | None
+    flops_ratio: float | None
+    flops_ratio_ci95: tuple[float, float] | None
+    wall_ratio: float | None
+    wall_ratio_ci95: tuple[float, float] | None
+
+
+@dataclass
 class MethodMetrics:
     """Accuracy, cost and acceptance over one method's samples (``summary.json``'s ``methods.NAME``)."""
 
     n: int = 0
     accuracy: float | None = None
+    accuracy_ci95: tuple[float, float] | None = None
+    """Wilson's 95% interval."""
+    vs_target: Comparison | None = None
+    """Against the target alone on the same problems, where the run has it."""
     accuracy_by_level: dict[str, float] | None = None
     flops_per_question: float = 0.0
     flops_with_prompt_per_question: float = 0.0

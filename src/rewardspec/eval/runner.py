@@ -25,13 +25,14 @@ from rewardspec.settings import describe_problems
 from rewardspec.config_files import read_settings
 from rewardspec.errors import InvalidInputError
 from rewardspec.eval.datasets import Example, load_dataset
-from rewardspec.eval.metrics import markdown_table, summarize
+from rewardspec.eval.metrics import compare, markdown_table, summarize
 from rewardspec.eval.records import MethodMetrics, SampleRecord
 from rewardspec.eval.plots import accuracy_vs_flops, sweep_plot
 from rewardspec.grading import grade
 from rewardspec.methods.acceptance import check_delta
 from rewardspec.methods.table import METHODS
 from rewardspec.prompts import SYSTEM_PROMPTS, format_question
+from rewardspec.provenance import provenance
 from rewardspec.types import Trace
 
 # What every method's samples depend on, besides its own settings (methods.table). A resumed
@@ -278,8 +279,13 @@ def _progress(console: Console) -> Progress:
 
 
 def _write_summary(out: Path, methods: dict[str, MethodMetrics], cfg: EvalConfig, extra: dict | None = None) -> None:
+    import sys
+
+    used = {role for name in cfg.methods for role in METHODS[name].roles if role in ("draft", "target")}
+    command = " ".join(["rewardspec", *sys.argv[1:]]) if Path(sys.argv[0]).name == "rewardspec" else None
     summary = {"methods": {name: m.to_dict() for name, m in methods.items()}, "config": cfg.model_dump(),
-               **(extra or {})}
+               **(extra or {}),
+               "provenance": provenance({role: getattr(cfg, role) for role in sorted(used)}, command)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "summary.md").write_text(
         f"# {cfg.dataset}: {next(iter(methods.values())).n} questions\n\n" + markdown_table(methods)
@@ -311,11 +317,16 @@ def _run_jobs(jobs: dict[str, Job], examples: list[Example], dataset: str, out: 
     for filename, settings, _ in jobs.values():
         finished_samples(out / filename, resume, settings)
     solvers = {name: build() for name, (_, _, build) in jobs.items()}
-    methods: dict[str, MethodMetrics] = {}
+    records: dict[str, list[SampleRecord]] = {}
     with _progress(console) as progress:
         for name, (filename, settings, _) in jobs.items():
-            methods[name] = summarize(run_method(name, solvers[name], examples, out / filename, dataset,
-                                                 resume, progress, settings, concurrency))
+            records[name] = run_method(name, solvers[name], examples, out / filename, dataset,
+                                       resume, progress, settings, concurrency)
+    methods = {name: summarize(rs) for name, rs in records.items()}
+    if "target" in records:  # every figure against the quality baseline, on the same problems
+        for name, metrics in methods.items():
+            if name != "target":
+                metrics.vs_target = compare(records[name], records["target"])
     return methods
 
 
