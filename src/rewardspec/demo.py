@@ -7,6 +7,7 @@ the demo needs no dataset and no network.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -15,6 +16,8 @@ from rewardspec.display import saving_text, sci, step_line, usage_table
 from rewardspec.grading import is_correct
 from rewardspec.methods.base import Method
 from rewardspec.methods.rsd import RSD
+from rewardspec.results import RESULTS_DIR, pct, ratio
+from rewardspec.results import load as load_results
 from rewardspec.types import Trace
 
 
@@ -30,8 +33,8 @@ DEMO_PROBLEM = Problem(
     "88",
 )
 
-# Multi-step problems of GSM8K difficulty; the 0.5B draft alone gets the
-# last three wrong (measured), so the comparison shows what the target buys.
+# Multi-step problems of GSM8K difficulty, hard enough that the draft alone gets some of them
+# wrong, so the comparison shows what the target buys.
 PROBLEMS: tuple[Problem, ...] = (
     Problem("A tank holds 240 liters. It is 3/4 full. After 45 liters are used, "
             "how many liters are in the tank?", "135"),
@@ -43,26 +46,6 @@ PROBLEMS: tuple[Problem, ...] = (
             "Tuesday on Wednesday. How many pages did he read in the three days?", "48"),
     Problem("A bus has 52 seats. 3/4 of the seats are taken. At the next stop 9 people get off "
             "and 14 get on. How many seats are empty now?", "8"),
-)
-
-
-# What the comparison cannot show on five problems; the README's measured figures, with
-# their commands ("Measured: which reward and δ make RSD pay off"). Update both together.
-MEASURED = (
-    "Measured on 100 GSM8K problems (0-99, greedy, 512 tokens; README, \"Measured: which reward "
-    "and δ make RSD pay off\"): draft 26%, target 63%, RSD with this reward at δ 0.7 37% at 0.54x "
-    "the target's FLOPs, 0.72-0.94x its wall time by machine. That is on the straight line from draft to "
-    "target (gain -0.0 points over sending each question to one model at random for the same "
-    "FLOPs), not above it: with this 0.5B draft and a free reward, RSD trades accuracy for FLOPs "
-    "at the line's price. A step-level oracle (each draft step labelled by the target's rollout "
-    "from it; benchmarks/step_oracle.py) matched the target's 60% at 0.56x its FLOPs on 20 of "
-    "them: the reward, not the draft, is what holds RSD back here. Value heads trained on such "
-    "rollout labels (GSM8K 700-779) saw the harmful steps less well than this reward (AUROC 0.68 "
-    "against 0.79), so it stays the default. Routing each question before solving with a "
-    "question head (--route; trained on GSM8K 700-819) landed on or below the line too: the head "
-    "saw which questions the draft solves at AUROC 0.62 on unseen problems, where a perfect one "
-    "would be 10 points above it. On 60 MATH500 problems of levels 1-3 RSD was 13 points below "
-    "the line (21.7% against the target's 53.3%, at 0.71x its FLOPs)."
 )
 
 
@@ -116,4 +99,34 @@ def run_demo(solvers: dict[str, Method], console: Console, problems: tuple[Probl
     console.print(saving_text(trace, baseline))
     console.rule("[bold]Comparison")
     console.print(compare(solvers, problems, console))
-    console.print(MEASURED, style="dim")
+    console.print(measured_text(demo_config(rsd)), style="dim")
+
+
+def demo_config(rsd: RSD) -> dict:
+    """What the demo runs, in the keys results files record their configuration by."""
+    return {"draft": rsd.draft.name, "target": rsd.target.name, "reward": rsd.reward.name, "delta": rsd.delta,
+            "rule": rsd.rule.name, "max_tokens": rsd.config.max_tokens}
+
+
+def measured_text(config: dict, directory: Path = RESULTS_DIR) -> str:
+    """What five problems cannot show: the measured results for exactly this configuration
+    (docs/results/), or a plain statement that there are none."""
+    described = ", ".join(f"{k} {v}" for k, v in config.items())
+    if not directory.is_dir():
+        return (f"Measured results live in the repository's docs/results/, which is not here; "
+                f"none can be shown for this configuration ({described}).")
+    found = [r for r in load_results(directory) if r.matches(config)]
+    if not found:
+        return f"No measurement in docs/results/ for this configuration ({described})."
+    lines = [f"Measured for this configuration ({described}):"]
+    for r in found:
+        m = r.methods
+        rsd = m.get("rsd", {})
+        lines.append(f"  {r.title} (n {r.data['n']}, {(r.data['provenance'].get('date') or '')[:10]}"
+                     f"{'' if r.data['rerun'] else ', not rerun'}; docs/results/{r.name}.md): "
+                     f"RSD {pct(rsd.get('accuracy'))}, target {pct(m.get('target', {}).get('accuracy'))}, "
+                     f"draft {pct(m.get('draft', {}).get('accuracy'))}; RSD at "
+                     f"{ratio(rsd.get('flops_vs_target'))} the target's FLOPs.")
+    lines.append("Accuracies with Wilson 95% intervals; a ratio's interval is a paired bootstrap where one "
+                 "was recorded.")
+    return "\n".join(lines)

@@ -1,0 +1,165 @@
+"""Results as data: files under docs/results/ that benchmarks write and every document quotes.
+
+A result is ``docs/results/NAME.json``: what was measured (dataset, problems, n, the
+configuration), how (the command), by what code and where (provenance: version, commit,
+machine, date, model sha256s), and each method's figures, each with its 95% interval.
+Beside it, ``NAME.md`` is rendered from it, and the README's "Results at a glance" table
+is rendered from all of them (``python -m rewardspec.results render``), so no figure is
+typed by hand and a test can hold the README to the files. A result that was not rerun
+says so (``rerun: false``) and keeps the machine and date it was measured on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "results"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+#: The configuration keys a result is matched on (the demo finds a result for what it runs).
+CONFIG_KEYS = ("draft", "target", "reward", "delta", "rule", "max_tokens")
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    data: dict[str, Any]
+
+    @property
+    def title(self) -> str:
+        return self.data["title"]
+
+    @property
+    def methods(self) -> dict[str, dict[str, Any]]:
+        return self.data["methods"]
+
+    def matches(self, config: dict[str, Any]) -> bool:
+        """Whether this result measured ``config`` (every key the result records must agree)."""
+        mine = self.data.get("config", {})
+        return all(mine.get(k) == config.get(k) for k in CONFIG_KEYS if k in mine or k in config)
+
+
+def figure(value: float | None, ci95: Iterable[float] | None = None) -> dict[str, Any]:
+    return {"value": value, "ci95": None if ci95 is None else [float(x) for x in ci95]}
+
+
+def load(directory: Path = RESULTS_DIR) -> list[Result]:
+    """Every result in ``directory``, by name."""
+    if not directory.is_dir():
+        return []
+    return [Result(p.stem, json.loads(p.read_text())) for p in sorted(directory.glob("*.json"))]
+
+
+def write(name: str, data: dict[str, Any], directory: Path = RESULTS_DIR) -> Path:
+    """Write a result and its rendered page; what a benchmark calls once it has its figures."""
+    for key in ("title", "command", "provenance", "n", "methods", "rerun"):
+        if key not in data:
+            raise ValueError(f"result '{name}' lacks '{key}'")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    (directory / f"{name}.md").write_text(page(Result(name, data)))
+    return path
+
+
+# -- rendering -------------------------------------------------------------------------
+def pct(f: dict[str, Any] | None) -> str:
+    """``37.0% [27.6, 47.2]`` from a fraction figure."""
+    if not f or f.get("value") is None:
+        return "-"
+    ci = f.get("ci95")
+    return f"{100 * f['value']:.1f}%" + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
+
+
+def points(f: dict[str, Any] | None) -> str:
+    """``+2.0 [-6.0, +10.0]`` points from a difference of fractions."""
+    if not f or f.get("value") is None:
+        return "-"
+    ci = f.get("ci95")
+    return f"{100 * f['value']:+.1f}" + (f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else "")
+
+
+def ratio(f: dict[str, Any] | None) -> str:
+    """``0.54x [0.50, 0.58]``."""
+    if not f or f.get("value") is None:
+        return "-"
+    ci = f.get("ci95")
+    return f"{f['value']:.2f}x" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+def page(result: Result) -> str:
+    """The markdown page beside a result file."""
+    d, prov = result.data, result.data["provenance"]
+    machine = prov.get("machine", {})
+    lines = [f"# {d['title']}", "",
+             f"*Rendered from [{result.name}.json]({result.name}.json) by `python -m rewardspec.results render`;"
+             " do not edit.*", ""]
+    if not d["rerun"]:
+        lines += [f"**Not rerun**: {d.get('note', 'figures carried over from an earlier record')}", ""]
+    elif d.get("note"):
+        lines += [d["note"], ""]
+    lines += ["| method | accuracy [95% CI] | vs target, points [95% CI] | FLOPs ÷ target [95% CI] "
+              "| wall ÷ target [95% CI] | draft acceptance |", "|---|---|---|---|---|---|"]
+    for method, m in result.methods.items():
+        lines.append(f"| {method} | {pct(m.get('accuracy'))} | {points(m.get('accuracy_vs_target'))} "
+                     f"| {ratio(m.get('flops_vs_target'))} | {ratio(m.get('wall_vs_target'))} "
+                     f"| {pct(m.get('draft_acceptance'))} |")
+    models = prov.get("models") or {}
+    lines += ["", f"- **n**: {d['n']} ({d.get('dataset', '?')}, problems {d.get('problems', '?')})",
+              f"- **command**: `{d['command']}`",
+              f"- **configuration**: " + ", ".join(f"{k} {v}" for k, v in d.get("config", {}).items()),
+              f"- **code**: rewardspec {prov.get('rewardspec')}, commit {prov.get('commit') or 'unknown'}",
+              f"- **machine**: {machine.get('cpu') or 'unknown CPU'}, {machine.get('cores', '?')} cores, "
+              f"{' '.join(machine.get('isa', [])) or 'instruction sets not recorded'}",
+              f"- **date**: {prov.get('date')}"]
+    lines += [f"- **{role}**: {w.get('name') or w.get('spec')} (sha256 {w.get('sha256') or 'unknown'})"
+              for role, w in models.items()]
+    lines += ["", "Intervals: Wilson's for an accuracy; paired bootstrap over the same problems for a "
+              "difference or ratio against the target (none where only totals were recorded)."]
+    return "\n".join(lines) + "\n"
+
+
+def glance(results: list[Result]) -> str:
+    """The README's "Results at a glance" table: RSD against the target and the draft, per result."""
+    rows = ["| result | n | RSD accuracy | target | draft | RSD vs target, points | RSD FLOPs ÷ target "
+            "| measured |", "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        m, prov = r.methods, r.data["provenance"]
+        rsd = m.get("rsd", {})
+        when = (prov.get("date") or "")[:10] + ("" if r.data["rerun"] else ", not rerun")
+        rows.append(f"| [{r.title}](docs/results/{r.name}.md) | {r.data['n']} | {pct(rsd.get('accuracy'))} "
+                    f"| {pct(m.get('target', {}).get('accuracy'))} | {pct(m.get('draft', {}).get('accuracy'))} "
+                    f"| {points(rsd.get('accuracy_vs_target'))} | {ratio(rsd.get('flops_vs_target'))} | {when} |")
+    return "\n".join(rows)
+
+
+def render_readme(text: str, results: list[Result]) -> str:
+    """``text`` with the table between the markers rendered from ``results``."""
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"the README has no {BEGIN} ... {END} block for the results table")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n{glance(results)}\n{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rewardspec.results",
+                                     description="Render docs/results/*.md and the README's results table.")
+    parser.add_argument("command", choices=["render"])
+    parser.add_argument("--dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--readme", type=Path, default=RESULTS_DIR.parents[1] / "README.md")
+    args = parser.parse_args(argv)
+    results = load(args.dir)
+    for r in results:
+        (args.dir / f"{r.name}.md").write_text(page(r))
+    args.readme.write_text(render_readme(args.readme.read_text(), results))
+    print(f"rendered {len(results)} results into {args.dir}/ and {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
