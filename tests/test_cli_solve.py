@@ -28,3 +28,11 @@ def test_solve_json_is_the_trace_in_the_shared_layout():
     assert stats["accepted"] == sum(s["source"] == "draft" and s["reward"] is not None for s in steps)
     assert stats["rejected"] + stats["degenerate"] == sum(s["rejected_draft"] is not None for s in steps)
     assert trace["text"] == "".join(s["text"] for s in steps) and all("generated_tokens" in s for s in steps)
+
+
+def test_the_demo_with_another_reward_quotes_no_measurement():
+    proc = run_cli(["demo", "--draft", "tiny", "--target", "tiny", "--reward", "likelihood", "--problems", "0"])
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "No measurement in docs/results/ for this configuration" in out and "reward likelihood" in out
+    assert "Measured for this configuration" not in out

@@ -97,8 +97,9 @@ def run_demo(solvers: dict[str, Method], console: Console, problems: tuple[Probl
     console.print(usage_table(trace))
     console.print(usage_table(baseline))
     console.print(saving_text(trace, baseline))
-    console.rule("[bold]Comparison")
-    console.print(compare(solvers, problems, console))
+    if problems:  # --problems 0 skips the comparison
+        console.rule("[bold]Comparison")
+        console.print(compare(solvers, problems, console))
     console.print(measured_text(demo_config(rsd)), style="dim")
 
 
