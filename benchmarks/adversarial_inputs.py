@@ -154,8 +154,8 @@ def _run_case(name: str, src: str, timeout: float) -> list[str]:
 
 
 def _step_table() -> None:
-    """Step cutting and detokenising n tokens: the per-token full rescans the backends did before
-    (``cut_generation`` on the whole text, ``detokenize`` of the whole output) against the
+    """Step cutting and detokenising n tokens: a full rescan per token (``cut_generation`` on
+    the whole text, ``detokenize`` of the whole output) against the
     incremental ``StepCutter`` and ``ByteDetokenizer``, side by side in one process."""
     from rewardspec.detokenize import ByteDetokenizer
     from rewardspec.registry import resolve_gguf

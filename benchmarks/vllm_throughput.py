@@ -17,7 +17,7 @@ Then, on the first N GSM8K problems, in this process and over the same clients:
 
 The random model seldom writes a blank line, so with the usual separator every answer
 would be one step and there would be nothing to schedule; steps end at an ``e`` instead,
-which gives answers of about 1 to 30 short steps, a spread of lengths like real ones (printed as
+which gives answers of many short steps and a spread of lengths like real ones (printed as
 the workload). Each server's threads have a core of their own (the config binds them).
 
 One untimed pass first fills the servers' prefix caches, so that no timed run pays

@@ -25,7 +25,8 @@ def step_to_json(step: Step, *, text: bool = True) -> dict[str, Any]:
 
 
 def step_from_json(data: dict[str, Any]) -> Step:
-    """A step from any layout we wrote (the server once called generated_tokens "tokens")."""
+    """A step from any layout we wrote (``tokens`` is read as ``generated_tokens``, the name
+    older server responses gave it)."""
     rejected = data.get("rejected_draft")
     return Step(
         text=data.get("text", ""),

@@ -1,7 +1,7 @@
 """Turning generated tokens into text one token at a time, in constant time per token.
 
-Decoding the whole output again after every token costs O(n^2) over a step
-(13 s of CPU for a 4096-token step with llama.cpp). Both decoders here only
+Decoding the whole output again after every token costs O(n^2) over a step,
+which a long or looping step turns into seconds of CPU. Both decoders here only
 look at the newest token, or at a short window of recent ones, and return
 the text it adds; joined, those pieces are the text a full decode would give.
 """

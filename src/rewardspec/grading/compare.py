@@ -296,7 +296,7 @@ def _symbolic_equal(pred: str, gold: str) -> bool:
 def _guarded(check: Callable[[], bool]) -> bool:
     """Run a grading step so that errors and parse failures read as incorrect, with SymPy's
     time capped at ``TIME_BUDGET_S`` for the whole call (see :mod:`rewardspec.grading.deadline`)."""
-    deadline.available()  # import math-verify outside the budget (once; ~1 s)
+    deadline.available()  # import math-verify (slow, once) outside the budget
     outer = getattr(_budget, "until", None)
     _budget.until = time.monotonic() + TIME_BUDGET_S if outer is None else outer
     try:

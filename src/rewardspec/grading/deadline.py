@@ -64,7 +64,7 @@ def _math_verify() -> tuple[Callable[..., list], Callable[..., bool], Any]:
         basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all", equations=False
     )
     config = math_verify.LatexExtractionConfig(normalization_config=normalization)
-    # The first parse builds the LaTeX parser (~0.2 s): do it here, not inside a time budget.
+    # The first parse builds the LaTeX parser, which is slow: do it here, not inside a time budget.
     warm = math_verify.parse(r"$\frac{\sqrt{2}}{2}+\pi x$", extraction_config=[config], parsing_timeout=None)
     math_verify.verify(warm, warm, timeout_seconds=None)
     return math_verify.parse, math_verify.verify, config

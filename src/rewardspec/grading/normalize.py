@@ -78,7 +78,7 @@ _MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "or
 _TEXT_SUFFIX = re.compile(r"\\(?:text|mbox|mathrm|textrm)\s*\{([^{}]*)\}(?:\s*\^\s*\{?[23]\}?)?$")
 # Trailing words ("18 dollars"): the run of letters and spaces at the end, found from its
 # start only (the look-behind), then the words in it from the first space before a word
-# of two letters or more (what "\s([A-Za-z]{2,}(?:\s+[A-Za-z]+)*)$" matched, in linear time).
+# of two letters or more: what "\s([A-Za-z]{2,}(?:\s+[A-Za-z]+)*)$" matches, found in linear time.
 _LETTERS_AND_SPACES_TAIL = re.compile(r"(?<![A-Za-z\s])[A-Za-z\s]*$")
 _FIRST_TRAILING_WORD = re.compile(r"\s(?=[A-Za-z]{2})")
 _CURRENCY = re.compile(r"^(?:\\\$|\$|USD|€|£|¥)\s*|(?<!\s)\s*(?:\\\$|\$)$")

@@ -40,8 +40,9 @@ class Decided:
 @dataclass(frozen=True)
 class BudgetSpent:
     """The question's token ceiling was reached before the step was written. A draft step
-    already rejected whose rewrite found no budget is not counted: no step carries it, as
-    no step of 0.1.0's samples did, so the statistics and the steps tell the same story."""
+    already rejected whose rewrite found no budget is not counted: no step carries it, so
+    the statistics and the steps tell the same story (and samples files without statistics,
+    whose counts are read off their steps, agree with new ones)."""
 
 
 Round = Decided | BudgetSpent

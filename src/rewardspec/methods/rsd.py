@@ -54,8 +54,8 @@ class RSD:
     clock: Clock = field(default=time.perf_counter, repr=False)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        """``RSD(method="target"|"draft")``, 0.1.0's way to run a baseline, still gives one:
-        the :class:`SingleModel` it now is, with a warning that says so."""
+        """``RSD(method="target"|"draft")`` gives that baseline, a :class:`SingleModel`, with a
+        DeprecationWarning, so that code written against release 0.1.0 keeps running."""
         names = [f.name for f in fields(cls)]
         given = {**dict(zip(names, args)), **kwargs}
         role = given.get("method", "rsd")

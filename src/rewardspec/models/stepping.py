@@ -30,8 +30,8 @@ def sample_token(logits: np.ndarray, temperature: float, top_p: float,
     (what the likelihood reward reads).
 
     Per token this is the loop's only pass over the vocabulary, so it stays in the
-    engine's float32 (a float64 copy and exp cost 4x as much: 5 ms a token at Qwen's
-    152k vocabulary) and sums in float64. Nucleus sampling sorts only the top 64
+    engine's float32 (a float64 copy of a vocabulary of 150k entries, and its exp, would
+    cost several times as much) and sums in float64. Nucleus sampling sorts only the top 64
     candidates unless they hold less than ``top_p`` of the mass, which is exact: the
     nucleus is a prefix of the sorted order.
     """

@@ -71,8 +71,9 @@ REWARDS: dict[str, RewardKind] = {row.prefix: row for row in (
     RewardKind("vllm-orm", ("vllm-orm:MODEL@URL",), "rewardspec.rewards.prm.vllm_pooling:load_vllm_orm", urls=True),
 )}
 
-# Chosen by measurement (benchmarks/reward_selection.py, README "Reward models"):
-# free to compute, and the best separation of wrong from right draft solutions.
+# Free to compute (a calculator and the draft's own token probabilities), so it cannot cost
+# what the target would spend writing the step; benchmarks/reward_selection.py compares it
+# with the other rewards on the draft's own solutions (docs/rewards.md).
 DEFAULT_REWARD = "arithmetic*likelihood-min"
 #: Every spec syntax, for help and errors; products of any of them work too.
 SPECS: tuple[str, ...] = (*(syntax for row in REWARDS.values() for syntax in row.syntax), "A*B")

@@ -20,8 +20,8 @@ from rewardspec.types import Generation, RewardScore
 # A number as written in a step: digits, thousands groups (1,200) and decimals.
 _NUM = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?"
 # One token per match. Every alternative is a single run or character, so the scan is
-# linear whatever the text: the regular expression this replaces nested quantifiers and
-# backtracked exponentially on chains such as "2 + 2 + 2 + ..." with no "= c" after them.
+# linear whatever the text: a pattern with nested quantifiers would backtrack exponentially
+# on chains such as "2 + 2 + 2 + ..." with no "= c" after them, which looping drafts write.
 _TOKEN = re.compile(rf"(?P<num>{_NUM})|(?P<ws>\s+)|(?P<op>[-+*/^])|(?P<lp>\()|(?P<rp>\))|(?P<eq>=)|.", re.S)
 # Text after a result showing it only starts a longer expression ("= 5 + 1").
 _CONTINUES = re.compile(r"[\d.]*\s*[-+*/^]\s*\d")

@@ -24,11 +24,10 @@ from rewardspec.specs import Spec
 from rewardspec.types import Generation, RewardScore
 
 REDUCTIONS = ("mean", "min")
-# Calibration of the min reduction: r = p_min ** MIN_POWER puts δ = 0.7 at
-# p_min = 0.3. Measured on 30 GSM8K solutions of the 0.5B draft
-# (benchmarks/reward_selection.py): a step whose least likely token has p < 0.3
-# occurs in 76% of the wrong solutions, in 40% of the right ones, and is 16% of
-# all steps; no threshold on the mean separates them (AUROC 0.59 vs 0.76).
+# Calibration of the min reduction: r = p_min ** MIN_POWER puts the default δ = 0.7 at
+# p_min = 0.3, so the default threshold rejects a step whose least likely token the draft
+# gave less than 0.3. The least likely token, more than the mean, marks a draft's slip;
+# benchmarks/reward_selection.py measures both (docs/rewards.md).
 MIN_POWER = math.log(0.7) / math.log(0.3)
 
 

@@ -19,7 +19,7 @@ step loop in its own thread and the model's calls queue here:
   starts it from an empty cache). Every request then evaluates exactly the
   batches it would have evaluated alone on a fresh model: its output does not
   depend on what else the server was doing. The price is a copy of the
-  request's KV cells at each hand-over (a few MB, milliseconds) and no prefix
+  request's KV cells at each hand-over (in proportion to its context) and no prefix
   sharing *between* requests; within a request, prefix reuse is unchanged.
 """
 
