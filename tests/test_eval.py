@@ -235,6 +235,7 @@ def test_run_eval_writes_every_output(gsm, tmp_path, monkeypatch):
     assert prov["models"]["draft"]["sha256"] == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
     table = (out / "summary.md").read_text()
     assert "| rsd | 6 | 50.0% [18.8, 81.2] | +0.0 [+0.0, +0.0] |" in table
+    assert f"rewardspec {prov['rewardspec']}, commit" in table and "Intervals are 95%" in table
     assert methods["rsd"].accuracy == pytest.approx(0.5)
 
 

@@ -287,8 +287,13 @@ def _write_summary(out: Path, methods: dict[str, MethodMetrics], cfg: EvalConfig
                **(extra or {}),
                "provenance": provenance({role: getattr(cfg, role) for role in sorted(used)}, command)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    prov = summary["provenance"]
+    made = (f"rewardspec {prov['rewardspec']}, commit {(prov.get('commit') or 'unknown')[:12]}"
+            f"{' (with local changes)' if prov.get('dirty') else ''}; {prov['machine'].get('cpu') or 'unknown CPU'}, "
+            f"{prov['machine'].get('cores')} cores; {prov['date']}. Intervals are 95%: Wilson's for an accuracy, "
+            "a paired bootstrap against the target.")
     (out / "summary.md").write_text(
-        f"# {cfg.dataset}: {next(iter(methods.values())).n} questions\n\n" + markdown_table(methods)
+        f"# {cfg.dataset}: {next(iter(methods.values())).n} questions\n\n{made}\n\n" + markdown_table(methods)
     )
 
 
