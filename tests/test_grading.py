@@ -278,7 +278,7 @@ EQUATIONS: list[Case] = [
 ]
 
 DECORATIONS: list[Case] = [
-    # Percent: "50\%" = 50; one-sided % also accepts the /100 form (see README).
+    # Percent: "50\%" = 50; one-sided % also accepts the /100 form (docs/evaluation.md).
     (r"\boxed{50\%}", "50", "math500", True),
     (r"\boxed{50 \%}", "50", "math500", True),
     ("The answer is 50 %.", "50", "gsm8k", True),
