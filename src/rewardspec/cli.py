@@ -248,6 +248,18 @@ def sweep(
     console.print(f"wrote {cfg.output}/: samples-*.jsonl, summary.json, summary.md, sweep.png")
 
 
+@app.command()
+def report(
+    run_dir: str = typer.Argument(..., help="An eval or sweep --output directory."),
+    output: Optional[str] = typer.Option(None, help="Where to write the page (default RUN_DIR/report.html)."),
+) -> None:
+    """Write one self-contained HTML page of a run: summary, plots, and every question's steps, filterable."""
+    from rewardspec.eval.report import write_report
+
+    path, run = write_report(run_dir, output)
+    print(f"wrote {path}: {len(run.questions)} questions, methods {', '.join(m.name for m in run.methods)}")
+
+
 @app.command("train-reward")
 def train_reward_command(
     output: str = typer.Option(..., help="Where to write the head (JSON, a few KB); use it as --reward head:PATH."),
