@@ -8,6 +8,8 @@ put on sys.path below):
 - vllm_tiny.py: the tiny vLLM checkpoints, configs/vllm-cpu-tiny's variables and servers, and the
   servers fixture;
 - prm_fixtures.py: tiny random checkpoints of the reward-model families.
+- chromium.py: headless Chromium over the DevTools protocol (pipes, no websocket), for pages in a
+  real browser; report_runs.py: run directories for `rewardspec report`, written without models.
 
 Tests that load the embedded GGUF models are marked ``models``; the live vLLM ones ``vllm``.
 """
