@@ -170,8 +170,8 @@ def method_html(name: str, r: SampleRecord) -> str:
 def question_body(q: Question, methods: list[str]) -> str:
     """What opening a question shows; kept out of the DOM until then."""
     level = f" · level {_e(q.level)}" if q.level is not None else ""
-    parts = [f"<div class=qfull><pre class=text>{_e(q.question)}</pre>"
-             f"<p>gold <code>{_e(q.gold)}</code>{level}</p></div>"]
+    asked = f"<div class=qfull><pre class=text>{_e(q.question)}</pre><p>gold <code>{_e(q.gold)}</code>{level}</p></div>"
+    parts = [asked]
     parts += [method_html(m, q.samples[m]) for m in methods if m in q.samples]
     return "".join(parts)
 
@@ -226,34 +226,43 @@ def _title(run: Run, n: int) -> str:
     return f"{dataset or run.directory.name}: {n} questions"
 
 
-def render(run: Run) -> str:
-    """The whole page as one string: inline CSS and script, plots as data: URIs, nothing fetched."""
-    methods = [m.name for m in run.methods]
-    questions = run.questions
-    config = run.summary.get("config") if isinstance(run.summary.get("config"), dict) else {}
-    provenance = run.summary.get("provenance")
+def _summary_section(run: Run) -> str:
     note = ("<p class=note>This run has no summary.json (it did not finish): the figures below were "
             "computed from its samples.</p>" if run.summary_from_samples else "")
     sweep = run.summary.get("deltas")
     sweep_note = f"<p>δ sweep: {_e(', '.join(str(d) for d in sweep))}</p>" if isinstance(sweep, list) else ""
-    body = "".join([
-        f"<header><h1>{_e(_title(run, len(questions)))}</h1>"
-        f"<p class=sub>rewardspec report of <code>{_e(run.directory)}</code> · methods: {_e(', '.join(methods))}"
-        "</p></header>",
-        f"<section id=summary><h2>Summary</h2>{note}{sweep_note}{summary_table(run.summary.get('methods') or {})}"
-        "</section>",
-        "<section id=provenance><h2>Provenance</h2>"
-        + (key_values(provenance, "provenance") if isinstance(provenance, dict)
-           else "<p class=note>Not recorded: this run's summary.json predates provenance.</p>")
-        + (f"<details><summary>config</summary>{key_values(config, 'config')}</details>" if config else "")
-        + "</section>",
-        f"<section id=plots><h2>Plots</h2>{_plots(run.plots)}</section>" if run.plots else "",
-        f"<section id=questions><h2>Questions</h2>{filters(methods, len(questions))}{LEGEND}"
-        f"<div id=qlist>{''.join(question_row(i, q, methods) for i, q in enumerate(questions))}</div></section>",
-    ])
+    table = summary_table(run.summary.get("methods") or {})
+    return f"<section id=summary><h2>Summary</h2>{note}{sweep_note}{table}</section>"
+
+
+def _provenance_section(run: Run) -> str:
+    provenance, config = run.summary.get("provenance"), run.summary.get("config")
+    recorded = (key_values(provenance, "provenance") if isinstance(provenance, dict)
+                else "<p class=note>Not recorded: this run's summary.json predates provenance.</p>")
+    settings = (f"<details><summary>config</summary>{key_values(config, 'config')}</details>"
+                if isinstance(config, dict) and config else "")
+    return f"<section id=provenance><h2>Provenance</h2>{recorded}{settings}</section>"
+
+
+def _questions_section(questions: list[Question], methods: list[str]) -> str:
+    rows = "".join(question_row(i, q, methods) for i, q in enumerate(questions))
+    return (f"<section id=questions><h2>Questions</h2>{filters(methods, len(questions))}{LEGEND}"
+            f"<div id=qlist>{rows}</div></section>")
+
+
+def render(run: Run) -> str:
+    """The whole page as one string: inline CSS and script, plots as data: URIs, nothing fetched."""
+    methods = [m.name for m in run.methods]
+    questions = run.questions
+    title = _title(run, len(questions))
+    header = (f"<header><h1>{_e(title)}</h1><p class=sub>rewardspec report of <code>{_e(run.directory)}</code>"
+              f" · methods: {_e(', '.join(methods))}</p></header>")
+    plots = f"<section id=plots><h2>Plots</h2>{_plots(run.plots)}</section>" if run.plots else ""
+    body = (header + _summary_section(run) + _provenance_section(run) + plots
+            + _questions_section(questions, methods))
     data = _json_for_script({"methods": methods, "bodies": [question_body(q, methods) for q in questions]})
     nonce = hashlib.sha256((body + data).encode()).hexdigest()[:24]
-    parts = {"title": _e(_title(run, len(questions)) + " · rewardspec report"), "nonce": nonce,
+    parts = {"title": _e(f"{title} · rewardspec report"), "nonce": nonce,
              "css": _asset("report.css"), "js": _asset("report.js"), "body": body, "data": data}
     # One pass: a placeholder inside inserted text (a model may write "{{js}}") stays as written.
     return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], _asset("page.html"))
