@@ -9,12 +9,12 @@ library and no open port are needed. Debian's ``chromium`` package provides the 
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import select
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,19 @@ def chromium_or_skip() -> str:
     return path
 
 
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
+         "--hide-scrollbars", "--mute-audio", "--remote-debugging-pipe")
+"""Headless, offline and quiet; --no-sandbox because tests may run as root in a container."""
+_ON_FDS_3_AND_4 = """
+import fcntl, os, sys
+r, w = (fcntl.fcntl(int(fd), fcntl.F_DUPFD, 10) for fd in sys.argv[1:3])  # out of 3 and 4's way first
+os.dup2(r, 3)
+os.dup2(w, 4)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+
+
 class Browser:
     """One headless Chromium with one page; collects console errors and uncaught exceptions."""
 
@@ -47,22 +60,13 @@ class Browser:
         profile.mkdir(parents=True, exist_ok=True)
         commands_r, self._commands = os.pipe()
         self._replies, replies_w = os.pipe()
-
-        def on_fds_3_and_4() -> None:  # in the child, before exec: the fds the protocol uses
-            high_r = fcntl.fcntl(commands_r, fcntl.F_DUPFD, 10)  # out of 3 and 4's way first
-            high_w = fcntl.fcntl(replies_w, fcntl.F_DUPFD, 10)
-            os.dup2(high_r, 3)
-            os.dup2(high_w, 4)
-
+        # A small Python puts the pipes on fds 3 and 4, where Chromium looks for them, and execs
+        # it (a preexec_fn would be unsafe in a test process with threads; sh takes no fd above 9).
         with self._log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--no-default-browser-check", "--hide-scrollbars", "--mute-audio",
-                 f"--user-data-dir={profile}", f"--window-size={width},{height}", "--remote-debugging-pipe",
-                 "about:blank"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                preexec_fn=on_fds_3_and_4, close_fds=False)
+                [sys.executable, "-c", _ON_FDS_3_AND_4, str(commands_r), str(replies_w), executable, *FLAGS,
+                 f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, pass_fds=(commands_r, replies_w))
         os.close(commands_r)
         os.close(replies_w)
         self._buffer, self._next_id, self.events = b"", 0, []

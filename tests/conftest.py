@@ -9,7 +9,8 @@ put on sys.path below):
   servers fixture;
 - prm_fixtures.py: tiny random checkpoints of the reward-model families.
 - chromium.py: headless Chromium over the DevTools protocol (pipes, no websocket), for pages in a
-  real browser; report_runs.py: run directories for `rewardspec report`, written without models.
+  real browser; report_runs.py: run directories for `rewardspec report`, written without models;
+  html_tree.py: a page parsed into a small DOM with html.parser.
 
 Tests that load the embedded GGUF models are marked ``models``; the live vLLM ones ``vllm``.
 """

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from html_tree import Node, parse
+
 from rewardspec.eval.records import SampleRecord
+from rewardspec.eval.report import write_report
 from rewardspec.types import DecodeStats, ModelUsage, RejectedDraft, Step
 
 METHODS = ("rsd", "target", "draft")
@@ -37,7 +40,7 @@ def _steps(method: str, i: int, answer: str) -> list[Step]:
         return [Step(f"First, {i} + {i}.{evil}\n\n", "draft", 0.91, 7),
                 Step(f"That makes {2 * i}.\n\n", "target", None, 5,
                      RejectedDraft(REJECTED, 0.12, 8)),
-                Step(f"Looping step rewritten.\n\n", "target", None, 4,
+                Step("Looping step rewritten.\n\n", "target", None, 4,
                      RejectedDraft("again again again", None, 64, degenerate=True)),
                 Step(f"\\boxed{{{answer}}}", "draft", None, 3)]
     return [Step(f"{method} thinks {evil}\n\n", method, None, 6), Step(f"\\boxed{{{answer}}}", method, None, 3)]
@@ -72,3 +75,13 @@ def write_run(directory: Path, n: int, summary_extra: dict | None = None, with_s
         (directory / "summary.json").write_text(json.dumps(summary, indent=2))
     accuracy_vs_flops(metrics, directory / "accuracy_vs_flops.png", "fake run")
     return directory
+
+
+def page_and_bodies(run_dir: Path) -> tuple[Node, list[Node]]:
+    """The page, and each question's lazily inserted details parsed as the script would insert them."""
+    path, _ = write_report(run_dir)
+    page = parse(path.read_text(encoding="utf-8"))
+    [blob] = [s for s in page.find_all("script") if s.attrs.get("type") == "application/json"]
+    data = json.loads(blob.text)
+    assert data["methods"] == list(METHODS)
+    return page, [parse(b) for b in data["bodies"]]

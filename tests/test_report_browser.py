@@ -9,7 +9,6 @@ Skipped, saying why, where Chromium is not installed.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from chromium import Browser, assert_not_blank, chromium_or_skip, visible_ids
