@@ -10,11 +10,12 @@ import json
 from pathlib import Path
 
 import pytest
+from html_tree import parse
 from processes import assert_one_line_error, run_cli
 from report_runs import METHODS, REJECTED, XSS, correct, page_and_bodies, question, write_run
 
 from rewardspec.errors import InvalidInputError
-from rewardspec.eval.report import load_run, method_name
+from rewardspec.eval.report import load_run, method_name, write_report
 
 
 @pytest.fixture
@@ -70,6 +71,9 @@ def test_model_text_that_holds_markup_stays_text(run_dir):
     first = bodies[0]
     assert not first.find_all("script") and not first.find_all("img")
     assert XSS in first.find_all("li", "step")[0].text  # shown as text, whole
+    # Self-contained: nothing the page would fetch, the plot inline.
+    assert all(i.attrs["src"].startswith("data:image/png;base64,") for i in page.find_all("img"))
+    assert not page.find_all("link") and all("src" not in s.attrs for s in scripts)
     csp = [m for m in page.find_all("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy"][0]
     nonce = scripts[1].attrs["nonce"]
     assert f"script-src 'nonce-{nonce}'" in csp.attrs["content"] and "default-src 'none'" in csp.attrs["content"]
@@ -116,6 +120,32 @@ def test_an_older_run_without_intervals_or_provenance_or_summary_still_renders(t
 def test_sweep_files_are_named_as_the_summary_names_them():
     assert method_name(Path("samples-rsd-delta0.7.jsonl")) == "rsd@0.7"
     assert method_name(Path("samples-best_of_n.jsonl")) == "best_of_n"
+
+
+def test_a_sweep_shows_each_delta_as_a_method_and_both_plots(tmp_path):
+    from rewardspec.eval.metrics import summarize
+    from rewardspec.eval.plots import sweep_plot
+
+    run = write_run(tmp_path / "sweep", 4)
+    rsd = (run / "samples-rsd.jsonl").read_text()
+    for delta in ("0.5", "1"):
+        (run / f"samples-rsd-delta{delta}.jsonl").write_text(rsd)
+    (run / "samples-rsd.jsonl").unlink()
+    summary = json.loads((run / "summary.json").read_text())
+    methods = summary["methods"]
+    summary["methods"] = {"target": methods["target"], "draft": methods["draft"], "rsd@0.5": methods["rsd"],
+                          "rsd@1": methods["rsd"]}
+    summary["deltas"] = [0.5, 1.0]
+    (run / "summary.json").write_text(json.dumps(summary))
+    records = load_run(run).methods
+    sweep_plot([0.5, 1.0], [summarize(records[2].records)] * 2, {m.name: summarize(m.records) for m in records[:2]},
+               run / "sweep.png", "fake sweep")
+    path, _ = write_report(run)
+    page = parse(path.read_text(encoding="utf-8"))
+    assert [s.attrs["name"] for s in page.find_all("select")] == ["target", "draft", "rsd@0.5", "rsd@1"]
+    assert [i.attrs["alt"] for i in page.find_all("img")] == ["accuracy_vs_flops.png", "sweep.png"]
+    assert "δ sweep: 0.5, 1.0" in page.find_all("section")[0].text
+    assert page.find_all("details", "q")[1].attrs["data-v"] == "WWWW"
 
 
 def test_the_command_writes_where_it_says(run_dir, tmp_path):

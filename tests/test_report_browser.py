@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import chromium
 from chromium import Browser, assert_not_blank, chromium_or_skip, visible_ids
 from report_runs import METHODS, REJECTED, XSS, correct, rsd_wrong_target_right, write_run
 
@@ -106,3 +107,10 @@ def test_a_500_question_run_opens_with_one_short_row_per_question(browser, tmp_p
     browser.wait_for("!!document.querySelector('li.step')")
     assert browser.js("document.querySelectorAll('li.step').length") == 4 + 2 + 2
     assert browser.errors() == []
+
+
+def test_without_chromium_the_browser_tests_say_why(monkeypatch):
+    monkeypatch.delenv("REWARDSPEC_CHROMIUM", raising=False)
+    monkeypatch.setattr(chromium.shutil, "which", lambda name: None)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        chromium_or_skip()
