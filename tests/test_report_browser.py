@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import chromium
+import pytest
 from chromium import Browser, assert_not_blank, chromium_or_skip, visible_ids
 from report_runs import METHODS, REJECTED, XSS, correct, rsd_wrong_target_right, write_run
 
