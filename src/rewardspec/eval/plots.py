@@ -17,14 +17,18 @@ def _pyplot():
 
 
 def accuracy_vs_flops(methods: dict[str, MethodMetrics], path: Path, title: str) -> Path:
-    """One point per method (or δ): accuracy against FLOPs per question, log x."""
+    """One point per method (or δ): accuracy against FLOPs per question, log x, each with its
+    95% interval: on tens of problems the bars, not the points, say what is settled."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     for name, m in methods.items():
         if not m.n:
             continue
         x, y = m.flops_per_question, 100 * m.accuracy
-        ax.scatter([x], [y], s=46, zorder=3)
+        yerr = None
+        if m.accuracy_ci95 is not None:
+            yerr = [[y - 100 * m.accuracy_ci95[0]], [100 * m.accuracy_ci95[1] - y]]
+        ax.errorbar([x], [y], yerr=yerr, fmt="o", markersize=7, capsize=3, zorder=3)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     ax.set_xscale("log")
     ax.margins(x=0.12, y=0.1)  # room for the labels of the extreme points
@@ -38,12 +42,21 @@ def accuracy_vs_flops(methods: dict[str, MethodMetrics], path: Path, title: str)
     return path
 
 
+def _yerr(metrics: list[MethodMetrics]) -> list[list[float]] | None:
+    """Asymmetric 95% error bars in percent, where every point has its interval."""
+    if any(m.accuracy_ci95 is None for m in metrics):
+        return None
+    return [[100 * (m.accuracy - m.accuracy_ci95[0]) for m in metrics],
+            [100 * (m.accuracy_ci95[1] - m.accuracy) for m in metrics]]
+
+
 def sweep_plot(deltas: list[float], rsd: list[MethodMetrics], baselines: dict[str, MethodMetrics],
                path: Path, title: str) -> Path:
     """Accuracy and FLOPs of RSD against δ, with target and draft as reference lines."""
     plt = _pyplot()
     fig, (ax_acc, ax_flops) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
-    ax_acc.plot(deltas, [100 * m.accuracy for m in rsd], "o-", label="rsd")
+    ax_acc.errorbar(deltas, [100 * m.accuracy for m in rsd], fmt="o-", capsize=3, label="rsd",
+                    yerr=_yerr(rsd))
     ax_flops.plot(deltas, [m.flops_per_question for m in rsd], "o-", label="rsd")
     styles = {"target": "--", "draft": ":"}
     for name, m in baselines.items():
