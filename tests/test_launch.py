@@ -88,6 +88,38 @@ def test_llama_cpp_commands_use_the_embedded_gguf_and_never_interrupt_streams():
     assert args[args.index("--interrupt_requests") + 1] == "false"
 
 
+def test_speculation_inside_a_server_is_passed_to_its_engine():
+    """RSD stacked with token-level speculation: the target's own server speculates."""
+    config = load_launch_config(str(CONFIGS / "speculative-target" / "launch.yaml"))
+    args, _ = command_for(config.servers["target"], "py")
+    assert json.loads(args[args.index("--speculative-config") + 1]) == {
+        "method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 4, "prompt_lookup_min": 2}
+    assert all("--speculative-config" not in command_for(s, "py")[0]
+               for role, s in config.servers.items() if role != "target")
+    lookup = LaunchConfig.model_validate({"servers": {"t": {
+        "engine": "llama.cpp", "model": "tiny", "port": 9,
+        "speculative_config": {"method": "ngram", "num_speculative_tokens": 6}}}}).servers["t"]
+    args, _ = command_for(lookup, "unused")
+    assert args[args.index("--draft_model") + 1] == "prompt-lookup-decoding"
+    assert args[args.index("--draft_model_num_pred_tokens") + 1] == "6"
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("servers:\n  a: {model: m, port: 8001, speculative_config: {num_speculative_tokens: 4}}\n", "needs a method"),
+    ("servers:\n  a: {model: m, port: 8001, speculative_config: {method: ngram, num_speculative_tokens: 0}}\n",
+     "num_speculative_tokens"),
+    ("servers:\n  a: {engine: llama.cpp, model: tiny, port: 8001, speculative_config: {method: draft_model}}\n",
+     "prompt lookup"),
+    ("servers:\n  a: {model: m, port: 8001, runner: pooling, speculative_config: {method: ngram}}\n",
+     "pooling server"),
+])
+def test_bad_speculative_configs_fail_before_any_server_starts(tmp_path, text, needle):
+    path = tmp_path / "launch.yaml"
+    path.write_text(text)
+    with pytest.raises(Exception, match=needle):
+        load_launch_config(str(path))
+
+
 @pytest.mark.parametrize(("text", "needle"), [
     ("servers: {}\n", "servers"),
     ("servers:\n  a: {model: m, port: 8001}\n  b: {model: n, port: 8001}\n", "both use 127.0.0.1:8001"),

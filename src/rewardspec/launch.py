@@ -26,10 +26,10 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rewardspec.settings import describe_problems
 from rewardspec.config_files import read_settings
@@ -64,8 +64,33 @@ class ServerSpec(BaseModel):
     n_threads: int | None = Field(None, ge=1, description="llama.cpp: CPU threads.")
     n_gpu_layers: int = Field(0, ge=-1, description="llama.cpp: layers on the GPU (-1: all).")
     python: str | None = Field(None, description="Interpreter to run the engine with (default: see LaunchConfig).")
+    speculative_config: dict[str, Any] | None = Field(
+        None, description="Token-level speculative decoding inside this server, passed to vLLM as "
+                          "--speculative-config (e.g. {method: ngram, num_speculative_tokens: 4, "
+                          "prompt_lookup_max: 4}, or {method: draft_model, model: ..., num_speculative_tokens: 4}); "
+                          "llama.cpp: {method: ngram, num_speculative_tokens: N} (prompt lookup).")
     extra_args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _speculative(self) -> ServerSpec:
+        """Speculation stacked under RSD: the target's rewrites (and a draft's steps) then run
+        speculatively in the engine. Checked here so a typo fails before any server starts."""
+        spec = self.speculative_config
+        if spec is None:
+            return self
+        method = spec.get("method")
+        if not isinstance(method, str) or not method:
+            raise ValueError("speculative_config needs a method (vLLM: ngram, draft_model, eagle, ...)")
+        k = spec.get("num_speculative_tokens")
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise ValueError(f"speculative_config.num_speculative_tokens must be a whole number >= 1; got {k!r}")
+        if self.engine == "llama.cpp" and (method != "ngram" or set(spec) - {"method", "num_speculative_tokens"}):
+            raise ValueError("llama.cpp's server speculates only by prompt lookup: write speculative_config as "
+                             "{method: ngram, num_speculative_tokens: N}")
+        if self.runner == "pooling":
+            raise ValueError("a pooling server (a PRM) generates nothing to speculate on; drop speculative_config")
+        return self
 
     @property
     def name(self) -> str:
@@ -119,6 +144,9 @@ def command_for(spec: ServerSpec, vllm_python: str) -> tuple[list[str], dict[str
                 "--interrupt_requests", "false"]  # else a new request cuts the stream in progress
         if spec.n_threads:
             args += ["--n_threads", str(spec.n_threads)]
+        if spec.speculative_config is not None:
+            args += ["--draft_model", "prompt-lookup-decoding", "--draft_model_num_pred_tokens",
+                     str(spec.speculative_config.get("num_speculative_tokens", 10))]
         return args + spec.extra_args, env
     args = [spec.python or vllm_python, "-m", "vllm.entrypoints.openai.api_server", "--model", spec.model,
             "--served-model-name", spec.name, "--host", spec.host, "--port", str(spec.port)]
@@ -137,6 +165,8 @@ def command_for(spec: ServerSpec, vllm_python: str) -> tuple[list[str], dict[str
             args += ["--pooler-config", json.dumps(spec.pooler_config)]
     elif spec.prefix_caching:
         args.append("--enable-prefix-caching")
+    if spec.speculative_config is not None:
+        args += ["--speculative-config", json.dumps(spec.speculative_config, ensure_ascii=False)]
     return args + spec.extra_args, env
 
 
