@@ -30,3 +30,20 @@ def test_a_paired_ratio_of_costs():
     ratio, (lo, hi) = paired_ratio(ours, theirs)
     assert ratio == pytest.approx(210 / 400) and lo < ratio < hi and hi - lo < 0.05
     assert paired_ratio([1.0], [2.0]) == (0.5, None)  # one problem: no interval to speak of
+
+
+def test_an_interval_always_holds_its_own_point():
+    for n in (1, 3, 7, 10, 30, 100):
+        for k in (0, n):
+            lo, hi = wilson(k, n)
+            assert lo <= k / n <= hi
+
+
+def test_the_plot_takes_accuracies_of_0_and_100_percent(tmp_path):
+    from rewardspec.eval.plots import accuracy_vs_flops, sweep_plot
+    from rewardspec.eval.records import MethodMetrics
+
+    ends = [MethodMetrics(n=3, accuracy=a, accuracy_ci95=wilson(int(3 * a), 3), flops_per_question=f)
+            for a, f in ((0.0, 1e9), (1.0, 2e9))]
+    assert accuracy_vs_flops(dict(zip(("rsd", "target"), ends)), tmp_path / "a.png", "t").stat().st_size
+    assert sweep_plot([0.3, 0.7], ends, {"target": ends[1]}, tmp_path / "s.png", "t").stat().st_size

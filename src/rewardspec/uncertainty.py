@@ -26,7 +26,8 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # Clipped to the proportion itself: at 0 or 1 rounding would put the end a hair past it.
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def _resamples(n: int, seed: int) -> np.ndarray:

@@ -27,7 +27,7 @@ def accuracy_vs_flops(methods: dict[str, MethodMetrics], path: Path, title: str)
         x, y = m.flops_per_question, 100 * m.accuracy
         yerr = None
         if m.accuracy_ci95 is not None:
-            yerr = [[y - 100 * m.accuracy_ci95[0]], [100 * m.accuracy_ci95[1] - y]]
+            yerr = [[max(0.0, y - 100 * m.accuracy_ci95[0])], [max(0.0, 100 * m.accuracy_ci95[1] - y)]]
         ax.errorbar([x], [y], yerr=yerr, fmt="o", markersize=7, capsize=3, zorder=3)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     ax.set_xscale("log")
@@ -46,8 +46,10 @@ def _yerr(metrics: list[MethodMetrics]) -> list[list[float]] | None:
     """Asymmetric 95% error bars in percent, where every point has its interval."""
     if any(m.accuracy_ci95 is None for m in metrics):
         return None
-    return [[100 * (m.accuracy - m.accuracy_ci95[0]) for m in metrics],
-            [100 * (m.accuracy_ci95[1] - m.accuracy) for m in metrics]]
+    # max(0, …): at 0% or 100% the interval's end equals the point up to rounding, which
+    # matplotlib refuses as a negative length.
+    return [[max(0.0, 100 * (m.accuracy - m.accuracy_ci95[0])) for m in metrics],
+            [max(0.0, 100 * (m.accuracy_ci95[1] - m.accuracy)) for m in metrics]]
 
 
 def sweep_plot(deltas: list[float], rsd: list[MethodMetrics], baselines: dict[str, MethodMetrics],
