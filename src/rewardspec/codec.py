@@ -81,6 +81,11 @@ def legacy_stats(method: str, steps: list[Step], usage: dict[str, ModelUsage]) -
     return stats
 
 
+def stats_of(data: dict[str, Any], method: str, steps: list[Step], usage: dict[str, ModelUsage]) -> DecodeStats:
+    """A record's statistics: as written, or, for a line from before they were, from its steps."""
+    return stats_from_json(data["stats"]) if "stats" in data else legacy_stats(method, steps, usage)
+
+
 def route_to_json(route: RouteDecision) -> dict[str, Any]:
     return {"route": route.route, "value": route.value}
 
@@ -118,7 +123,7 @@ def trace_from_json(data: dict[str, Any]) -> Trace:
     steps = [step_from_json(s) for s in data.get("steps", [])]
     usage = usage_from_json(data.get("usage", {}))
     method = data.get("method", "")
-    stats = stats_from_json(data["stats"]) if "stats" in data else legacy_stats(method, steps, usage)
+    stats = stats_of(data, method, steps, usage)
     return Trace(question=data.get("question", ""), method=method, steps=steps, usage=usage,
                  delta=data.get("delta"), finish_reason=data.get("finish_reason", ""),
                  wall_seconds=float(data.get("wall_seconds", 0.0)), answer=data.get("answer"),

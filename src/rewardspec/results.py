@@ -111,7 +111,7 @@ def page(result: Result) -> str:
     models = prov.get("models") or {}
     lines += ["", f"- **n**: {d['n']} ({d.get('dataset', '?')}, problems {d.get('problems', '?')})",
               f"- **command**: `{d['command']}`",
-              f"- **configuration**: " + ", ".join(f"{k} {v}" for k, v in d.get("config", {}).items()),
+              "- **configuration**: " + ", ".join(f"{k} {v}" for k, v in d.get("config", {}).items()),
               f"- **code**: rewardspec {prov.get('rewardspec')}, commit {prov.get('commit') or 'unknown'}",
               f"- **machine**: {machine.get('cpu') or 'unknown CPU'}, {machine.get('cores', '?')} cores, "
               f"{' '.join(machine.get('isa', [])) or 'instruction sets not recorded'}",

@@ -14,10 +14,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from rewardspec.codec import (
-    legacy_stats,
     route_from_json,
     route_to_json,
-    stats_from_json,
+    stats_of,
     stats_to_json,
     step_from_json,
     step_to_json,
@@ -77,7 +76,7 @@ class SampleRecord:
         steps = [step_from_json(s) for s in data.get("steps", [])]
         usage = usage_from_json(data.get("usage", {}))
         method = data.get("method", "")
-        stats = stats_from_json(data["stats"]) if "stats" in data else legacy_stats(method, steps, usage)
+        stats = stats_of(data, method, steps, usage)
         return cls(**{k: v for k, v in data.items() if k in known}, steps=steps, usage=usage, stats=stats,
                    route=route_from_json(data.get("route")))
 
