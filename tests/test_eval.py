@@ -1,6 +1,7 @@
 """Evaluation harness logic: datasets, resume, metrics, summaries and plots (no models)."""
 
 import json
+from dataclasses import asdict
 
 import pytest
 from fakes import QueueReward, ScriptedModel
@@ -12,7 +13,7 @@ from rewardspec.eval.datasets import load_dataset
 from rewardspec.eval.metrics import summarize
 from rewardspec.eval.records import SampleRecord
 from rewardspec.methods.rsd import RSD
-from rewardspec.types import DecodeStats, ModelUsage, RejectedDraft, Step
+from rewardspec.types import DecodeStats, Lookahead, ModelUsage, RejectedDraft, Step
 
 DATA = [
     {"question": f"What is {i} + {i}?", "answer": f"Add them.\n#### {2 * i}", "idx": str(i)} for i in range(6)
@@ -208,7 +209,10 @@ def test_a_samples_file_of_the_layout_before_stats_reads_back_with_the_same_metr
     assert summarize(sd).draft_acceptance_unit == "tokens"
     first = json.loads(old.read_text().splitlines()[0])
     assert rsd[0].flops == pytest.approx(first["flops"])
-    assert rsd[0].to_dict()["steps"] == first["steps"] and rsd[0].to_dict()["usage"] == first["usage"]
+    assert rsd[0].to_dict()["steps"] == first["steps"]
+    usage = rsd[0].to_dict()["usage"]  # what 0.1.0 wrote, and no proposals checked (they were not then)
+    assert {role: {k: v for k, v in u.items() if k != "lookahead"} for role, u in usage.items()} == first["usage"]
+    assert all(u["lookahead"] == asdict(Lookahead()) for u in usage.values())
 
 
 def test_run_eval_writes_every_output(gsm, tmp_path, monkeypatch):

@@ -31,6 +31,13 @@ app = typer.Typer(
     "a reward model judges it, and the large target rewrites only the steps it rejects.",
 )
 
+REWRITE_REUSE_HELP = ("RSD: the target checks a rejected draft step in batched passes and keeps the "
+                      "tokens it agrees with; the text is the same, with fewer decode passes.")
+PROMPT_LOOKUP_HELP = ("Tokens per n-gram guess looked up in the context and checked in each in-process "
+                      "model's decode; the text is the same (0: off).")
+PROMPT_LOOKUP_ROLES_HELP = "Roles whose decode uses prompt lookup: draft, target or both, comma-separated."
+
+
 @app.command()
 def solve(
     question: str = typer.Argument(..., help="The problem to solve."),
@@ -54,6 +61,9 @@ def solve(
     top_p: float = typer.Option(1.0, help="Nucleus sampling mass."),
     seed: int = typer.Option(0, help="Seed for sampling and for soft acceptance rules."),
     separator: str = typer.Option("\\n\\n", help="Step separator (escapes allowed)."),
+    rewrite_reuse: bool = typer.Option(True, help=REWRITE_REUSE_HELP),
+    prompt_lookup: int = typer.Option(0, help=PROMPT_LOOKUP_HELP),
+    prompt_lookup_roles: str = typer.Option("draft,target", help=PROMPT_LOOKUP_ROLES_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the live view."),
 ) -> None:
     """Solve one question with RSD or a baseline, printing each step as it is decided."""
@@ -67,7 +77,9 @@ def solve(
     settings = solver_settings(draft=draft, target=target, reward=reward, delta=delta, rule=rule,
                                escalate_after=escalate_after, route=route, temperature=temperature,
                                top_p=top_p, max_steps=max_steps, repetition_limit=repetition_limit,
-                               separator=separator.encode().decode("unicode_escape"))
+                               separator=separator.encode().decode("unicode_escape"),
+                               rewrite_reuse=rewrite_reuse, prompt_lookup=prompt_lookup,
+                               prompt_lookup_roles=_roles(prompt_lookup_roles))
     config = settings.decode_config(max_tokens=max_tokens, seed=seed, max_total_tokens=max_total_tokens)
     solver = build_solvers((method,), settings, config)[method]
     if as_json:
@@ -122,6 +134,10 @@ def models() -> None:
         console.print(f"[bold]{m.name}[/] ({', '.join(m.aliases)}): {m.description}\n"
                       f"    install: {m.pip_install}")
     console.print(f"\nreward specs: {', '.join(SPECS)} (default {DEFAULT_REWARD})")
+
+
+def _roles(value: str | None) -> list[str] | None:
+    return None if value is None else [r.strip() for r in value.split(",") if r.strip()]
 
 
 def _eval_overrides(**values) -> dict:
@@ -181,6 +197,9 @@ def eval_command(
     sample_temperature: Optional[float] = typer.Option(None, help="Temperature of the search methods' "
                                                        "samples (default 0.7)."),
     num_pred_tokens: Optional[int] = typer.Option(None, help="Draft tokens proposed per sd round (default 4)."),
+    rewrite_reuse: Optional[bool] = typer.Option(None, help=REWRITE_REUSE_HELP + " [default: on]"),
+    prompt_lookup: Optional[int] = typer.Option(None, help=PROMPT_LOOKUP_HELP + " [default: 0]"),
+    prompt_lookup_roles: Optional[str] = typer.Option(None, help=PROMPT_LOOKUP_ROLES_HELP),
     data_dir: Optional[str] = typer.Option(None, help="Directory of DATASET.jsonl files "
                                            "(default $REWARDSPEC_DATA, then ./shared/data or ../shared/data)."),
     question_field: Optional[str] = typer.Option(None), answer_field: Optional[str] = typer.Option(None),
@@ -201,6 +220,7 @@ def eval_command(
         reward=reward, max_tokens=max_tokens, max_total_tokens=max_total_tokens,
         repetition_limit=repetition_limit, seed=seed, temperature=temperature,
         sample_temperature=sample_temperature, num_pred_tokens=num_pred_tokens, data_dir=data_dir,
+        rewrite_reuse=rewrite_reuse, prompt_lookup=prompt_lookup, prompt_lookup_roles=_roles(prompt_lookup_roles),
         question_field=question_field, answer_field=answer_field, output=output, concurrency=concurrency))
     with _resumable(cfg.output):
         run_eval(cfg, resume=resume)
@@ -222,6 +242,9 @@ def sweep(
     rule: Optional[str] = typer.Option(None, help="RSD weighting rule: binary, clip, sigmoid."),
     max_tokens: Optional[int] = typer.Option(None), seed: Optional[int] = typer.Option(None),
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature (default 0: greedy)."),
+    rewrite_reuse: Optional[bool] = typer.Option(None, help=REWRITE_REUSE_HELP + " [default: on]"),
+    prompt_lookup: Optional[int] = typer.Option(None, help=PROMPT_LOOKUP_HELP + " [default: 0]"),
+    prompt_lookup_roles: Optional[str] = typer.Option(None, help=PROMPT_LOOKUP_ROLES_HELP),
     data_dir: Optional[str] = typer.Option(None), output: Optional[str] = typer.Option(None),
     question_field: Optional[str] = typer.Option(None), answer_field: Optional[str] = typer.Option(None),
     resume: bool = typer.Option(False), config: Optional[str] = typer.Option(None),
@@ -239,6 +262,7 @@ def sweep(
     cfg = load_config(config, _eval_overrides(
         dataset=dataset, limit=limit, ids=ids, levels=levels, draft=draft, target=target, reward=reward, rule=rule,
         max_tokens=max_tokens, seed=seed, temperature=temperature, data_dir=data_dir,
+        rewrite_reuse=rewrite_reuse, prompt_lookup=prompt_lookup, prompt_lookup_roles=_roles(prompt_lookup_roles),
         question_field=question_field, answer_field=answer_field, output=output or "runs/sweep",
         methods=["rsd", "target", "draft"]))
     with _resumable(cfg.output):

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from typing import Any
 
-from rewardspec.types import ROLES, DecodeStats, ModelUsage, RejectedDraft, RouteDecision, Step, Trace
+from rewardspec.types import ROLES, DecodeStats, Lookahead, ModelUsage, RejectedDraft, RouteDecision, Step, Trace
 
 _USAGE_FIELDS = tuple(f.name for f in fields(ModelUsage))
+_LOOKAHEAD_FIELDS = tuple(f.name for f in fields(Lookahead))
 _STATS_FIELDS = tuple(f.name for f in fields(DecodeStats))
 
 
@@ -48,8 +49,15 @@ def usage_from_json(data: dict[str, dict[str, Any]]) -> dict[str, ModelUsage]:
     """Per-role usage; the FLOPs written beside the tokens are derived, so not read back."""
     usage = {role: ModelUsage() for role in ROLES}
     for role, values in data.items():
-        usage[role] = ModelUsage(**{k: v for k, v in values.items() if k in _USAGE_FIELDS})
+        known = {k: v for k, v in values.items() if k in _USAGE_FIELDS}
+        known["lookahead"] = lookahead_from_json(values.get("lookahead"))
+        usage[role] = ModelUsage(**known)
     return usage
+
+
+def lookahead_from_json(data: dict[str, Any] | None) -> Lookahead:
+    """Proposals checked by one role; absent in records from before 0.3 (none were)."""
+    return Lookahead(**{k: v for k, v in (data or {}).items() if k in _LOOKAHEAD_FIELDS})
 
 
 def stats_to_json(stats: DecodeStats) -> dict[str, int]:

@@ -7,7 +7,7 @@ formatter (:func:`describe_problems`), so a typo reads the same wherever it was 
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -41,11 +41,20 @@ class DecodeSettings(BaseModel):
     repetition_limit: int = Field(DEFAULT_REPETITION_LIMIT, ge=0,
                                   description="Tokens of repetition that end a step as a loop (0: off).")
     separator: str = Field(DEFAULT_SEPARATOR, min_length=1, description="Where a step ends.")
+    rewrite_reuse: bool = Field(True, description="RSD: the target checks a rejected draft step in batched "
+                                "passes and keeps the tokens it agrees with (same text, fewer decode passes).")
+    prompt_lookup: int = Field(0, ge=0, le=64, description="Tokens per n-gram guess from the context, checked "
+                               "in each in-process model's decode (same text; 0: off).")
+    prompt_lookup_roles: list[Literal["draft", "target"]] = Field(
+        ["draft", "target"], min_length=1, description="Roles whose decode uses prompt lookup.")
 
     def decode_config(self, **per_run: Any) -> DecodeConfig:
         """The limits one run or request decodes under: these settings and ``per_run``'s."""
-        return DecodeConfig(temperature=self.temperature, top_p=self.top_p, max_steps=self.max_steps,
-                            repetition_limit=self.repetition_limit, separator=self.separator, **per_run)
+        values = dict(temperature=self.temperature, top_p=self.top_p, max_steps=self.max_steps,
+                      repetition_limit=self.repetition_limit, separator=self.separator,
+                      rewrite_reuse=self.rewrite_reuse, prompt_lookup=self.prompt_lookup,
+                      prompt_lookup_roles=tuple(self.prompt_lookup_roles))
+        return DecodeConfig(**(values | per_run))
 
 
 class SolverSettings(DecodeSettings):

@@ -6,7 +6,7 @@ so that a trace from RSD and a trace from a baseline compare field by field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 Source = Literal["draft", "target"]
@@ -31,11 +31,58 @@ class Generation:
     """Log-probability of each generated token under the generating model."""
     prefill_seconds: float | None = None
     """Time spent on the prompt before the first new token, where the backend can tell."""
+    lookahead: Lookahead | None = None
+    """Proposed tokens the model checked in batched passes while writing, where it did."""
 
     @property
     def ends_answer(self) -> bool:
         """True when this step is the last one of the response."""
         return self.finish_reason in ("eos", "length", "stop", "degenerate")
+
+
+@dataclass
+class Lookahead:
+    """Tokens a model took from proposals it checked in one batched pass, instead of decoding
+    them one pass each: RSD's rejected draft step (``rewrite``), or n-grams looked up in its own
+    context (``ngram``). Checking never changes what is written: a proposed token is kept only
+    where the model itself picks it from the checked logits, with the same random draw it
+    would have used (:mod:`rewardspec.models.lookahead`).
+
+    Counted so that no figure is flattered: kept tokens stay in ``generated_tokens``; offered
+    tokens that were not kept were computed all the same, and count as prompt-side work.
+    """
+
+    rewrite_offered: int = 0
+    """Tokens of rejected draft steps checked by the target."""
+    rewrite_accepted: int = 0
+    """Of those, the tokens the target kept: each one a decode pass it did not run."""
+    ngram_offered: int = 0
+    """Tokens proposed by prompt lookup (n-grams of the context) and checked."""
+    ngram_accepted: int = 0
+    verify_passes: int = 0
+    """Batched passes that checked proposals."""
+    passes_saved: int = 0
+    """Decode passes not run because a kept token's logits were already there: the kept tokens,
+    less one for a step that ended on a kept token (writing alone never runs its last token)."""
+    verify_seconds: float = 0.0
+    """Wall time of those passes."""
+
+    @property
+    def offered(self) -> int:
+        return self.rewrite_offered + self.ngram_offered
+
+    @property
+    def accepted(self) -> int:
+        """Tokens kept from proposals."""
+        return self.rewrite_accepted + self.ngram_accepted
+
+    @property
+    def wasted(self) -> int:
+        """Checked tokens that were not kept: prompt-side work spent for nothing."""
+        return self.offered - self.accepted
+
+    def __add__(self, other: Lookahead) -> Lookahead:
+        return Lookahead(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
 
 @dataclass
@@ -92,6 +139,8 @@ class ModelUsage:
     """Wall time inside this role's calls (generate or score)."""
     prefill_seconds: float = 0.0
     """Of ``seconds``, the part spent on prompts, where the backend reports it."""
+    lookahead: Lookahead = field(default_factory=Lookahead)
+    """Proposals this role checked while writing; its rejected tokens are in ``prompt_tokens``."""
 
     @property
     def flops(self) -> float:
@@ -111,6 +160,9 @@ class ModelUsage:
         self.calls += 1
         self.seconds += seconds
         self.prefill_seconds += gen.prefill_seconds or 0.0
+        if gen.lookahead is not None:
+            self.lookahead = self.lookahead + gen.lookahead
+            self.prompt_tokens += gen.lookahead.wasted
 
     def add_score(self, score: RewardScore, seconds: float = 0.0) -> None:
         self.scored_tokens += score.scored_tokens
@@ -129,6 +181,7 @@ class ModelUsage:
             calls=self.calls + other.calls,
             seconds=self.seconds + other.seconds,
             prefill_seconds=self.prefill_seconds + other.prefill_seconds,
+            lookahead=self.lookahead + other.lookahead,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,6 +196,7 @@ class ModelUsage:
             "flops_with_prompt": self.flops_with_prompt,
             "seconds": self.seconds,
             "prefill_seconds": self.prefill_seconds,
+            "lookahead": asdict(self.lookahead),
         }
 
 

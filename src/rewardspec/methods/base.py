@@ -55,16 +55,24 @@ class DecodeConfig:
     None: ``TOTAL_BUDGET_MULTIPLE x max_tokens``. Reaching it ends the answer ("budget")."""
     repetition_limit: int = DEFAULT_REPETITION_LIMIT
     """Tokens of repetition that end a step as degenerate; 0 turns loop detection off."""
+    rewrite_reuse: bool = True
+    """RSD: the target checks the rejected draft step in batched passes and keeps what it agrees
+    with (:mod:`rewardspec.models.lookahead`); what it writes is the same either way."""
+    prompt_lookup: int = 0
+    """Tokens per n-gram guess from the context, checked in each model's own decode; 0: off."""
+    prompt_lookup_roles: tuple[str, ...] = ("draft", "target")
+    """Roles whose decode uses prompt lookup (when ``prompt_lookup`` is on)."""
 
     @property
     def total_budget(self) -> int:
         return self.max_total_tokens or TOTAL_BUDGET_MULTIPLE * self.max_tokens
 
-    def sampling(self, max_tokens: int, seed: int) -> SamplingParams:
+    def sampling(self, max_tokens: int, seed: int, role: str = "") -> SamplingParams:
         """One model call's sampling: this config's, with that call's budget and seed."""
+        lookup = self.prompt_lookup if role in self.prompt_lookup_roles else 0
         return SamplingParams(max_tokens=max_tokens, temperature=self.temperature, top_p=self.top_p,
                               seed=seed, separator=self.separator, stop=self.stop,
-                              repetition_limit=self.repetition_limit)
+                              repetition_limit=self.repetition_limit, prompt_lookup=lookup)
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -82,6 +90,13 @@ class DecodeConfig:
                 f"max_total_tokens ({self.max_total_tokens}) must be at least max_tokens ({self.max_tokens})")
         if self.repetition_limit < 0:
             raise InvalidInputError(f"repetition_limit must be >= 0; got {self.repetition_limit}")
+        if self.prompt_lookup < 0:
+            raise InvalidInputError(f"prompt_lookup must be >= 0; got {self.prompt_lookup}")
+        unknown = sorted(set(self.prompt_lookup_roles) - {"draft", "target"})
+        if unknown:
+            raise InvalidInputError(f"prompt_lookup_roles: unknown role {', '.join(unknown)}; "
+                                    "expected draft, target or both")
+        object.__setattr__(self, "prompt_lookup_roles", tuple(self.prompt_lookup_roles))
         object.__setattr__(self, "stop", check_stops(tuple(self.stop)))
 
 

@@ -76,7 +76,7 @@ def run_steps(trace: Trace, config: DecodeConfig, decide: Callable[[int, str, Sa
             budget_left = config.total_budget - generated(trace)
             if budget_left <= 0:
                 return None
-            return config.sampling(min(tokens_left, budget_left), step_seed(config.seed, index, role))
+            return config.sampling(min(tokens_left, budget_left), step_seed(config.seed, index, role), role)
 
         decided = decide(index, trace.text, sampling)
         if isinstance(decided, BudgetSpent):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from rewardspec.errors import InvalidInputError
@@ -126,7 +126,10 @@ class RSD:
                 return Decided(draft_step, gen, "accepted")
             outcome = "rejected"
         trace.usage["draft"].discarded_tokens += gen.generated_tokens
-        written = write(trace, "target", self.target, messages, prefix, sampling("target"), self.clock)
+        rewrite = sampling("target")
+        if rewrite is not None and self.config.rewrite_reuse:
+            rewrite = replace(rewrite, proposal=gen.text)  # checked, not trusted: the text is the target's
+        written = write(trace, "target", self.target, messages, prefix, rewrite, self.clock)
         if written is None:
             return BudgetSpent()
         target_step, target_gen = written

@@ -30,6 +30,12 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     repetition_limit: int = DEFAULT_REPETITION_LIMIT
     """Tokens of repetition that end a step as "degenerate" (see :mod:`rewardspec.steps`); 0: off."""
+    proposal: str = ""
+    """Text the step is likely to start with (RSD's rejected draft step), which a backend may
+    check in batched passes and keep where it agrees; never changes what is written
+    (:mod:`rewardspec.models.lookahead`). A backend that cannot check it writes from scratch."""
+    prompt_lookup: int = 0
+    """Tokens per n-gram guess looked up in the context and checked the same way; 0: off."""
 
 
 @dataclass

@@ -23,6 +23,7 @@ import numpy as np
 
 from rewardspec.errors import MissingPackageError
 from rewardspec.models.base import ContinuationScore, Message, SamplingParams
+from rewardspec.models.lookahead import Proposer, shape_for
 from rewardspec.models.stepping import ChatTokens, check_room, write_step
 from rewardspec.prompts import plain_prompt
 from rewardspec.detokenize import ByteDetokenizer
@@ -83,6 +84,42 @@ def sync_context(llm, tokens) -> int:
     return len(tokens) - common
 
 
+class _LlamaDecoder:
+    """The :class:`~rewardspec.models.stepping.Decoder` of one llama.cpp context."""
+
+    def __init__(self, model: LlamaCppModel) -> None:
+        self.model, self.llm = model, model.llm
+
+    def logits(self) -> np.ndarray:
+        return self.model._last_logits()
+
+    def feed(self, tokens, rows: bool = False) -> list[np.ndarray] | None:
+        if not rows:
+            self.llm.eval(list(tokens))
+            return None
+        return eval_rows(self.llm, list(tokens), self.model.n_vocab)
+
+    def drop(self, n: int) -> None:
+        self.llm.n_tokens -= n  # the next pass removes their keys and values first
+
+
+def eval_rows(llm, tokens: list[int], n_vocab: int) -> list[np.ndarray]:
+    """Run ``tokens`` after the context's ``n_tokens`` in passes of ``n_batch``, keeping the
+    logits after every one of them (copies: the next pass overwrites llama.cpp's buffer)."""
+    rows: list[np.ndarray] = []
+    for i in range(0, len(tokens), llm.n_batch):
+        chunk = tokens[i : i + llm.n_batch]
+        n_past = llm.n_tokens
+        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llm._batch.set_batch(batch=chunk, n_past=n_past, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past : n_past + len(chunk)] = chunk
+        llm.n_tokens += len(chunk)
+        rows.extend(np.ctypeslib.as_array(llm._ctx.get_logits_ith(j), shape=(n_vocab,)).copy()
+                    for j in range(len(chunk)))
+    return rows
+
+
 class LlamaCppModel:
     """A GGUF model served in-process by llama.cpp."""
 
@@ -113,6 +150,7 @@ class LlamaCppModel:
             verbose=False,
         )
         self.params = int(self.llm._model.n_params())
+        self.lookahead_shape = shape_for(n_gpu_layers != 0)
         self.n_ctx = n_ctx
         self.n_vocab = self.llm.n_vocab()
         self._vocab = self.llm._model.vocab
@@ -159,8 +197,10 @@ class LlamaCppModel:
             started = time.perf_counter()
             processed = self._sync(tokens)
             prefill = time.perf_counter() - started
-            gen = write_step(sampling, self._last_logits, lambda token: self.llm.eval([token]), self._is_eog,
-                             ByteDetokenizer(self._token_bytes), processed)
+            proposer = Proposer(self._encode(sampling.proposal) if sampling.proposal else (), tokens,
+                                sampling.prompt_lookup, self.lookahead_shape)
+            gen = write_step(sampling, _LlamaDecoder(self), self._is_eog, ByteDetokenizer(self._token_bytes),
+                             processed, proposer)
             gen.prefill_seconds = prefill
             return gen
 
@@ -207,19 +247,7 @@ class LlamaCppModel:
             processed = self._sync(context)
             if not cont:
                 return ContinuationScore([], processed)
-            rows = [self._last_logits().copy()]
-            llm = self.llm
-            # Evaluate the continuation with logits at every position, n_batch at a time.
-            for i in range(0, len(cont) - 1, llm.n_batch):
-                chunk = cont[i : min(len(cont) - 1, i + llm.n_batch)]
-                n_past = llm.n_tokens
-                llm._batch.set_batch(batch=chunk, n_past=n_past, logits_all=True)
-                llm._ctx.decode(llm._batch)
-                llm.input_ids[n_past : n_past + len(chunk)] = chunk
-                llm.n_tokens += len(chunk)
-                for j in range(len(chunk)):
-                    ptr = llm._ctx.get_logits_ith(j)
-                    rows.append(np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy())
+            rows = [self._last_logits().copy(), *eval_rows(self.llm, cont[:-1], self.n_vocab)]
             logprobs = []
             for row, token in zip(rows, cont):
                 shifted = np.subtract(row, row.max(), dtype=np.float32)

@@ -7,21 +7,25 @@ and lives here once:
 * :func:`sample_token`: greedy at temperature 0, else temperature and
   nucleus sampling from a NumPy generator seeded per call, so a request's
   output does not depend on what the model served before it;
-* :func:`write_step`: the token loop, cut by :class:`~rewardspec.steps.StepCutter`;
+* :func:`write_step`: the token loop, cut by :class:`~rewardspec.steps.StepCutter`, over a
+  backend's :class:`Decoder`, checking proposals where it has any;
 * :class:`ChatTokens`: a chat's prompt rendered and tokenized once;
 * :func:`check_room`: one clear error when prompt plus budget overflow the context.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from rewardspec.errors import InvalidInputError
 from rewardspec.models.base import Message, SamplingParams
+from rewardspec.models.lookahead import Proposer
 from rewardspec.steps import StepCutter
-from rewardspec.types import Generation
+from rewardspec.types import Generation, Lookahead
 
 
 def sample_token(logits: np.ndarray, temperature: float, top_p: float,
@@ -62,19 +66,52 @@ def _top_first(probs: np.ndarray, top_p: float, head: int = 64) -> np.ndarray:
     return np.argsort(-probs, kind="stable")
 
 
-def write_step(sampling: SamplingParams, logits: Callable[[], np.ndarray], feed: Callable[[int], None],
-               is_end: Callable[[int], bool], detokenizer, prompt_tokens: int) -> Generation:
-    """One step's token loop: sample from ``logits()``, stop on the end token, a stop string,
-    the separator, a loop or the budget; ``feed(token)`` runs the model on each kept token."""
+class Decoder(Protocol):
+    """One backend's forward passes over a sequence whose KV cache it keeps."""
+
+    def logits(self) -> np.ndarray:
+        """Logits for the next token after what was fed (float32, valid until the next feed)."""
+        ...
+
+    def feed(self, tokens: Sequence[int], rows: bool = False) -> list[np.ndarray] | None:
+        """Run ``tokens`` after what was fed, in one pass; with ``rows``, the logits after each."""
+        ...
+
+    def drop(self, n: int) -> None:
+        """Forget the last ``n`` tokens fed (their keys and values go with them)."""
+        ...
+
+
+def write_step(sampling: SamplingParams, decoder: Decoder, is_end: Callable[[int], bool], detokenizer,
+               prompt_tokens: int, proposer: Proposer | None = None) -> Generation:
+    """One step's token loop: sample, stop on the end token, a stop string, the separator, a loop
+    or the budget, and run the model on each kept token.
+
+    With a ``proposer``, each kept token is run together with a guess of the tokens after it
+    (:mod:`rewardspec.models.lookahead`); while the sampled token equals the guess, its logits
+    row is already there and no pass runs. The tokens sampled are the same either way."""
     rng = np.random.default_rng(sampling.seed)
     cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
     out: list[int] = []
     logprobs: list[float] = []
     text, finish = None, "length"
+    look = Lookahead() if proposer is not None and proposer.active else None
+    guess: list[int] = []
+    rows: list[np.ndarray] = []
+    source = ""
+    current = decoder.logits()
     while len(out) < sampling.max_tokens:
-        token, logprob = sample_token(logits(), sampling.temperature, sampling.top_p, rng)
+        token, logprob = sample_token(current, sampling.temperature, sampling.top_p, rng)
         out.append(token)
         logprobs.append(logprob)
+        kept = bool(guess) and token == guess[0]
+        if kept:
+            guess.pop(0)
+            current = rows.pop(0)
+            _count(look, source, accepted=1)
+        elif guess:
+            decoder.drop(len(guess))
+            guess, rows = [], []
         if is_end(token):
             finish = "eos"
             break
@@ -82,11 +119,40 @@ def write_step(sampling: SamplingParams, logits: Callable[[], np.ndarray], feed:
         if cut is not None:
             text, finish = cut.text, cut.reason
             break
-        if len(out) < sampling.max_tokens:
-            feed(token)
+        if len(out) >= sampling.max_tokens:
+            break
+        if kept:
+            look.passes_saved += 1  # type: ignore[union-attr]
+            continue
+        if look is not None:
+            guess, source = proposer.propose(out)  # type: ignore[union-attr]
+            guess = guess[: sampling.max_tokens - len(out)]
+        if guess:
+            started = time.perf_counter()
+            checked = decoder.feed([token, *guess], rows=True)
+            look.verify_seconds += time.perf_counter() - started  # type: ignore[union-attr]
+            look.verify_passes += 1  # type: ignore[union-attr]
+            _count(look, source, offered=len(guess))
+            current, rows = checked[0], list(checked[1:])  # type: ignore[index]
+        else:
+            decoder.feed([token])
+            current = decoder.logits()
+    if guess:
+        decoder.drop(len(guess))
     if text is None:
         text = cutter.text + detokenizer.flush()
-    return Generation(text, len(out), prompt_tokens, finish, logprobs)  # type: ignore[arg-type]
+    return Generation(text, len(out), prompt_tokens, finish, logprobs, lookahead=look)  # type: ignore[arg-type]
+
+
+def _count(look: Lookahead | None, source: str, offered: int = 0, accepted: int = 0) -> None:
+    if look is None:
+        return
+    if source == "rewrite":
+        look.rewrite_offered += offered
+        look.rewrite_accepted += accepted
+    else:
+        look.ngram_offered += offered
+        look.ngram_accepted += accepted
 
 
 class ChatTokens:

@@ -46,6 +46,7 @@ from rewardspec.models.hf_common import (
     require_hf,
     resolve_source,
 )
+from rewardspec.models.lookahead import Proposer, shape_for
 from rewardspec.models.stepping import ChatTokens, check_room, sample_token, write_step
 from rewardspec.specs import parse_spec
 from rewardspec.steps import StepCutter
@@ -53,6 +54,30 @@ from rewardspec.types import Generation
 
 torch: Any = None
 transformers: Any = None
+
+
+class _SlotDecoder:
+    """The :class:`~rewardspec.models.stepping.Decoder` of one cache slot."""
+
+    def __init__(self, model: TransformersModel, slot: CacheSlot, last) -> None:
+        self.model, self.slot, self.last = model, slot, last
+
+    def logits(self) -> np.ndarray:
+        return _numpy(self.last)
+
+    def feed(self, tokens, rows: bool = False) -> list[np.ndarray] | None:
+        logits = self.model._run(self.slot, list(tokens), keep=len(tokens) if rows else 1)
+        self.last = logits[-1]
+        return [_numpy(row) for row in logits] if rows else None
+
+    def drop(self, n: int) -> None:
+        keep = self.slot.ids[: len(self.slot.ids) - n]
+        if PrefixCache._crop(self.slot, len(keep)) != len(keep):  # a cache that cannot crop: rebuild
+            self.model._run(self.slot, keep)
+
+
+def _numpy(row) -> np.ndarray:
+    return row.to("cpu", torch.float32).numpy()
 
 
 def _require() -> None:
@@ -101,6 +126,7 @@ class TransformersModel:
             dtype=self.dtype, trust_remote_code=trust_remote_code, device_map=device_map,
         )
         self.device = input_device(self.model)
+        self.lookahead_shape = shape_for(self.device.type != "cpu")
         self.params = count_params(self.model)
         limit = getattr(self.model.config, "max_position_embeddings", None) or 1 << 30
         self.n_ctx = min(n_ctx, limit) if n_ctx else limit
@@ -174,14 +200,12 @@ class TransformersModel:
             self._check_room(len(tokens), sampling.max_tokens)
             started = time.perf_counter()
             slot, common = self._cache.prepare(self._key(messages), tokens)
-            state = {"logits": self._run(slot, tokens[common:])[-1]}
+            decoder = _SlotDecoder(self, slot, self._run(slot, tokens[common:])[-1])
             prefill = time.perf_counter() - started  # on CUDA, kernels still queued fall into decode
-
-            def feed(token: int) -> None:
-                state["logits"] = self._run(slot, [token])[-1]
-
-            gen = write_step(sampling, lambda: state["logits"].to("cpu", torch.float32).numpy(), feed,
-                             self._eos.__contains__, WindowDetokenizer(self._decode), len(tokens) - common)
+            proposer = Proposer(self._encode(sampling.proposal) if sampling.proposal else (), tokens,
+                                sampling.prompt_lookup, self.lookahead_shape)
+            gen = write_step(sampling, decoder, self._eos.__contains__, WindowDetokenizer(self._decode),
+                             len(tokens) - common, proposer)
             gen.prefill_seconds = prefill
             return gen
 
