@@ -165,6 +165,8 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     console = Console(width=200)
+    settings = solver_settings(draft=args.draft, target=args.target, reward=args.reward)
+    prov = provenance({"draft": settings.draft, "target": settings.target})  # the code that runs, as it starts
     done = run(args)
     records, models = done["records"], done["models"]
     costs = {role: measure_pass_costs(models.loaded(role)) for role in ("draft", "target")}
@@ -187,7 +189,6 @@ def main() -> int:
     simulated = simulate(records, models, args.prompt_lookup, costs)
     console.print("simulated:", simulated)
     name = args.name or f"lookahead-{Path(args.dataset).stem}-{(args.ids or str(args.limit or 'all')).replace(',', '_')}"
-    settings = models.settings
     data = {
         "title": f"Rewrite reuse and prompt lookup, {args.dataset} {args.ids or ''}".strip(),
         "kind": "lookahead",
@@ -200,7 +201,7 @@ def main() -> int:
         "config": {"draft": settings.draft, "target": settings.target, "reward": settings.reward,
                    "delta": settings.delta, "rule": settings.rule, "max_tokens": args.max_tokens,
                    "prompt_lookup": args.prompt_lookup},
-        "provenance": provenance({"draft": settings.draft, "target": settings.target}),
+        "provenance": prov,
         "methods": figures,
         "pass_cost": pass_costs,
         "simulated": simulated,

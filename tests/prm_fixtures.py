@@ -248,6 +248,7 @@ BUILDERS = {
     "rlhflow": build_rlhflow,
     "orm": build_orm,
     "causal-qwen2": lambda d: build_causal_lm(d, "qwen2", qwen_tokenizer()),
+    "causal-qwen2-other": lambda d: build_causal_lm(d, "qwen2", qwen_tokenizer(), seed=1),
 }
 
 _ROOT: list[Path] = []

@@ -144,3 +144,51 @@ def test_a_rewrite_that_parts_at_one_token_is_kept_on_both_sides_of_it():
     assert (look.rewrite_offered, look.rewrite_accepted, look.verify_passes) == (21 + 12, 7 + 12, 2)
     assert look.passes_saved == 7 + 11  # the step's last token is never run
     assert look.ngram_offered == 0 and model.history[3:] == script
+
+
+def test_prompt_lookup_on_a_model_behind_a_server_is_refused_before_any_question():
+    from fakes import ScriptedModel
+
+    from rewardspec.build import Models, build_solver
+    from rewardspec.errors import InvalidInputError
+    from rewardspec.settings import solver_settings
+
+    settings = solver_settings(reward="arithmetic", prompt_lookup=2, prompt_lookup_roles=["target"])
+    models = Models(settings, loader=lambda name: ScriptedModel(name, ["2 + 2 = 4\n\n"], params=100))
+    with pytest.raises(InvalidInputError, match="prompt_lookup needs an in-process model.*the target.*speculative"):
+        build_solver("rsd", settings, settings.decode_config(), models)
+    quiet = solver_settings(reward="arithmetic", prompt_lookup=0)
+    assert build_solver("rsd", quiet, quiet.decode_config(), Models(quiet, loader=models.loader)) is not None
+
+
+def test_settings_refuse_bad_lookahead_values_in_one_line():
+    from rewardspec.errors import InvalidInputError
+    from rewardspec.settings import solver_settings
+
+    with pytest.raises(InvalidInputError, match="prompt_lookup.*prompt_lookup_roles"):
+        solver_settings(prompt_lookup=-1, prompt_lookup_roles=["reward"])
+    decode = solver_settings(rewrite_reuse=False, prompt_lookup=3, prompt_lookup_roles=["draft"]).decode_config()
+    assert (decode.rewrite_reuse, decode.prompt_lookup, decode.prompt_lookup_roles) == (False, 3, ("draft",))
+    assert decode.sampling(10, 0, "draft").prompt_lookup == 3 and decode.sampling(10, 0, "target").prompt_lookup == 0
+
+
+def test_a_run_and_a_trace_say_where_proposals_saved_passes():
+    from rewardspec.display import lookahead_text
+    from rewardspec.eval.metrics import summarize
+    from rewardspec.eval.records import SampleRecord
+    from rewardspec.types import Lookahead, ModelUsage, Trace
+
+    trace = Trace(question="q", method="rsd")
+    assert lookahead_text(trace) is None
+    trace.usage["target"] = ModelUsage(params=10, lookahead=Lookahead(rewrite_offered=52, rewrite_accepted=31,
+                                                                       ngram_offered=20, ngram_accepted=6,
+                                                                       verify_passes=9, passes_saved=35,
+                                                                       verify_seconds=0.84))
+    assert lookahead_text(trace) == ("checked proposals: target: kept 31 of 52 tokens of rejected steps, 6 of 20 "
+                                     "tokens from lookup; 35 decode passes saved; checking took 0.8s")
+    record = SampleRecord(id="1", dataset="d", question="q", gold="4", answer="4", correct=True, level=None,
+                          response="", method="rsd", delta=0.7, steps=[], usage=trace.usage, finish_reason="eos",
+                          wall_seconds=1.0)
+    total = summarize([record, record]).per_model["target"].lookahead
+    assert (total.rewrite_accepted, total.passes_saved) == (62, 70)
+    assert summarize([record]).to_dict()["per_model"]["target"]["lookahead"]["ngram_offered"] == 20

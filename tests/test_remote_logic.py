@@ -341,3 +341,67 @@ def test_the_steps_seed_is_sent_unless_the_spec_says_seed_false():
         model, seen = scripted_model([httpx.Response(200, text=_sse(_piece("A.\n\n")))], spec=spec)
         model.generate_step(CHAT, "", params)
         assert seen[0].get("seed") == sent and seen[0]["temperature"] == 0.7
+
+
+# --- rewrite reuse over HTTP: one echo request checks the rejected step -------------------------
+
+PROMPT = "<user>two plus two<assistant>"
+
+
+def _echo(pieces, tops, values=None, first_value=None, shift_tops=0.0):
+    """An echo reply over the prompt (one token) and ``pieces``; ``tops[i]`` is the server's top
+    token at piece i, with a generated token after them."""
+    tokens = [PROMPT, *pieces, " done"]
+    values = [first_value, *(values or [-0.1] * len(pieces)), -0.2]
+    top_logprobs = [None, *({t: (v + shift_tops if t == p else -0.05)} for t, p, v in zip(tops, pieces, values[1:])),
+                    {" done": -0.2}]
+    offsets, at = [], 0
+    for token in tokens:
+        offsets.append(at)
+        at += len(token)
+    logprobs = {"tokens": tokens, "token_logprobs": values, "top_logprobs": top_logprobs, "text_offset": offsets}
+    return httpx.Response(200, json={"choices": [{"text": "".join(tokens), "logprobs": logprobs}]})
+
+
+def test_a_rejected_step_is_checked_once_and_the_target_decodes_only_from_where_it_parts():
+    proposal = ["So", " 2+2", "=5", ".\n\n"]
+    stream = _sse(_piece("=4"), _piece(".\n\n"), _piece(" never read"))
+    model, seen = scripted_model([_echo(proposal, ["So", " 2+2", "=4", ".\n\n"]), httpx.Response(200, text=stream)])
+    step = model.generate_step(CHAT, "", SamplingParams(max_tokens=50, proposal="".join(proposal)))
+    assert (step.text, step.finish_reason, step.generated_tokens) == ("So 2+2=4.\n\n", "step", 4)
+    echo, rest = seen
+    assert echo["echo"] and echo["logprobs"] == 1 and echo["prompt"] == PROMPT + "So 2+2=5.\n\n"
+    assert echo["temperature"] == 0 and echo["max_tokens"] == 1
+    assert rest["prompt"] == PROMPT + "So 2+2" and rest["max_tokens"] == 48 and rest["stream"]
+    look = step.lookahead
+    assert (look.rewrite_offered, look.rewrite_accepted, look.verify_passes, look.passes_saved) == (4, 2, 1, 2)
+
+
+def test_a_proposal_the_target_agrees_with_to_its_end_needs_no_second_request():
+    proposal = ["So", " 2+2", "=4", ".\n\n"]
+    model, seen = scripted_model([_echo(proposal, proposal)])
+    step = model.generate_step(CHAT, "", SamplingParams(max_tokens=50, proposal="".join(proposal)))
+    assert (step.text, step.finish_reason, step.generated_tokens, len(seen)) == ("So 2+2=4.\n\n", "step", 4, 1)
+    assert step.lookahead.rewrite_accepted == 4 and step.lookahead.passes_saved == 3
+
+
+@pytest.mark.parametrize("reply", [
+    _echo(["So", " 2+2"], ["So", " 2+2"], first_value=-1.0),   # llama-cpp-python 0.3.36: shifted one place
+    _echo(["So", " 2+2"], ["So", " 2+2"], shift_tops=-2.0),  # entries that disagree with themselves
+    httpx.Response(400, json={"error": {"message": "echo is not supported"}}),
+])
+def test_an_echo_that_cannot_be_trusted_falls_back_to_writing_from_scratch_once_and_for_all(reply, caplog):
+    stream = httpx.Response(200, text=_sse(_piece("So 2+2=4.\n\n")))
+    model, seen = scripted_model([reply, stream, stream])
+    sampling = SamplingParams(max_tokens=50, proposal="So 2+2")
+    first = model.generate_step(CHAT, "", sampling)
+    second = model.generate_step(CHAT, "", sampling)
+    assert first.text == second.text == "So 2+2=4.\n\n" and first.lookahead is None
+    assert [bool(body.get("echo")) for body in seen] == [True, False, False]  # asked once, then never
+    assert seen[1]["prompt"] == PROMPT and sum("from scratch" in r.message for r in caplog.records) == 1
+
+
+def test_a_sampled_rewrite_is_written_from_scratch_a_servers_draw_cannot_be_replayed():
+    model, seen = scripted_model([httpx.Response(200, text=_sse(_piece("So 2+2=4.\n\n")))])
+    step = model.generate_step(CHAT, "", SamplingParams(max_tokens=50, temperature=0.7, proposal="So 2+2"))
+    assert step.lookahead is None and len(seen) == 1 and not seen[0].get("echo")

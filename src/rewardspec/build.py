@@ -9,6 +9,7 @@ by every method of a run (:class:`~rewardspec.model_roles.Models`).
 
 from __future__ import annotations
 
+from rewardspec.errors import InvalidInputError
 from rewardspec.methods.acceptance import check_delta
 from rewardspec.methods.base import DecodeConfig, Method
 from rewardspec.methods.table import Parts, method_spec
@@ -34,6 +35,22 @@ def build_solver(method: str, settings: SolverSettings, decode: DecodeConfig, mo
     """The solver for ``method``, over ``models``; ``delta`` overrides the settings' (a sweep, a request)."""
     spec = method_spec(method)
     models.load(spec.roles)
+    _check_prompt_lookup(decode, models)
     parts = Parts(settings, decode, models, settings.delta if delta is None else check_delta(delta),
                   dataset, sample_cache)
     return spec.build(parts)
+
+
+def _check_prompt_lookup(decode: DecodeConfig, models: Models) -> None:
+    """Prompt lookup runs inside an in-process model's decode; a model behind a server speculates
+    there, if its server is started so (``rewardspec launch``'s ``speculative_config``)."""
+    if not decode.prompt_lookup:
+        return
+    for role in decode.prompt_lookup_roles:
+        model = models.loaded(role)
+        if model is not None and not hasattr(model, "lookahead_shape"):
+            raise InvalidInputError(
+                f"prompt_lookup needs an in-process model (llama.cpp or transformers), but the {role} is "
+                f"'{getattr(model, 'name', role)}' behind a server; start that server with a speculative config "
+                "(rewardspec launch, speculative_config: {method: ngram}), or leave the role out of "
+                "prompt_lookup_roles")

@@ -67,7 +67,7 @@ def solve(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the live view."),
 ) -> None:
     """Solve one question with RSD or a baseline, printing each step as it is decided."""
-    from rewardspec.display import make_console, step_line, usage_table
+    from rewardspec.display import lookahead_text, make_console, step_line, usage_table
 
     if not question.strip():
         raise InvalidInputError("the question is empty; pass the problem text to solve")
@@ -100,6 +100,9 @@ def solve(
         console.print(f"draft steps judged: {stats.judged}, kept {stats.accepted}, rewritten by the target "
                       f"{stats.rewritten} ({stats.degenerate} for looping)"
                       + (f"; escalated: the target wrote {stats.escalated} more" if stats.escalated else ""))
+    checked = lookahead_text(trace)
+    if checked:
+        console.print(checked)
     console.print(usage_table(trace))
 
 

@@ -52,6 +52,22 @@ def usage_table(trace: Trace) -> Table:
     return table
 
 
+def lookahead_text(trace: Trace) -> str | None:
+    """Where checked proposals saved decode passes, per role ("target: kept 31 of 52 tokens of
+    rejected steps, 6 of 20 from lookup; 27 passes saved; checking took 0.8 s"); None if none."""
+    parts = []
+    for role, u in trace.usage.items():
+        look = u.lookahead
+        if not look.offered:
+            continue
+        kept = [f"{n} of {m} tokens {what}" for n, m, what in (
+            (look.rewrite_accepted, look.rewrite_offered, "of rejected steps"),
+            (look.ngram_accepted, look.ngram_offered, "from lookup")) if m]
+        parts.append(f"{role}: kept {', '.join(kept)}; {look.passes_saved} decode passes saved; "
+                     f"checking took {look.verify_seconds:.1f}s")
+    return "checked proposals: " + " | ".join(parts) if parts else None
+
+
 def saving_text(rsd: Trace, target: Trace) -> Text:
     """RSD's FLOPs against target-only's, both measured on the same question."""
     text = Text("saving vs target alone (measured): ")

@@ -102,12 +102,7 @@ def page(result: Result) -> str:
         lines += [f"**Not rerun**: {d.get('note', 'figures carried over from an earlier record')}", ""]
     elif d.get("note"):
         lines += [d["note"], ""]
-    lines += ["| method | accuracy [95% CI] | vs target, points [95% CI] | FLOPs ÷ target [95% CI] "
-              "| wall ÷ target [95% CI] | draft acceptance |", "|---|---|---|---|---|---|"]
-    for method, m in result.methods.items():
-        lines.append(f"| {method} | {pct(m.get('accuracy'))} | {points(m.get('accuracy_vs_target'))} "
-                     f"| {ratio(m.get('flops_vs_target'))} | {ratio(m.get('wall_vs_target'))} "
-                     f"| {pct(m.get('draft_acceptance'))} |")
+    lines += (_lookahead_tables(d) if d.get("kind") == "lookahead" else _eval_table(result))
     models = prov.get("models") or {}
     lines += ["", f"- **n**: {d['n']} ({d.get('dataset', '?')}, problems {d.get('problems', '?')})",
               f"- **command**: `{d['command']}`",
@@ -118,9 +113,51 @@ def page(result: Result) -> str:
               f"- **date**: {prov.get('date')}"]
     lines += [f"- **{role}**: {w.get('name') or w.get('spec')} (sha256 {w.get('sha256') or 'unknown'})"
               for role, w in models.items()]
-    lines += ["", "Intervals: Wilson's for an accuracy; paired bootstrap over the same problems for a "
-              "difference or ratio against the target (none where only totals were recorded)."]
+    against = "the configuration named" if d.get("kind") == "lookahead" else "the target"
+    lines += ["", "Intervals: Wilson's for an accuracy or a share of problems; paired bootstrap over the same "
+              f"problems for a difference or ratio against {against} (none where only totals were recorded)."]
     return "\n".join(lines) + "\n"
+
+
+def _eval_table(result: Result) -> list[str]:
+    lines = ["| method | accuracy [95% CI] | vs target, points [95% CI] | FLOPs ÷ target [95% CI] "
+             "| wall ÷ target [95% CI] | draft acceptance |", "|---|---|---|---|---|---|"]
+    for method, m in result.methods.items():
+        lines.append(f"| {method} | {pct(m.get('accuracy'))} | {points(m.get('accuracy_vs_target'))} "
+                     f"| {ratio(m.get('flops_vs_target'))} | {ratio(m.get('wall_vs_target'))} "
+                     f"| {pct(m.get('draft_acceptance'))} |")
+    return lines
+
+
+def _lookahead_tables(d: dict[str, Any]) -> list[str]:
+    """benchmarks/lookahead.py's result: configurations side by side, the pass-cost curve it
+    measured, and the replay under that curve and an assumed one (simulated, apart)."""
+    lines = ["| configuration | accuracy [95% CI] | same text as without proposals | wall ÷ (against) "
+             "| target seconds ÷ plain RSD | draft seconds ÷ plain RSD | rewrite tokens kept "
+             "| draft tokens from lookup | target tokens from lookup |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, m in d["methods"].items():
+        wall = m.get("wall_vs")
+        lines.append(f"| {name} | {pct(m.get('accuracy'))} | {pct(m.get('same_text'))} "
+                     f"| {ratio(wall) + ' (' + wall['against'] + ')' if wall else '-'} "
+                     f"| {ratio(m.get('target_seconds_vs_rsd'))} | {ratio(m.get('draft_seconds_vs_rsd'))} "
+                     f"| {pct(m.get('rewrite_kept_share'))} | {pct(m.get('draft_lookup_kept_share'))} "
+                     f"| {pct(m.get('target_lookup_kept_share'))} |")
+    costs = d.get("pass_cost") or {}
+    if costs:
+        sizes = [k for k in next(iter(costs.values())) if k != "decode_ms"]
+        lines += ["", "**Measured**: a pass over k tokens, in single-token decode passes "
+                  "(medians; one decode pass in ms in the last column):", "",
+                  "| model | " + " | ".join(f"k={k}" for k in sizes) + " | decode ms |",
+                  "|---|" + "---|" * (len(sizes) + 1)]
+        for role, c in costs.items():
+            lines.append(f"| {role} | " + " | ".join(f"{c[k]:.2f}" for k in sizes) + f" | {c['decode_ms']:.1f} |")
+    for label, sim in (d.get("simulated") or {}).items():
+        lines += ["", f"**Simulated** (plain RSD's answers replayed with proposals), {label}: the target's rewrite "
+                  f"decode {ratio(sim.get('target_rewrite_decode'))} of its passes, with "
+                  f"{pct(sim.get('rewrite_kept_share'))} of rewrite tokens kept; the draft's decode with prompt "
+                  f"lookup {ratio(sim.get('draft_decode_with_lookup'))}, with "
+                  f"{pct(sim.get('draft_lookup_kept_share'))} of its tokens from lookup."]
+    return lines
 
 
 def glance(results: list[Result]) -> str:
@@ -128,6 +165,8 @@ def glance(results: list[Result]) -> str:
     rows = ["| result | n | RSD accuracy | target | draft | RSD vs target, points | RSD FLOPs ÷ target "
             "| measured |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
+        if r.data.get("kind", "eval") != "eval":
+            continue  # other kinds of result (benchmarks/lookahead.py) are linked from their docs
         m, prov = r.methods, r.data["provenance"]
         rsd = m.get("rsd", {})
         when = (prov.get("date") or "")[:10] + ("" if r.data["rerun"] else ", not rerun")

@@ -33,6 +33,8 @@ class Generation:
     """Time spent on the prompt before the first new token, where the backend can tell."""
     lookahead: Lookahead | None = None
     """Proposed tokens the model checked in batched passes while writing, where it did."""
+    token_ids: list[int] | None = None
+    """The tokens written, in the model's vocabulary, where the backend knows them (in-process)."""
 
     @property
     def ends_answer(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from rewardspec.eval.records import Comparison, MethodMetrics, ModelCost, SampleRecord
-from rewardspec.types import ROLES, DecodeStats
+from rewardspec.types import ROLES, DecodeStats, Lookahead
 from rewardspec.uncertainty import paired_difference, paired_ratio, wilson
 
 # Ways an answer can end that mean it was cut short, not finished by the model.
@@ -22,6 +22,7 @@ def summarize(records: list[SampleRecord]) -> MethodMetrics:
             sum(r.usage[role].flops for r in records) / n,
             sum(r.usage[role].flops_with_prompt for r in records) / n,
             sum(r.usage[role].generated_tokens for r in records) / n,
+            sum((r.usage[role].lookahead for r in records), Lookahead()),
         )
         for role in ROLES
     }

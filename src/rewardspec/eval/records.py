@@ -23,7 +23,7 @@ from rewardspec.codec import (
     usage_from_json,
     usage_to_json,
 )
-from rewardspec.types import DecodeStats, ModelUsage, RouteDecision, Step, flops, flops_with_prompt
+from rewardspec.types import DecodeStats, Lookahead, ModelUsage, RouteDecision, Step, flops, flops_with_prompt
 
 
 @dataclass
@@ -97,6 +97,8 @@ class ModelCost:
     flops_per_question: float = 0.0
     flops_with_prompt_per_question: float = 0.0
     generated_tokens_per_question: float = 0.0
+    lookahead: Lookahead = field(default_factory=Lookahead)
+    """Proposals this role checked over the whole run (docs/lookahead.md), summed."""
 
 
 @dataclass

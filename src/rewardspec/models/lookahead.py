@@ -40,9 +40,10 @@ class Shape:
     """How much to guess at once, and how sure a lookup must be, for one kind of device.
 
     A pass over k tokens costs about one decode where decoding is memory-bound (a GPU at small
-    batch), and nearly k/2 decodes on a few CPU cores (``benchmarks/lookahead.py`` measures the
-    curve). A guess pays when the tokens it saves outweigh the extra cost of its pass, so a CPU
-    checks short guesses from long matches only, and an accelerator checks long ones from any.
+    batch), and grows with k where it is compute-bound (a few CPU cores; ``benchmarks/lookahead.py``
+    measures the curve, docs/results/lookahead-*.md has it). A guess pays when the tokens it saves
+    outweigh the extra cost of its pass, so a CPU checks short guesses from long matches only, and
+    an accelerator checks long ones from any.
     The shape is fixed per model load, never tuned on timings, so that a config still gives
     the same passes, and so the same trace, on every run."""
 

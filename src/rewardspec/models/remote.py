@@ -33,6 +33,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import httpx
 
@@ -52,7 +53,7 @@ from rewardspec.models.base import ContinuationScore, Message, SamplingParams
 from rewardspec.prompts import plain_prompt
 from rewardspec.remote_spec import SPEC_PREFIX, RemoteSpec, api_key_of
 from rewardspec.steps import StepCutter
-from rewardspec.types import Generation
+from rewardspec.types import Generation, Lookahead
 
 __all__ = ["ChatRenderer", "RemoteModel", "RemoteSpec", "api_key_of", "load_remote", "role_spec"]
 
@@ -152,6 +153,8 @@ class RemoteModel:
         self.pool = pool or spec.pool()
         self._seen: OrderedDict[str, str] = OrderedDict()  # session -> text the server has cached
         self._seen_lock = threading.Lock()
+        self._echo_ok = True
+        """Whether this server's echoed log-probabilities passed the check (rewrite reuse)."""
 
     # -- start-up ------------------------------------------------------------
     def check(self) -> None:
@@ -164,23 +167,88 @@ class RemoteModel:
             return Generation("", 0, 0, "length", [])
         session = session_key(messages)
         prompt = self.renderer.prompt(messages) + response_prefix
-        body = {"model": self.spec.model, "prompt": prompt, "max_tokens": sampling.max_tokens,
-                "temperature": sampling.temperature, "top_p": sampling.top_p,
-                "stream": True, "stream_options": {"include_usage": True}, **NEUTRAL_SAMPLING}
-        if self.spec.seed:
-            body["seed"] = sampling.seed
-        if self.spec.logprobs:
-            body["logprobs"] = 1
-        text, tokens, logprobs, finish, usage = self.pool.call(
-            "completion", session, lambda endpoint: self._stream_step(endpoint, body, sampling))
-        processed = self._processed(session, prompt, text)
+        checked = self._check_proposal(session, prompt, sampling) if self._can_check(sampling) else None
+        kept = checked.kept if checked else []
+        kept_text = "".join(piece for piece, _ in kept)
+        if checked is not None and checked.ended is not None:  # the step ends inside what the target kept
+            text, tokens, logprobs, finish, usage = checked.ended.text, len(kept), [lp for _, lp in kept], \
+                checked.ended.reason, None
+        else:
+            body = {"model": self.spec.model, "prompt": prompt + kept_text,
+                    "max_tokens": sampling.max_tokens - len(kept), "temperature": sampling.temperature,
+                    "top_p": sampling.top_p, "stream": True, "stream_options": {"include_usage": True},
+                    **NEUTRAL_SAMPLING}
+            if self.spec.seed:
+                body["seed"] = sampling.seed
+            if self.spec.logprobs:
+                body["logprobs"] = 1
+            pieces = [piece for piece, _ in kept]
+            text, tokens, logprobs, finish, usage = self.pool.call(
+                "completion", session, lambda endpoint: self._stream_step(endpoint, body, sampling, pieces))
+            tokens += len(kept)
+            logprobs = [lp for _, lp in kept] + logprobs
+        processed = self._processed(session, prompt + kept_text, text[len(kept_text):])
         cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") if usage else None
         if cached is not None and usage.get("prompt_tokens"):  # the server says what its cache held
             processed = max(1, int(usage["prompt_tokens"]) - int(cached))
-        return Generation(text, tokens, processed, finish, logprobs if self.spec.logprobs else None)
+        if checked is not None:
+            processed += checked.prompt_processed
+        gen = Generation(text, tokens, processed, finish, logprobs if self.spec.logprobs else None)
+        if checked is not None:
+            gen.lookahead = checked.lookahead(finished_inside=checked.ended is not None)
+        return gen
 
-    def _stream_step(self, endpoint, body: dict, sampling: SamplingParams):
+    # -- rewrite reuse: one echo request checks a proposal ---------------------
+    def _can_check(self, sampling: SamplingParams) -> bool:
+        """Greedy only: a server's random draw cannot be replayed, so a sampled rewrite is written
+        from scratch; and not on a server whose echoed log-probabilities failed the check."""
+        return bool(sampling.proposal) and sampling.temperature == 0 and self._echo_ok
+
+    def _check_proposal(self, session: str, prompt: str, sampling: SamplingParams) -> _Checked | None:
+        """The target's greedy choice at every token of the proposal, from one ``echo`` request
+        with ``logprobs=1``: the longest prefix where the proposal's token is the top one."""
+        import time
+
+        body = {"model": self.spec.model, "prompt": prompt + sampling.proposal, "max_tokens": 1, "echo": True,
+                "logprobs": 1, "temperature": 0, **NEUTRAL_SAMPLING}
+        started = time.perf_counter()
+        try:
+            data = self.pool.call("echo", session, lambda endpoint: self._post(endpoint, "/completions", body))
+        except RemoteEngineError as exc:  # a server without echo: write from scratch, and stop asking
+            self._no_echo(f"the server refused echo with logprobs ({str(exc)[:160]})")
+            return None
+        seconds = time.perf_counter() - started
+        before = self._processed(session, prompt, "")  # what the server read before the proposal
+        self._processed(session, prompt + sampling.proposal, "")  # and the proposal, cached now too
+        found = echoed_proposal(data, len(prompt), sampling.proposal)
+        if isinstance(found, str):
+            self._no_echo(found)
+            return None
+        offered, kept = found
+        kept = kept[: sampling.max_tokens]
+        checked = _Checked(offered=min(offered, sampling.max_tokens), kept=[], seconds=seconds,
+                           prompt_processed=before)
         cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
+        for piece, logprob in kept:
+            checked.kept.append((piece, logprob))
+            cut = cutter.push(piece, hash(piece))
+            if cut is not None:
+                checked.ended = cut
+                break
+        else:
+            if len(checked.kept) == sampling.max_tokens:
+                checked.ended = _Ending(cutter.text, "length")
+        return checked
+
+    def _no_echo(self, why: str) -> None:
+        if self._echo_ok:
+            log.warning("%s: rejected steps are written from scratch: %s", self.name, why)
+        self._echo_ok = False
+
+    def _stream_step(self, endpoint, body: dict, sampling: SamplingParams, kept: list[str] = ()):
+        cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
+        for piece in kept:  # what the target kept of a proposal: its step goes on from there
+            cutter.push(piece, hash(piece))
         tokens, logprobs, finish, usage = 0, [], "length", None
         try:
             with endpoint.client.stream("POST", "/completions", json=body) as response:
@@ -245,6 +313,66 @@ class RemoteModel:
 
     def _post(self, endpoint, path: str, body: dict) -> dict:
         return json_reply(endpoint.url, post(endpoint, path, body))
+
+
+@dataclass
+class _Ending:
+    text: str
+    reason: str
+
+
+@dataclass
+class _Checked:
+    """What an echo request found: proposal tokens checked, and the kept ones (text, logprob)."""
+
+    offered: int
+    kept: list[tuple[str, float]]
+    seconds: float
+    prompt_processed: int = 0
+    """Prompt tokens the echo request read before the proposal (past the server's cache)."""
+    ended: object | None = None
+    """A cut (or the budget) reached inside the kept tokens: the step needs no more decoding."""
+
+    def lookahead(self, finished_inside: bool) -> Lookahead:
+        saved = len(self.kept) - (1 if finished_inside and self.kept else 0)
+        return Lookahead(rewrite_offered=self.offered, rewrite_accepted=len(self.kept), verify_passes=1,
+                         verify_seconds=self.seconds, passes_saved=saved)
+
+
+def echoed_proposal(data: dict, start: int, proposal: str) -> tuple[int, list[tuple[str, float]]] | str:
+    """From an ``echo`` reply over prompt + proposal (the proposal from character ``start``): how many tokens
+    the proposal has, and the prefix of them the model ranks first, with their log-probabilities.
+    A reason (str) instead where the reply cannot be trusted: no per-token alternatives, a token
+    across the proposal's start, or entries that disagree with themselves, as the one-position
+    shift of llama-cpp-python 0.3.36's server does (the first token must have no log-probability,
+    and a token listed among the alternatives must carry its own log-probability there)."""
+    lp = ((data.get("choices") or [{}])[0] or {}).get("logprobs") or {}
+    tokens, values, tops, offsets = (lp.get(k) for k in ("tokens", "token_logprobs", "top_logprobs", "text_offset"))
+    if not (tokens and values and tops and offsets) or not (len(tokens) == len(values) == len(tops) == len(offsets)):
+        return "the reply has no per-token log-probabilities and alternatives"
+    if values[0] is not None:
+        return "the first echoed token has a log-probability: the entries are shifted by one position"
+    base, end = offsets[0], start + len(proposal)
+    positions = []
+    for i, (token, offset) in enumerate(zip(tokens, offsets)):
+        at = offset - base
+        if at < start < at + len(token):
+            return "a token spans the end of the prompt and the start of the proposal"
+        if start <= at < end:
+            positions.append(i)
+    if "".join(tokens[i] for i in positions) != proposal:
+        return "the echoed tokens do not spell the proposal"
+    kept: list[tuple[str, float]] = []
+    parted = False
+    for i in positions:
+        top, token, value = tops[i] or {}, tokens[i], values[i]
+        if token in top and value is not None and abs(float(top[token]) - float(value)) > 1e-3:
+            return "an echoed token's log-probability differs from its own entry among the alternatives"
+        if not parted and top and max(top, key=top.get) == token and value is not None:
+            kept.append((token, float(value)))
+        else:
+            parted = True
+    return len(positions), kept
 
 
 def load_remote(source: str) -> RemoteModel:

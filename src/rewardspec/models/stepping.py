@@ -141,7 +141,8 @@ def write_step(sampling: SamplingParams, decoder: Decoder, is_end: Callable[[int
         decoder.drop(len(guess))
     if text is None:
         text = cutter.text + detokenizer.flush()
-    return Generation(text, len(out), prompt_tokens, finish, logprobs, lookahead=look)  # type: ignore[arg-type]
+    return Generation(text, len(out), prompt_tokens, finish, logprobs, lookahead=look,  # type: ignore[arg-type]
+                      token_ids=out)
 
 
 def _count(look: Lookahead | None, source: str, offered: int = 0, accepted: int = 0) -> None:
