@@ -60,6 +60,9 @@ def test_always_reject_gives_the_target_writing_every_step(tiny, small):
     assert [s.source for s in a.steps] == ["target"] * len(a.steps)
     assert a.text == b.text
     assert a.usage["draft"].discarded_tokens == a.usage["draft"].generated_tokens > 0
+    # Every rewrite checked SmolLM2's rejected step, tokenized by the Qwen target (rewrite reuse is
+    # on by default): a pair without a shared vocabulary reuses steps all the same.
+    assert a.usage["target"].lookahead.rewrite_offered > 0
 
 
 def test_kv_cache_reuses_the_prefix(tiny):

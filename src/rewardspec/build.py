@@ -17,6 +17,7 @@ from rewardspec.model_roles import Models
 from rewardspec.settings import DEFAULT_DRAFT, DEFAULT_TARGET, SolverSettings, solver_settings
 
 __all__ = ["DEFAULT_DRAFT", "DEFAULT_TARGET", "Models", "SolverSettings", "build_solver", "build_solvers",
+           "check_prompt_lookup",
            "solver_settings"]
 
 
@@ -35,13 +36,13 @@ def build_solver(method: str, settings: SolverSettings, decode: DecodeConfig, mo
     """The solver for ``method``, over ``models``; ``delta`` overrides the settings' (a sweep, a request)."""
     spec = method_spec(method)
     models.load(spec.roles)
-    _check_prompt_lookup(decode, models)
+    check_prompt_lookup(decode, models)
     parts = Parts(settings, decode, models, settings.delta if delta is None else check_delta(delta),
                   dataset, sample_cache)
     return spec.build(parts)
 
 
-def _check_prompt_lookup(decode: DecodeConfig, models: Models) -> None:
+def check_prompt_lookup(decode: DecodeConfig, models: Models) -> None:
     """Prompt lookup runs inside an in-process model's decode; a model behind a server speculates
     there, if its server is started so (``rewardspec launch``'s ``speculative_config``)."""
     if not decode.prompt_lookup:

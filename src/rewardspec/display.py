@@ -53,8 +53,8 @@ def usage_table(trace: Trace) -> Table:
 
 
 def lookahead_text(trace: Trace) -> str | None:
-    """Where checked proposals saved decode passes, per role ("target: kept 31 of 52 tokens of
-    rejected steps, 6 of 20 from lookup; 27 passes saved; checking took 0.8 s"); None if none."""
+    """Where checked proposals saved decode passes, per role ("target: kept K of N tokens of
+    rejected steps, ...; P decode passes saved; checking took S s"); None if none were checked."""
     parts = []
     for role, u in trace.usage.items():
         look = u.lookahead

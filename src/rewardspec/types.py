@@ -65,7 +65,9 @@ class Lookahead:
     """Batched passes that checked proposals."""
     passes_saved: int = 0
     """Decode passes not run because a kept token's logits were already there: the kept tokens,
-    less one for a step that ended on a kept token (writing alone never runs its last token)."""
+    less one for a step that ended on a kept token (writing alone never runs its last token).
+    Over HTTP the check is a request of its own, so it is the kept tokens less one (-1: a check
+    that kept nothing)."""
     verify_seconds: float = 0.0
     """Wall time of those passes."""
 

@@ -101,8 +101,7 @@ def replay_step(step: Sequence[int], proposer: Proposer, c: CostCurve) -> Replay
     out = Replay(tokens=len(step), plain=float(max(len(step) - 1, 0)))
     i = 0
     while i < len(step) - 1:  # token i is chosen; it is run (alone, or with a guess)
-        guess, _ = proposer.propose(step[: i + 1])
-        guess = guess[: len(step) - 1 - i]
+        guess, _ = proposer.propose(step[: i + 1])  # untrimmed: the writer does not know where the step ends
         if not guess:
             out.cost += 1.0
             i += 1
@@ -110,7 +109,7 @@ def replay_step(step: Sequence[int], proposer: Proposer, c: CostCurve) -> Replay
         out.cost += c(len(guess) + 1)
         out.offered += len(guess)
         kept = 0
-        while kept < len(guess) and guess[kept] == step[i + 1 + kept]:
+        while kept < len(guess) and i + 1 + kept < len(step) and guess[kept] == step[i + 1 + kept]:
             kept += 1
         out.kept += kept
         i += kept + 1

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ import httpx
 from rewardspec.endpoints import (
     EndpointPool,
     RemoteEngineError,
+    RemoteUnavailableError,
     RetryableError,
     describe_failure,
     json_reply,
@@ -195,7 +197,7 @@ class RemoteModel:
             processed += checked.prompt_processed
         gen = Generation(text, tokens, processed, finish, logprobs if self.spec.logprobs else None)
         if checked is not None:
-            gen.lookahead = checked.lookahead(finished_inside=checked.ended is not None)
+            gen.lookahead = checked.lookahead()
         return gen
 
     # -- rewrite reuse: one echo request checks a proposal ---------------------
@@ -206,7 +208,9 @@ class RemoteModel:
 
     def _check_proposal(self, session: str, prompt: str, sampling: SamplingParams) -> _Checked | None:
         """The target's greedy choice at every token of the proposal, from one ``echo`` request
-        with ``logprobs=1``: the longest prefix where the proposal's token is the top one."""
+        with ``logprobs=1``: the longest prefix where the proposal's token is the top one. None
+        when the server answered 4xx (no request was served); a check that kept nothing when
+        its reply cannot be used, so that what the request cost is still counted."""
         import time
 
         body = {"model": self.spec.model, "prompt": prompt + sampling.proposal, "max_tokens": 1, "echo": True,
@@ -214,29 +218,36 @@ class RemoteModel:
         started = time.perf_counter()
         try:
             data = self.pool.call("echo", session, lambda endpoint: self._post(endpoint, "/completions", body))
-        except RemoteEngineError as exc:  # a server without echo: write from scratch, and stop asking
-            self._no_echo(f"the server refused echo with logprobs ({str(exc)[:160]})")
+        except RemoteUnavailableError:
+            raise  # the server is down: writing the step would fail the same way
+        except RemoteEngineError as exc:  # refused; for echo itself, stop asking; else this step only
+            if re.search(r"echo|logprob", str(exc), re.IGNORECASE):
+                self._no_echo(f"the server refused echo with logprobs ({str(exc)[:160]})")
             return None
         seconds = time.perf_counter() - started
-        before = self._processed(session, prompt, "")  # what the server read before the proposal
-        self._processed(session, prompt + sampling.proposal, "")  # and the proposal, cached now too
+        assumed = self._processed(session, prompt, "")  # past the server's cache, if it used it
+        self._processed(session, prompt + sampling.proposal, "")  # the proposal is cached now too
         found = echoed_proposal(data, len(prompt), sampling.proposal)
-        if isinstance(found, str):
-            self._no_echo(found)
-            return None
-        offered, kept = found
-        kept = kept[: sampling.max_tokens]
+        offered, kept = (0, []) if isinstance(found, Unusable) else found
+        if isinstance(found, Unusable):
+            if found.server_wide:
+                self._no_echo(found.reason)
+            assumed += self.renderer.count(sampling.proposal)  # read, and none of it kept
+        usage = data.get("usage") or {}
+        if usage.get("prompt_tokens"):  # what the server says it read (vLLM skips its cache here)
+            read = int(usage["prompt_tokens"]) - int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+            assumed = max(0, read - offered)
         checked = _Checked(offered=min(offered, sampling.max_tokens), kept=[], seconds=seconds,
-                           prompt_processed=before)
+                           prompt_processed=assumed)
         cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
-        for piece, logprob in kept:
+        for piece, logprob in kept[: sampling.max_tokens]:
             checked.kept.append((piece, logprob))
             cut = cutter.push(piece, hash(piece))
             if cut is not None:
                 checked.ended = cut
                 break
         else:
-            if len(checked.kept) == sampling.max_tokens:
+            if kept and len(checked.kept) == sampling.max_tokens:
                 checked.ended = _Ending(cutter.text, "length")
         return checked
 
@@ -333,41 +344,53 @@ class _Checked:
     ended: object | None = None
     """A cut (or the budget) reached inside the kept tokens: the step needs no more decoding."""
 
-    def lookahead(self, finished_inside: bool) -> Lookahead:
-        saved = len(self.kept) - (1 if finished_inside and self.kept else 0)
+    def lookahead(self) -> Lookahead:
+        # Over HTTP the check is a pass of its own: it saves one pass less than the tokens kept,
+        # and costs one where none was kept.
         return Lookahead(rewrite_offered=self.offered, rewrite_accepted=len(self.kept), verify_passes=1,
-                         verify_seconds=self.seconds, passes_saved=saved)
+                         verify_seconds=self.seconds, passes_saved=len(self.kept) - 1)
 
 
-def echoed_proposal(data: dict, start: int, proposal: str) -> tuple[int, list[tuple[str, float]]] | str:
+@dataclass(frozen=True)
+class Unusable:
+    """Why an echo reply cannot be read, and whether that holds for every reply of this server."""
+
+    reason: str
+    server_wide: bool
+
+
+def echoed_proposal(data: dict, start: int, proposal: str) -> tuple[int, list[tuple[str, float]]] | Unusable:
     """From an ``echo`` reply over prompt + proposal (the proposal from character ``start``): how many tokens
     the proposal has, and the prefix of them the model ranks first, with their log-probabilities.
-    A reason (str) instead where the reply cannot be trusted: no per-token alternatives, a token
-    across the proposal's start, or entries that disagree with themselves, as the one-position
-    shift of llama-cpp-python 0.3.36's server does (the first token must have no log-probability,
-    and a token listed among the alternatives must carry its own log-probability there)."""
+    :class:`Unusable` where the reply cannot be trusted: for every reply of the server when it has
+    no per-token alternatives or its entries disagree with themselves, as the one-position shift
+    of llama-cpp-python 0.3.36's server does (the first token must have no log-probability, and a
+    token listed among the alternatives must carry its own log-probability there); for this reply
+    only when a token straddles the proposal's start or the tokens do not spell it."""
     lp = ((data.get("choices") or [{}])[0] or {}).get("logprobs") or {}
     tokens, values, tops, offsets = (lp.get(k) for k in ("tokens", "token_logprobs", "top_logprobs", "text_offset"))
     if not (tokens and values and tops and offsets) or not (len(tokens) == len(values) == len(tops) == len(offsets)):
-        return "the reply has no per-token log-probabilities and alternatives"
+        return Unusable("the reply has no per-token log-probabilities and alternatives", True)
     if values[0] is not None:
-        return "the first echoed token has a log-probability: the entries are shifted by one position"
+        return Unusable("the first echoed token has a log-probability: the entries are shifted by one position",
+                        True)
     base, end = offsets[0], start + len(proposal)
     positions = []
     for i, (token, offset) in enumerate(zip(tokens, offsets)):
         at = offset - base
         if at < start < at + len(token):
-            return "a token spans the end of the prompt and the start of the proposal"
+            return Unusable("a token spans the end of the prompt and the start of the proposal", False)
         if start <= at < end:
             positions.append(i)
     if "".join(tokens[i] for i in positions) != proposal:
-        return "the echoed tokens do not spell the proposal"
+        return Unusable("the echoed tokens do not spell the proposal", False)
     kept: list[tuple[str, float]] = []
     parted = False
     for i in positions:
         top, token, value = tops[i] or {}, tokens[i], values[i]
         if token in top and value is not None and abs(float(top[token]) - float(value)) > 1e-3:
-            return "an echoed token's log-probability differs from its own entry among the alternatives"
+            return Unusable("an echoed token's log-probability differs from its own entry among the alternatives",
+                            True)
         if not parted and top and max(top, key=top.get) == token and value is not None:
             kept.append((token, float(value)))
         else:

@@ -202,8 +202,10 @@ class TransformersModel:
             slot, common = self._cache.prepare(self._key(messages), tokens)
             decoder = _SlotDecoder(self, slot, self._run(slot, tokens[common:])[-1])
             prefill = time.perf_counter() - started  # on CUDA, kernels still queued fall into decode
+            # A cache that cannot drop unkept guesses would re-run the prefix on every miss: no guesses.
             proposer = Proposer(self._encode(sampling.proposal) if sampling.proposal else (), tokens,
-                                sampling.prompt_lookup, self.lookahead_shape)
+                                sampling.prompt_lookup, self.lookahead_shape) \
+                if getattr(slot.past, "is_croppable", True) else None
             gen = write_step(sampling, decoder, self._eos.__contains__, WindowDetokenizer(self._decode),
                              len(tokens) - common, proposer)
             gen.prefill_seconds = prefill

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from rewardspec.build import build_solver
+from rewardspec.build import build_solver, check_prompt_lookup
 from rewardspec.model_roles import Models
 from rewardspec.errors import RewardspecError
 from rewardspec.methods.base import DecodeConfig
@@ -250,6 +250,7 @@ class Engine:
         self.draft, self.target = self._models.loaded("draft"), self._models.loaded("target")
         if "rsd" in config.methods:
             self._models.router()  # a route's head and thresholds checked now, not at the first request
+        check_prompt_lookup(config.decode_config(), self._models)  # at start-up, not at each request
         if "sd" in config.methods:
             # sd runs its own pair of llama.cpp contexts: build them now (a tokenizer mismatch
             # fails at start-up), behind the same cancellable FIFO lock as the models.
