@@ -28,6 +28,7 @@ each other badly.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from dataclasses import replace
@@ -71,11 +72,16 @@ def run(args) -> dict:
     examples = load_dataset(args.dataset, ids=args.ids, limit=args.limit, data_directory=args.data_dir,
                             levels=args.levels)
     records: dict[str, list] = {name: [] for name in CONFIGS}
+    args.samples.mkdir(parents=True, exist_ok=True)
+    files = {name: (args.samples / f"samples-{name}.jsonl").open("w") for name in CONFIGS}
     for example in track(examples, description="problems"):
         for name, solver in solvers.items():
             for role in ("draft", "target"):
                 getattr(models.loaded(role), "forget_cache", lambda: None)()
-            records[name].append(make_record(example, solver.solve(example.question), args.dataset))
+            record = make_record(example, solver.solve(example.question), args.dataset)
+            records[name].append(record)
+            files[name].write(json.dumps(record.to_dict()) + "\n")
+            files[name].flush()
     return {"records": records, "models": models, "examples": examples}
 
 
@@ -163,6 +169,8 @@ def main() -> int:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--name", default=None, help="results file name (default lookahead-DATASET-IDS)")
     parser.add_argument("--dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--samples", type=Path, default=Path("runs/lookahead"),
+                        help="where each configuration's samples go (samples-CONFIG.jsonl), for a look afterwards")
     args = parser.parse_args()
     console = Console(width=200)
     settings = solver_settings(draft=args.draft, target=args.target, reward=args.reward)
