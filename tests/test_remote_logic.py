@@ -420,3 +420,14 @@ def test_a_refusal_that_is_not_about_echo_skips_the_check_for_that_step_only():
     assert model.generate_step(CHAT, "", sampling).lookahead.rewrite_accepted == 1  # asked again
     assert [bool(body.get("echo")) for body in seen] == [True, False, True, False]
 
+
+
+def test_a_server_that_ignores_echo_is_asked_once():
+    generated_only = httpx.Response(200, json={"choices": [{"text": " done", "logprobs": {
+        "tokens": [" done"], "token_logprobs": [None], "top_logprobs": [{" done": -0.2}], "text_offset": [0]}}]})
+    stream = httpx.Response(200, text=_sse(_piece("So 2+2=4.\n\n")))
+    model, seen = scripted_model([generated_only, stream, stream])
+    sampling = SamplingParams(max_tokens=50, proposal="So 2+2")
+    model.generate_step(CHAT, "", sampling)
+    model.generate_step(CHAT, "", sampling)
+    assert [bool(body.get("echo")) for body in seen] == [True, False, False]

@@ -382,6 +382,8 @@ def echoed_proposal(data: dict, start: int, proposal: str) -> tuple[int, list[tu
             return Unusable("a token spans the end of the prompt and the start of the proposal", False)
         if start <= at < end:
             positions.append(i)
+    if not positions:
+        return Unusable("the server did not echo the prompt back", True)
     if "".join(tokens[i] for i in positions) != proposal:
         return Unusable("the echoed tokens do not spell the proposal", False)
     kept: list[tuple[str, float]] = []
