@@ -431,3 +431,36 @@ def test_a_server_that_ignores_echo_is_asked_once():
     model.generate_step(CHAT, "", sampling)
     model.generate_step(CHAT, "", sampling)
     assert [bool(body.get("echo")) for body in seen] == [True, False, False]
+
+
+# --- SGLang's replies (0.5.23, read from its source; see docs/engines.md) -----------------------
+
+def test_sglangs_end_of_sequence_chunk_with_a_log_probability_is_one_token_not_two():
+    usage = {"prompt_tokens": 40, "completion_tokens": 3}
+    stream = _sse(_piece("The answer", logprobs={"token_logprobs": [-0.5]}),
+                  _piece(" is 4", logprobs={"token_logprobs": [-0.25]}),
+                  _piece("", "stop", logprobs={"token_logprobs": [-0.01]}, matched_stop=151645),
+                  {"choices": [], "usage": usage})
+    model, _ = scripted_model([httpx.Response(200, text=stream)], spec="m@http://one/v1?logprobs=true")
+    step = model.generate_step(CHAT, "", SamplingParams(max_tokens=50))
+    assert (step.text, step.finish_reason, step.generated_tokens) == ("The answer is 4", "eos", 3)
+    assert step.token_logprobs == [-0.5, -0.25]
+
+
+def test_an_aborted_stream_is_retried_not_taken_for_the_end_of_the_answer():
+    aborted = httpx.Response(200, text=_sse(_piece("The ans", "abort")))
+    ok = httpx.Response(200, text=_sse(_piece("The answer is 4.\n\n")))
+    model, seen = scripted_model([aborted, ok])
+    step = model.generate_step(CHAT, "", SamplingParams(max_tokens=50))
+    assert (step.text, step.finish_reason, len(seen)) == ("The answer is 4.\n\n", "step", 2)
+
+
+def test_sglangs_echo_without_text_offsets_is_read_by_token_lengths():
+    reply = _echo(["So", " 2+2", "=5"], ["So", " 2+2", "=4"])
+    body = _json.loads(reply.content)
+    body["choices"][0]["logprobs"]["text_offset"] = [-1] * len(body["choices"][0]["logprobs"]["tokens"])
+    stream = httpx.Response(200, text=_sse(_piece("=4.\n\n")))
+    model, seen = scripted_model([httpx.Response(200, json=body), stream])
+    step = model.generate_step(CHAT, "", SamplingParams(max_tokens=50, proposal="So 2+2=5"))
+    assert step.text == "So 2+2=4.\n\n" and step.lookahead.rewrite_accepted == 2
+    assert seen[1]["prompt"] == PROMPT + "So 2+2"

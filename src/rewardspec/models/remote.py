@@ -6,14 +6,14 @@ How a step is written, and why:
   GGUF's, or a tokenizer directory's), and sent to ``/v1/completions`` with
   the response written so far appended: exactly the text the in-process
   backends tokenize. Servers' chat endpoints cannot continue a half-written
-  assistant turn in general (``continue_final_message`` is vLLM's alone).
+  assistant turn in general (``continue_final_message`` is vLLM's and SGLang's).
 * **The step is cut here**, not by a server stop string. The completion is
   streamed and read through the same :class:`~rewardspec.steps.StepCutter`
   as in-process decoding; at the separator (or a loop) the stream is closed
   and the server stops generating. A server stop string would hide whether a
   step ended on the separator or on end-of-sequence: llama-cpp-python's
   server reports ``finish_reason: "stop"`` for both and drops the stop
-  string (``include_stop_str_in_output`` is vLLM's alone). ``".\\n\\n"``
+  string (``include_stop_str_in_output`` is vLLM's, ``no_stop_trim`` SGLang's). ``".\\n\\n"``
   merged into one token is cut after it, as in-process.
 * **Tokens**: one streamed chunk is one token on llama-cpp-python's server
   and on vLLM (without speculative decoding). End-of-sequence counts as one
@@ -272,14 +272,20 @@ class RemoteModel:
                     choice = (chunk.get("choices") or [{}])[0]
                     piece = choice.get("text") or ""
                     chunk_logprobs = (choice.get("logprobs") or {}).get("token_logprobs") or []
+                    reason = choice.get("finish_reason")
+                    if reason == "stop" and not piece and chunk_logprobs:
+                        # SGLang sends end-of-sequence as a chunk of its own, with its log-probability:
+                        # counted below, as every backend counts it, and not twice.
+                        chunk_logprobs = []
                     if piece or chunk_logprobs:
                         tokens += max(1, len(chunk_logprobs))
                         logprobs += [float(x) for x in chunk_logprobs if x is not None]
                         cut = cutter.push(piece, hash(piece))
                         if cut is not None:  # closing the stream stops the server
                             return cut.text, tokens, logprobs, cut.reason, None
-                    reason = choice.get("finish_reason")
                     if reason:
+                        if reason not in ("stop", "length"):  # SGLang's "abort", or anything new
+                            raise RetryableError(f"the server ended the step with finish_reason '{reason}'")
                         finish, ended = ("length" if reason == "length" else "eos"), True
         except httpx.HTTPError as exc:
             raise RetryableError(describe_failure(exc)) from None
@@ -374,6 +380,8 @@ def echoed_proposal(data: dict, start: int, proposal: str) -> tuple[int, list[tu
     if values[0] is not None:
         return Unusable("the first echoed token has a log-probability: the entries are shifted by one position",
                         True)
+    if all(o is None or o < 0 for o in offsets):  # SGLang 0.5 sends -1: rebuild them as vLLM defines them
+        offsets = [sum(len(t) for t in tokens[:i]) for i in range(len(tokens))]
     base, end = offsets[0], start + len(proposal)
     positions = []
     for i, (token, offset) in enumerate(zip(tokens, offsets)):
