@@ -479,3 +479,15 @@ def test_sd_is_served_with_its_steps_streamed_and_its_prompt_counted():
                                                 extra_body={"method": "sd"})
         text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
         assert text == reply.choices[0].message.content  # greedy: the same answer, streamed
+        # sd decodes in llama.cpp's own loop: a repetition penalty would be dropped there, so it is refused
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="rsd", messages=chat("What is 2 + 3?"),
+                                           extra_body={"method": "sd", "repetition_penalty": 1.3})
+        error = refused.value.body
+        assert error["param"] == "repetition_penalty" and error["code"] == "unsupported_parameter"
+        # top_k=1 at temperature 1 leaves one token to draw: two seeds give the same text, vLLM's extras honoured
+        texts = {client.chat.completions.create(model="rsd", messages=chat("Name a colour."), temperature=1.0,
+                                                seed=seed, extra_body={"method": "target", "top_k": 1, "min_p": 0.0,
+                                                                       "repetition_penalty": 1.0}
+                                                ).choices[0].message.content for seed in (1, 2)}
+        assert len(texts) == 1

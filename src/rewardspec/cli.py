@@ -59,6 +59,9 @@ def solve(
     repetition_limit: int = typer.Option(64, help="Tokens of repetition that end a step as a loop (0: off)."),
     temperature: float = typer.Option(0.0, help="0 is greedy."),
     top_p: float = typer.Option(1.0, help="Nucleus sampling mass."),
+    top_k: int = typer.Option(0, help="Sample among the k most likely tokens only (0: all)."),
+    min_p: float = typer.Option(0.0, help="Drop tokens less likely than min-p times the most likely one."),
+    repetition_penalty: float = typer.Option(1.0, help="Penalise tokens already in the prompt or response (1: off)."),
     seed: int = typer.Option(0, help="Seed for sampling and for soft acceptance rules."),
     separator: str = typer.Option("\\n\\n", help="Step separator (escapes allowed)."),
     rewrite_reuse: bool = typer.Option(True, help=REWRITE_REUSE_HELP),
@@ -76,7 +79,8 @@ def solve(
                                 "would ignore it (leave it out, or use --method rsd)")
     settings = solver_settings(draft=draft, target=target, reward=reward, delta=delta, rule=rule,
                                escalate_after=escalate_after, route=route, temperature=temperature,
-                               top_p=top_p, max_steps=max_steps, repetition_limit=repetition_limit,
+                               top_p=top_p, top_k=top_k, min_p=min_p, repetition_penalty=repetition_penalty,
+                               max_steps=max_steps, repetition_limit=repetition_limit,
                                separator=separator.encode().decode("unicode_escape"),
                                rewrite_reuse=rewrite_reuse, prompt_lookup=prompt_lookup,
                                prompt_lookup_roles=_roles(prompt_lookup_roles))
@@ -199,6 +203,11 @@ def eval_command(
                                                 "draft (default 0: greedy; sd is greedy and refuses > 0)."),
     sample_temperature: Optional[float] = typer.Option(None, help="Temperature of the search methods' "
                                                        "samples (default 0.7)."),
+    top_k: Optional[int] = typer.Option(None, help="Sample among the k most likely tokens only (default 0: all)."),
+    min_p: Optional[float] = typer.Option(None, help="Drop tokens less likely than min-p times the most likely "
+                                          "one (default 0)."),
+    repetition_penalty: Optional[float] = typer.Option(None, help="Penalise tokens already in the prompt or "
+                                                       "response (default 1: off)."),
     num_pred_tokens: Optional[int] = typer.Option(None, help="Draft tokens proposed per sd round (default 4)."),
     rewrite_reuse: Optional[bool] = typer.Option(None, help=REWRITE_REUSE_HELP + " [default: on]"),
     prompt_lookup: Optional[int] = typer.Option(None, help=PROMPT_LOOKUP_HELP + " [default: 0]"),
@@ -223,6 +232,7 @@ def eval_command(
         reward=reward, max_tokens=max_tokens, max_total_tokens=max_total_tokens,
         repetition_limit=repetition_limit, seed=seed, temperature=temperature,
         sample_temperature=sample_temperature, num_pred_tokens=num_pred_tokens, data_dir=data_dir,
+        top_k=top_k, min_p=min_p, repetition_penalty=repetition_penalty,
         rewrite_reuse=rewrite_reuse, prompt_lookup=prompt_lookup, prompt_lookup_roles=_roles(prompt_lookup_roles),
         question_field=question_field, answer_field=answer_field, output=output, concurrency=concurrency))
     with _resumable(cfg.output):

@@ -37,6 +37,11 @@ class DecodeSettings(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0: greedy). The search "
                                "methods sample at sample_temperature while this is 0; sd refuses anything but 0.")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    top_k: int = Field(0, ge=0, description="Sample among the k most likely tokens only (0: all).")
+    min_p: float = Field(0.0, ge=0.0, le=1.0, description="Drop tokens less likely than min_p times the "
+                         "most likely one (0: none).")
+    repetition_penalty: float = Field(1.0, gt=0.0, le=10.0, description="Penalise tokens already in the "
+                                      "prompt or the response (1: off).")
     max_steps: int = Field(64, ge=1, description="Most steps in one answer.")
     repetition_limit: int = Field(DEFAULT_REPETITION_LIMIT, ge=0,
                                   description="Tokens of repetition that end a step as a loop (0: off).")
@@ -50,7 +55,8 @@ class DecodeSettings(BaseModel):
 
     def decode_config(self, **per_run: Any) -> DecodeConfig:
         """The limits one run or request decodes under: these settings and ``per_run``'s."""
-        values = dict(temperature=self.temperature, top_p=self.top_p, max_steps=self.max_steps,
+        values = dict(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, min_p=self.min_p,
+                      repetition_penalty=self.repetition_penalty, max_steps=self.max_steps,
                       repetition_limit=self.repetition_limit, separator=self.separator,
                       rewrite_reuse=self.rewrite_reuse, prompt_lookup=self.prompt_lookup,
                       prompt_lookup_roles=tuple(self.prompt_lookup_roles))

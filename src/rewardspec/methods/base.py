@@ -46,6 +46,12 @@ class DecodeConfig:
     max_steps: int = 64
     temperature: float = 0.0
     top_p: float = 1.0
+    top_k: int = 0
+    """Sample among the k most likely tokens only; 0: all."""
+    min_p: float = 0.0
+    """Drop tokens less likely than min_p times the most likely; 0: none."""
+    repetition_penalty: float = 1.0
+    """Penalise tokens already in the prompt or response (transformers' and vLLM's rule); 1: off."""
     seed: int = 0
     separator: str = DEFAULT_SEPARATOR
     stop: tuple[str, ...] = ()
@@ -71,6 +77,7 @@ class DecodeConfig:
         """One model call's sampling: this config's, with that call's budget and seed."""
         lookup = self.prompt_lookup if role in self.prompt_lookup_roles else 0
         return SamplingParams(max_tokens=max_tokens, temperature=self.temperature, top_p=self.top_p,
+                              top_k=self.top_k, min_p=self.min_p, repetition_penalty=self.repetition_penalty,
                               seed=seed, separator=self.separator, stop=self.stop,
                               repetition_limit=self.repetition_limit, prompt_lookup=lookup)
 
@@ -83,6 +90,12 @@ class DecodeConfig:
             raise InvalidInputError(f"temperature must be >= 0; got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise InvalidInputError(f"top_p must be in (0, 1]; got {self.top_p}")
+        if self.top_k < 0:
+            raise InvalidInputError(f"top_k must be 0 (all tokens) or more; got {self.top_k}")
+        if not 0 <= self.min_p <= 1:
+            raise InvalidInputError(f"min_p must be in [0, 1]; got {self.min_p}")
+        if not 0 < self.repetition_penalty <= 10:
+            raise InvalidInputError(f"repetition_penalty must be in (0, 10]; got {self.repetition_penalty}")
         if not self.separator:
             raise InvalidInputError("the step separator must not be empty")
         if self.max_total_tokens is not None and self.max_total_tokens < self.max_tokens:

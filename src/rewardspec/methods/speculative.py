@@ -130,6 +130,10 @@ class SpeculativeDecoding:
             raise InvalidInputError(
                 f"method 'sd' decodes greedily (llama.cpp's draft-model loop keeps the target's argmax "
                 f"tokens), so temperature {self.config.temperature} cannot apply; use temperature 0 for sd")
+        if self.config.repetition_penalty != 1.0:
+            raise InvalidInputError(
+                "method 'sd' decodes greedily in llama.cpp's draft-model loop, whose repetition penalty "
+                f"differs from ours, so repetition_penalty {self.config.repetition_penalty} cannot apply; leave it at 1")
         if self.num_pred_tokens < 1:
             raise InvalidInputError(f"num_pred_tokens must be >= 1; got {self.num_pred_tokens}")
         shared = _contexts(self.draft_path, self.target_path, self.num_pred_tokens, self.n_ctx)

@@ -25,6 +25,13 @@ class SamplingParams:
     max_tokens: int = 512
     temperature: float = 0.0
     top_p: float = 1.0
+    top_k: int = 0
+    """Sample among the k most likely tokens only; 0: all."""
+    min_p: float = 0.0
+    """Drop tokens less likely than ``min_p`` times the most likely one; 0: none."""
+    repetition_penalty: float = 1.0
+    """Logits of tokens already in the prompt or the response divided by this where positive and
+    multiplied where negative (transformers' and vLLM's rule); 1: off."""
     seed: int = 0
     separator: str = DEFAULT_SEPARATOR
     stop: tuple[str, ...] = ()

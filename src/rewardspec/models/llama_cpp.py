@@ -200,7 +200,7 @@ class LlamaCppModel:
             proposer = Proposer(self._encode(sampling.proposal) if sampling.proposal else (), tokens,
                                 sampling.prompt_lookup, self.lookahead_shape)
             gen = write_step(sampling, _LlamaDecoder(self), self._is_eog, ByteDetokenizer(self._token_bytes),
-                             processed, proposer)
+                             processed, proposer, tokens)
             gen.prefill_seconds = prefill
             return gen
 

@@ -61,9 +61,15 @@ __all__ = ["ChatRenderer", "RemoteModel", "RemoteSpec", "api_key_of", "load_remo
 
 log = logging.getLogger(__name__)
 
-# What the in-process backends do, made explicit: llama-cpp-python's server otherwise applies a
-# repeat penalty of 1.1 and min_p 0.05 even at temperature 0 (others ignore these names).
-NEUTRAL_SAMPLING = {"repeat_penalty": 1.0, "min_p": 0.0}
+def sampling_fields(sampling: SamplingParams, top_k_off: int = 0) -> dict:
+    """The request's top_k, min_p and repetition penalty, always sent (llama-cpp-python's server
+    otherwise applies a repeat penalty of 1.1, min_p 0.05 and top_k 40, and vLLM a model's
+    generation_config), under every server's name for it:
+    ``repetition_penalty`` (vLLM, SGLang) and ``repeat_penalty`` (llama.cpp's servers, whose
+    penalty looks back over the last 64 tokens, not the whole sequence). ``top_k_off`` is how the
+    server spells "no top-k": 0 for the llama.cpp servers and vLLM, -1 for SGLang."""
+    return {"top_k": sampling.top_k if sampling.top_k > 0 else top_k_off, "min_p": sampling.min_p,
+            "repetition_penalty": sampling.repetition_penalty, "repeat_penalty": sampling.repetition_penalty}
 
 
 def role_spec(value: object) -> object:
@@ -155,6 +161,8 @@ class RemoteModel:
         self.pool = pool or spec.pool()
         self._seen: OrderedDict[str, str] = OrderedDict()  # session -> text the server has cached
         self._seen_lock = threading.Lock()
+        self._top_k_off = 0
+        """How this server spells "no top-k": 0, until a server refuses it (SGLang: -1)."""
         self._echo_ok = True
         """Whether this server's echoed log-probabilities passed the check (rewrite reuse)."""
 
@@ -179,14 +187,21 @@ class RemoteModel:
             body = {"model": self.spec.model, "prompt": prompt + kept_text,
                     "max_tokens": sampling.max_tokens - len(kept), "temperature": sampling.temperature,
                     "top_p": sampling.top_p, "stream": True, "stream_options": {"include_usage": True},
-                    **NEUTRAL_SAMPLING}
+                    **sampling_fields(sampling, self._top_k_off)}
             if self.spec.seed:
                 body["seed"] = sampling.seed
             if self.spec.logprobs:
                 body["logprobs"] = 1
             pieces = [piece for piece, _ in kept]
-            text, tokens, logprobs, finish, usage = self.pool.call(
-                "completion", session, lambda endpoint: self._stream_step(endpoint, body, sampling, pieces))
+            try:
+                text, tokens, logprobs, finish, usage = self.pool.call(
+                    "completion", session, lambda endpoint: self._stream_step(endpoint, body, sampling, pieces))
+            except RemoteEngineError as exc:
+                if body["top_k"] != 0 or "top_k" not in str(exc):
+                    raise
+                self._top_k_off = body["top_k"] = -1  # SGLang refuses top_k 0 and spells "off" -1
+                text, tokens, logprobs, finish, usage = self.pool.call(
+                    "completion", session, lambda endpoint: self._stream_step(endpoint, body, sampling, pieces))
             tokens += len(kept)
             logprobs = [lp for _, lp in kept] + logprobs
         processed = self._processed(session, prompt + kept_text, text[len(kept_text):])
@@ -214,14 +229,16 @@ class RemoteModel:
         import time
 
         body = {"model": self.spec.model, "prompt": prompt + sampling.proposal, "max_tokens": 1, "echo": True,
-                "logprobs": 1, "temperature": 0, **NEUTRAL_SAMPLING}
+                "logprobs": 1, "temperature": 0, **sampling_fields(sampling, self._top_k_off)}
         started = time.perf_counter()
         try:
             data = self.pool.call("echo", session, lambda endpoint: self._post(endpoint, "/completions", body))
         except RemoteUnavailableError:
             raise  # the server is down: writing the step would fail the same way
         except RemoteEngineError as exc:  # refused; for echo itself, stop asking; else this step only
-            if re.search(r"echo|logprob", str(exc), re.IGNORECASE):
+            if "top_k" in str(exc) and self._top_k_off == 0:
+                self._top_k_off = -1  # SGLang spells "no top-k" -1
+            elif re.search(r"echo|logprob", str(exc), re.IGNORECASE):
                 self._no_echo(f"the server refused echo with logprobs ({str(exc)[:160]})")
             return None
         seconds = time.perf_counter() - started

@@ -29,7 +29,8 @@ from rewardspec.types import Generation, Lookahead
 
 
 def sample_token(logits: np.ndarray, temperature: float, top_p: float,
-                 rng: np.random.Generator) -> tuple[int, float]:
+                 rng: np.random.Generator, *, top_k: int = 0, min_p: float = 0.0,
+                 penalty: float = 1.0, seen: np.ndarray | None = None) -> tuple[int, float]:
     """The next token and its log-probability under the model's unscaled distribution
     (what the likelihood reward reads).
 
@@ -37,14 +38,32 @@ def sample_token(logits: np.ndarray, temperature: float, top_p: float,
     engine's float32 (a float64 copy of a vocabulary of 150k entries, and its exp, would
     cost several times as much) and sums in float64. Nucleus sampling sorts only the top 64
     candidates unless they hold less than ``top_p`` of the mass, which is exact: the
-    nucleus is a prefix of the sorted order.
+    nucleus is a prefix of the sorted order. In vLLM's order: the repetition ``penalty`` on
+    the tokens ``seen`` (a boolean mask over the vocabulary), then temperature, then
+    ``top_k``, ``min_p`` and ``top_p``.
     """
+    raw = logits
+    if penalty != 1.0 and seen is not None and seen.any():
+        logits = np.array(logits, dtype=np.float32)
+        hit = logits[seen]
+        logits[seen] = np.where(hit > 0, hit / penalty, hit * penalty)
     best = int(np.argmax(logits))
     shifted = np.subtract(logits, logits[best], dtype=np.float32)
-    log_z = float(np.log(np.exp(shifted).sum(dtype=np.float64)))
-    if temperature <= 0:
-        return best, float(shifted[best]) - log_z
+    if raw is logits:  # no penalty: the unscaled distribution's normaliser from the same pass
+        log_z = float(np.log(np.exp(shifted).sum(dtype=np.float64)))
+
+        def logprob(token: int) -> float:
+            return float(shifted[token]) - log_z
+    else:
+        def logprob(token: int) -> float:
+            return _logprob(raw, token)
+    if temperature <= 0 or top_k == 1:
+        return best, logprob(best)
     probs = np.exp(shifted / np.float32(temperature), dtype=np.float64)
+    if 0 < top_k < len(probs):
+        probs[np.argpartition(probs, -top_k)[:-top_k]] = 0.0
+    if min_p > 0:
+        probs[probs < min_p * probs[best]] = 0.0  # probs[best] is exp(0) = 1 before normalising
     probs /= probs.sum()
     if top_p < 1.0:
         order = _top_first(probs, top_p)
@@ -53,7 +72,13 @@ def sample_token(logits: np.ndarray, temperature: float, top_p: float,
         token = int(keep[rng.choice(len(keep), p=probs[keep] / probs[keep].sum())])
     else:
         token = int(rng.choice(len(probs), p=probs))
-    return token, float(shifted[token]) - log_z
+    return token, logprob(token)
+
+
+def _logprob(logits: np.ndarray, token: int) -> float:
+    top = logits.max()
+    return float(logits[token] - top) - float(np.log(np.exp(np.subtract(logits, top, dtype=np.float32))
+                                                     .sum(dtype=np.float64)))
 
 
 def _top_first(probs: np.ndarray, top_p: float, head: int = 64) -> np.ndarray:
@@ -83,13 +108,14 @@ class Decoder(Protocol):
 
 
 def write_step(sampling: SamplingParams, decoder: Decoder, is_end: Callable[[int], bool], detokenizer,
-               prompt_tokens: int, proposer: Proposer | None = None) -> Generation:
+               prompt_tokens: int, proposer: Proposer | None = None, context: Sequence[int] = ()) -> Generation:
     """One step's token loop: sample, stop on the end token, a stop string, the separator, a loop
     or the budget, and run the model on each kept token.
 
     With a ``proposer``, each kept token is run together with a guess of the tokens after it
     (:mod:`rewardspec.models.lookahead`); while the sampled token equals the guess, its logits
-    row is already there and no pass runs. The tokens sampled are the same either way."""
+    row is already there and no pass runs. The tokens sampled are the same either way.
+    ``context`` (the prompt's tokens) is what a repetition penalty counts besides the step."""
     rng = np.random.default_rng(sampling.seed)
     cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
     out: list[int] = []
@@ -100,8 +126,15 @@ def write_step(sampling: SamplingParams, decoder: Decoder, is_end: Callable[[int
     rows: list[np.ndarray] = []
     source = ""
     current = decoder.logits()
+    seen = None
+    if sampling.repetition_penalty != 1.0:
+        seen = np.zeros(len(current), dtype=bool)
+        seen[np.asarray(context, dtype=np.int64)] = True
     while len(out) < sampling.max_tokens:
-        token, logprob = sample_token(current, sampling.temperature, sampling.top_p, rng)
+        token, logprob = sample_token(current, sampling.temperature, sampling.top_p, rng, top_k=sampling.top_k,
+                                      min_p=sampling.min_p, penalty=sampling.repetition_penalty, seen=seen)
+        if seen is not None:
+            seen[token] = True
         out.append(token)
         logprobs.append(logprob)
         kept = bool(guess) and token == guess[0]

@@ -207,7 +207,7 @@ class TransformersModel:
                                 sampling.prompt_lookup, self.lookahead_shape) \
                 if getattr(slot.past, "is_croppable", True) else None
             gen = write_step(sampling, decoder, self._eos.__contains__, WindowDetokenizer(self._decode),
-                             len(tokens) - common, proposer)
+                             len(tokens) - common, proposer, tokens)
             gen.prefill_seconds = prefill
             return gen
 
@@ -271,6 +271,11 @@ class TransformersModel:
         past = out.past_key_values
         logits = out.logits[:, -1].to("cpu", torch.float64).numpy()
         next_pos = positions[:, -1] + 1
+        seen: list[np.ndarray | None] = [None] * batch  # per row, for a repetition penalty
+        for i, r in enumerate(reqs):
+            if r.sampling.repetition_penalty != 1.0:
+                seen[i] = np.zeros(logits.shape[1], dtype=bool)
+                seen[i][np.asarray(prompts[i], dtype=np.int64)] = True
         tokens: list[list[int]] = [[] for _ in reqs]
         logprobs: list[list[float]] = [[] for _ in reqs]
         detoks = [WindowDetokenizer(self._decode) for _ in reqs]
@@ -284,7 +289,10 @@ class TransformersModel:
                 if finish[i] is not None:
                     continue
                 s = r.sampling
-                token, lp = sample_token(logits[i], s.temperature, s.top_p, gens[i])
+                token, lp = sample_token(logits[i], s.temperature, s.top_p, gens[i], top_k=s.top_k,
+                                         min_p=s.min_p, penalty=s.repetition_penalty, seen=seen[i])
+                if seen[i] is not None:
+                    seen[i][token] = True
                 tokens[i].append(token)
                 logprobs[i].append(lp)
                 step_tokens[i, 0] = token

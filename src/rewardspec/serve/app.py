@@ -151,6 +151,10 @@ def plan_request(config: ServeConfig, body: RequestBase, questions: list[str | l
     bad = body.unsupported()
     if bad is not None:
         raise ApiError(400, bad[1], param=bad[0], code="unsupported_parameter")
+    if method == "sd" and body.repetition_penalty not in (None, 1.0):
+        raise ApiError(400, "method 'sd' decodes in llama.cpp's own loop, where our repetition penalty "
+                            "cannot apply; leave repetition_penalty at 1 or choose another method",
+                       param="repetition_penalty", code="unsupported_parameter")
     if max_tokens is None:
         max_tokens = config.default_max_tokens
     if max_tokens > config.max_tokens:
@@ -171,7 +175,7 @@ def plan_request(config: ServeConfig, body: RequestBase, questions: list[str | l
             stop=body.stop_sequences(),
             system_prompt=config.system_prompt,
         )
-        overrides = {k: v for k, v in (("temperature", body.temperature), ("top_p", body.top_p)) if v is not None}
+        overrides = body.sampling_overrides()
         decode = dataclasses.replace(decode, **overrides) if overrides else decode
     except RewardspecError as exc:
         raise ApiError(400, str(exc)) from None

@@ -88,6 +88,9 @@ class ServeConfig(SolverSettings):
         if self.default_max_tokens > self.max_tokens:
             raise ValueError(f"default_max_tokens ({self.default_max_tokens}) exceeds "
                              f"max_tokens ({self.max_tokens})")
+        if "sd" in self.methods and self.repetition_penalty != 1.0:
+            raise ValueError("method 'sd' decodes in llama.cpp's own loop, where our repetition penalty cannot "
+                             "apply; set repetition_penalty: 1, or leave sd out of methods")
         if "sd" in self.methods and self.temperature > 0:
             raise ValueError(f"method 'sd' decodes greedily, so a default temperature of {self.temperature} "
                              "cannot apply to it; set temperature: 0, or leave sd out of methods")

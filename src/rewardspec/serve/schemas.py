@@ -2,7 +2,9 @@
 
 Unknown fields are accepted and ignored (clients send many), except those
 that would change the answer in a way RSD does not support (tools, logprobs,
-penalties, JSON mode...): those are refused with 400, never silently dropped.
+presence and frequency penalties, JSON mode...): those are refused with 400,
+never silently dropped. vLLM's sampling extras (top_k, min_p,
+repetition_penalty) are honoured by every method that samples tokens itself.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class RequestBase(BaseModel):
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
+    # vLLM's sampling extras, which lm-evaluation-harness and other clients pass through
+    top_k: int | None = Field(None, ge=-1, description="-1 or 0: all tokens.")
+    min_p: float | None = Field(None, ge=0.0, le=1.0)
+    repetition_penalty: float | None = Field(None, gt=0.0, le=10.0)
     seed: int | None = None
     stop: str | list[str] | None = None
     n: int = Field(1, ge=1)
@@ -77,6 +83,13 @@ class RequestBase(BaseModel):
             return ()
         stops = [self.stop] if isinstance(self.stop, str) else self.stop
         return tuple(s for s in stops if s)
+
+    def sampling_overrides(self) -> dict[str, Any]:
+        """The sampling fields this request sets, as DecodeConfig names them."""
+        values = {"temperature": self.temperature, "top_p": self.top_p, "min_p": self.min_p,
+                  "repetition_penalty": self.repetition_penalty,
+                  "top_k": None if self.top_k is None else max(self.top_k, 0)}
+        return {k: v for k, v in values.items() if v is not None}
 
     def unsupported(self) -> tuple[str, str] | None:
         """(param, message) for the first field set to something we cannot honour."""
