@@ -100,3 +100,26 @@ def test_an_output_directory_that_cannot_be_written(tmp_path):
     path.write_text(json.dumps(GSM[0]) + "\n")
     assert_one_line_error(run_cli(["eval", "--dataset", str(path), "--output", str(blocker / "out")]),
                           "cannot write the output directory")
+
+
+@pytest.mark.timeout(120)
+def test_every_refused_request_is_one_log_line_with_its_status_reason_and_id(caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="rewardspec.serve")
+    with scripted_server(max_request_bytes=4096) as (_, base, _):
+        url = f"{base}/v1/chat/completions"
+        chat = [{"role": "user", "content": "hi"}]
+        tools = httpx.post(url, json={"model": "rsd", "messages": chat, "tools": [{"type": "function"}]},
+                           headers={"X-Request-Id": "client-42"}, timeout=30)
+        invalid = httpx.post(url, json={"model": "rsd", "messages": chat, "top_k": -7}, timeout=30)
+        big = httpx.post(url, json={"model": "rsd", "messages": [{"role": "user", "content": "x" * 9000}]},
+                         timeout=30)
+    assert (tools.status_code, invalid.status_code, big.status_code) == (400, 422, 413)
+    assert tools.headers["x-request-id"] == "client-42" and invalid.headers["x-request-id"].startswith("req-")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(lines) == 3, lines
+    assert "refused 400 POST /v1/chat/completions (request client-42) [param tools, code unsupported_parameter]" \
+        in lines[0] and "tool and function calling" in lines[0]
+    assert lines[1].startswith("refused 422") and "top_k" in lines[1] and invalid.headers["x-request-id"] in lines[1]
+    assert lines[2].startswith("refused 413") and "4096" in lines[2] and big.headers["x-request-id"] in lines[2]

@@ -72,6 +72,28 @@ class ApiError(Exception):
                             status_code=self.status, headers=self.headers)
 
 
+def request_id(headers) -> str:
+    """The client's X-Request-Id, or a fresh one: what a refusal's log line and reply share."""
+    given = headers.get("x-request-id") if headers is not None else None
+    return given[:128] if given else f"req-{secrets.token_hex(8)}"
+
+
+def log_refusal(status: int, method: str, path: str, message: str, rid: str, param: str | None = None,
+                code: str | None = None) -> None:
+    """One line per refused request: what an operator needs to tell a client why it got a 4xx."""
+    detail = ", ".join(f"{k} {v}" for k, v in (("param", param), ("code", code)) if v)
+    log.warning("refused %s %s %s (request %s)%s: %s", status, method, path, rid,
+                f" [{detail}]" if detail else "", message)
+
+
+def refused(request: Request, error: ApiError) -> JSONResponse:
+    rid = request_id(request.headers)
+    log_refusal(error.status, request.method, request.url.path, error.message, rid, error.param, error.code)
+    response = error.response()
+    response.headers["x-request-id"] = rid
+    return response
+
+
 # -- turning a request into choices ---------------------------------------------
 class Plan:
     """What a validated request asks for."""
@@ -201,17 +223,16 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
     app.state.config = config
     app.add_middleware(BodyLimit, limit=config.max_request_bytes)
 
-    # -- errors: always OpenAI's format, never a traceback ----------------------
+    # -- errors: always OpenAI's format, never a traceback, one log line each ----
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return exc.response()
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return refused(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:  # noqa: N807
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return ApiError(400, "the request body is not valid JSON",
-                            code="invalid_json").response()
+            return refused(_, ApiError(400, "the request body is not valid JSON", code="invalid_json"))
         first = errors[0] if errors else {}
         loc = [str(p) for p in first.get("loc", ()) if p != "body"]
         param = ".".join(loc) or None
@@ -219,8 +240,8 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
         for e in errors[:5]:
             where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
             parts.append(f"{where}: {e.get('msg', 'invalid')}")
-        return ApiError(422, "invalid request: " + "; ".join(parts), param=param,
-                        code="validation_error").response()
+        return refused(_, ApiError(422, "invalid request: " + "; ".join(parts), param=param,
+                                   code="validation_error"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -229,8 +250,7 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
             message = f"no such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
-        return ApiError(exc.status_code, message,
-                        headers=getattr(exc, "headers", None)).response()
+        return refused(request, ApiError(exc.status_code, message, headers=getattr(exc, "headers", None)))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -413,7 +433,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send, int(declared))
+            await self._refuse(scope, send, int(declared))
             return
         if declared is not None:
             await self.app(scope, receive, send)
@@ -426,7 +446,7 @@ class BodyLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.limit:
-                await self._refuse(send, size)
+                await self._refuse(scope, send, size)
                 return
             if not message.get("more_body"):
                 break
@@ -441,14 +461,17 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send, size: int) -> None:
-        payload = json.dumps(error_body(
-            f"the request body is {size} bytes, above this server's limit of {self.limit} "
-            "(max_request_bytes in the server config)", "invalid_request_error", None,
-            "request_too_large")).encode()
+    async def _refuse(self, scope, send, size: int) -> None:
+        message = (f"the request body is {size} bytes, above this server's limit of {self.limit} "
+                   "(max_request_bytes in the server config)")
+        payload = json.dumps(error_body(message, "invalid_request_error", None, "request_too_large")).encode()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        rid = request_id(headers)
+        log_refusal(413, scope.get("method", "?"), scope.get("path", "?"), message, rid, code="request_too_large")
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
+                                (b"content-length", str(len(payload)).encode()),
+                                (b"x-request-id", rid.encode("latin-1"))]})
         await send({"type": "http.response.body", "body": payload})
 
 
