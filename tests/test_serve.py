@@ -418,7 +418,7 @@ def test_server_failures_are_500_with_a_message(srv, client, monkeypatch):
 
 # -- overload, auth, shutdown -----------------------------------------------------------
 def test_overload_is_429_at_once_and_shutdown_503():
-    with serving(max_concurrent_requests=1, api_key="sekret") as small:
+    with serving(max_concurrent_requests=1, max_queued_requests=0, api_key="sekret") as small:
         client = small.client(api_key="sekret")
         with pytest.raises(openai.AuthenticationError):
             small.client(api_key="wrong").models.list()
@@ -435,7 +435,7 @@ def test_overload_is_429_at_once_and_shutdown_503():
             # At once: refused while the only slot is still held, not after waiting for it.
             assert busy.is_alive() and small.engine.active == 1 and not gate.is_set()
             assert _error(err.value)["code"] == "too_many_concurrent_requests"
-            assert err.value.response.headers["retry-after"] == "1"
+            assert int(err.value.response.headers["retry-after"]) >= 1
             gate.set()
             busy.join(HANG_S)
         assert not busy.is_alive()

@@ -274,6 +274,8 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
             "status": "shutting_down" if engine.closing else "ok",
             "in_flight": engine.active,
             "max_concurrent_requests": config.max_concurrent_requests,
+            "waiting": engine.waiting,
+            "max_queued_requests": config.max_queued_requests,
             "models": engine.models(),
             "queued_calls": engine.queues(),
             "served": list(config.model_ids()),
@@ -318,14 +320,13 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
     app.include_router(api)
 
     # -- running a plan -------------------------------------------------------
-    def submit(plan: Plan) -> Job:
+    async def submit(plan: Plan, request: Request) -> Job:
         try:
-            return engine.submit(plan.choices, plan.method, plan.delta, plan.decode)
-        except Overloaded:
-            raise ApiError(429, f"the server is at its limit of {config.max_concurrent_requests} "
-                                "concurrent requests; retry shortly",
+            return await engine.submit(plan.choices, plan.method, plan.delta, plan.decode, request.is_disconnected)
+        except Overloaded as busy:
+            raise ApiError(429, f"the server is busy: {busy.why}; retry in {busy.retry_after} s",
                            code="too_many_concurrent_requests",
-                           headers={"Retry-After": "1"}) from None
+                           headers={"Retry-After": str(busy.retry_after)}) from None
         except ShuttingDown:
             raise ApiError(503, "the server is shutting down", code="shutting_down") from None
 
@@ -336,7 +337,11 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
         return ApiError(event.status, event.message, type=event.type, code=event.code)
 
     async def _run(plan: Plan, request: Request, chat: bool):
-        job = submit(plan)
+        try:
+            job = await submit(plan, request)
+        except ClientGone:
+            log.info("client of %s went away while waiting in line", plan.id)
+            return JSONResponse(error_body("client disconnected", "cancelled"), status_code=499)
         events = job.events(request.is_disconnected)
         streaming = False
         try:

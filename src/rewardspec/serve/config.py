@@ -47,7 +47,14 @@ class ServeConfig(SolverSettings):
     # -- limits ------------------------------------------------------------
     max_concurrent_requests: int = Field(
         8, ge=1, le=1024,
-        description="Requests decoding at once; one more gets 429 at once.")
+        description="Requests decoding at once; more wait in line (max_queued_requests).")
+    max_queued_requests: int = Field(
+        256, ge=0, le=100_000,
+        description="Requests that wait, first come first served, for a decoding slot; one more gets 429 "
+                    "with Retry-After. A waiting request holds only its parsed body.")
+    queue_timeout: float = Field(
+        600.0, gt=0, le=86_400,
+        description="Seconds a request may wait in line; then it gets 429 with Retry-After.")
     max_tokens: int = Field(2048, ge=1, description="Most response tokens a request may ask for.")
     default_max_tokens: int = Field(512, ge=1, description="max_tokens when a request names none.")
     total_token_multiple: int = Field(

@@ -17,9 +17,12 @@ their FIFO locks (:mod:`rewardspec.serve.locks`). Nothing waits for a batch.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import itertools
 import logging
+import math
+import statistics
 import threading
 import time
 import weakref
@@ -47,7 +50,12 @@ _DISCONNECT_POLL = 0.2
 
 
 class Overloaded(Exception):
-    """Every request slot is taken (HTTP 429)."""
+    """Every request slot is taken and the waiting line is full, or a request waited its
+    ``queue_timeout`` out (HTTP 429); ``retry_after``: seconds, worked out from the line."""
+
+    def __init__(self, retry_after: int, why: str) -> None:
+        super().__init__(why)
+        self.retry_after, self.why = retry_after, why
 
 
 class ShuttingDown(Exception):
@@ -141,6 +149,7 @@ class Job:
         self.cancelled = threading.Event()
         self.finished = threading.Event()
         self._step_counts: dict[int, int] = {}
+        self.started = time.monotonic()
 
     # -- worker thread -----------------------------------------------------
     def run(self) -> None:
@@ -260,6 +269,10 @@ class Engine:
                                             thread_name_prefix="rsd-request")
         self._lock = threading.Lock()
         self._jobs: weakref.WeakSet[Job] = weakref.WeakSet()
+        self._waiting: collections.deque[asyncio.Future[bool]] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.job_seconds: collections.deque[float] = collections.deque(maxlen=64)
+        self.wait_seconds: collections.deque[float] = collections.deque(maxlen=64)
         self.active = 0
         self.closing = False
         self.stats = ServeStats()
@@ -268,17 +281,75 @@ class Engine:
         """A fresh solver for one choice, over the shared models."""
         return build_solver(method, self.config, decode, self._models, delta=delta)
 
-    def submit(self, choices: list[ChoiceSpec], method: str, delta: float,
-               decode: DecodeConfig) -> Job:
-        """Admit and start a job, or raise :class:`Overloaded` / :class:`ShuttingDown` at once."""
-        job = Job(self, choices, method, delta, decode, asyncio.get_running_loop())
+    async def submit(self, choices: list[ChoiceSpec], method: str, delta: float, decode: DecodeConfig,
+                     is_disconnected: Callable[[], Awaitable[bool]] | None = None) -> Job:
+        """Start a job in a free slot, or wait in line for one (first come, first served).
+
+        Raises :class:`Overloaded` when the line is full or the wait runs past ``queue_timeout``,
+        :class:`ClientGone` when the client leaves while waiting (its place goes at once), and
+        :class:`ShuttingDown`. Slots are handed over in the event loop, so a slot freed by a
+        finishing job and a waiter giving up never race."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
         with self._lock:
             if self.closing:
                 raise ShuttingDown()
-            if self.active >= self.config.max_concurrent_requests:
+            free = self.active < self.config.max_concurrent_requests and not self._waiting
+            if free:
+                self.active += 1
+            elif len(self._waiting) >= self.config.max_queued_requests:
                 self.stats.rejected += 1
-                raise Overloaded()
-            self.active += 1
+                raise Overloaded(self.retry_after(len(self._waiting) + 1),
+                                 f"{self.active} requests decoding and {len(self._waiting)} waiting, the most "
+                                 "this server queues (max_queued_requests)")
+            else:
+                slot: asyncio.Future[bool] = loop.create_future()
+                self._waiting.append(slot)
+        if not free:
+            await self._wait_for(slot, is_disconnected)
+        return self._start(choices, method, delta, decode, loop)
+
+    async def _wait_for(self, slot: asyncio.Future[bool], is_disconnected) -> None:
+        deadline = time.monotonic() + self.config.queue_timeout
+        started = time.monotonic()
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    with self._lock:
+                        self.stats.rejected += 1
+                        behind = len(self._waiting)
+                    raise Overloaded(self.retry_after(behind),
+                                     f"the request waited {self.config.queue_timeout:g} s (queue_timeout) "
+                                     "without a free slot")
+                try:
+                    await asyncio.wait_for(asyncio.shield(slot), timeout=min(left, _DISCONNECT_POLL))
+                    return
+                except asyncio.TimeoutError:
+                    pass
+                except asyncio.CancelledError:
+                    if self.closing:  # the line was turned away
+                        raise ShuttingDown() from None
+                    raise
+                if is_disconnected is not None and await is_disconnected():
+                    raise ClientGone()
+        except BaseException:
+            with self._lock:
+                if slot in self._waiting:
+                    self._waiting.remove(slot)
+                    slot.cancel()
+                    given = False
+                else:
+                    given = slot.done() and not slot.cancelled()
+            if given:
+                self._release()  # the slot came as we left: pass it on
+            raise
+        finally:
+            self.wait_seconds.append(time.monotonic() - started)
+
+    def _start(self, choices, method, delta, decode, loop) -> Job:
+        job = Job(self, choices, method, delta, decode, loop)
+        with self._lock:
             self._jobs.add(job)
         try:
             self._executor.submit(job.run)
@@ -288,11 +359,36 @@ class Engine:
             raise ShuttingDown() from None
         return job
 
+    def _release(self) -> None:
+        """A slot is free: the first waiter still waiting takes it, or it is given back."""
+        with self._lock:
+            while self._waiting:
+                slot = self._waiting.popleft()
+                if not slot.done():
+                    slot.set_result(True)  # the slot passes on: active stays as it is
+                    return
+            self.active -= 1
+
+    def retry_after(self, position: int) -> int:
+        """Seconds until ``position`` requests ahead would be through, at the recent pace."""
+        pace = statistics.median(self.job_seconds) if self.job_seconds else 5.0
+        return max(1, math.ceil(position / self.config.max_concurrent_requests * pace))
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
     def _job_done(self, job: Job, outcome: str) -> None:
         with self._lock:
-            self.active -= 1
             setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
             self._jobs.discard(job)
+            self.job_seconds.append(time.monotonic() - job.started)
+        loop = self._loop
+        try:
+            loop.call_soon_threadsafe(self._release)
+        except RuntimeError:  # the event loop is gone: nobody waits
+            with self._lock:
+                self.active -= 1
 
     def count_step(self) -> None:
         """One more step sent to a client (as it was decided, or when its method finished)."""
@@ -318,10 +414,15 @@ class Engine:
         return out
 
     def shutdown(self) -> None:
-        """Refuse new work and cancel running jobs (they stop at their next step)."""
+        """Refuse new work, turn the waiting line away, and cancel running jobs (they stop at
+        their next step)."""
         with self._lock:
             self.closing = True
             jobs = list(self._jobs)
+            waiting, self._waiting = list(self._waiting), collections.deque()
+        for slot in waiting:
+            if not slot.done():
+                slot.get_loop().call_soon_threadsafe(slot.cancel)
         for job in jobs:
             job.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
