@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rewardspec import __version__
@@ -30,6 +30,7 @@ from rewardspec.methods.base import DecodeConfig
 from rewardspec.models.base import Message
 from rewardspec.serve import responses as fmt
 from rewardspec.serve.config import ServeConfig
+from rewardspec.serve.metrics import CONTENT_TYPE_LATEST
 from rewardspec.serve.scheduling import (
     ChoiceEvent,
     ChoiceSpec,
@@ -66,6 +67,8 @@ class ApiError(Exception):
         self.status, self.message, self.param, self.code = status, message, param, code
         self.type = type or _STATUS_TYPES.get(status, "server_error")
         self.headers = headers
+        self.method: str | None = None
+        """The method the request asked for, where it got that far (for /metrics)."""
 
     def response(self) -> JSONResponse:
         return JSONResponse(error_body(self.message, self.type, self.param, self.code),
@@ -89,6 +92,9 @@ def log_refusal(status: int, method: str, path: str, message: str, rid: str, par
 def refused(request: Request, error: ApiError) -> JSONResponse:
     rid = request_id(request.headers)
     log_refusal(error.status, request.method, request.url.path, error.message, rid, error.param, error.code)
+    engine = getattr(request.app.state, "engine", None)
+    if engine is not None and request.url.path.startswith("/v1/") and request.method == "POST":
+        engine.metrics.record_request(error.method or "none", error.status)
     response = error.response()
     response.headers["x-request-id"] = rid
     return response
@@ -268,6 +274,12 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
     api = APIRouter(dependencies=[Depends(check_key)])
 
     # -- routes -----------------------------------------------------------------
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        # Open, as vLLM's and llama-server's are: a scraper holds no API key, and nothing here
+        # is a request's content (docs/serving.md, "Metrics").
+        return Response(engine.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {
@@ -337,10 +349,20 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
         return ApiError(event.status, event.message, type=event.type, code=event.code)
 
     async def _run(plan: Plan, request: Request, chat: bool):
+        arrived = time.monotonic()
+        try:
+            return await _answer(plan, request, chat, arrived)
+        except ApiError as error:
+            error.method = plan.method
+            raise
+
+    async def _answer(plan: Plan, request: Request, chat: bool, arrived: float):
+        metrics = engine.metrics
         try:
             job = await submit(plan, request)
         except ClientGone:
             log.info("client of %s went away while waiting in line", plan.id)
+            metrics.record_request(plan.method, 499)
             return JSONResponse(error_body("client disconnected", "cancelled"), status_code=499)
         events = job.events(request.is_disconnected)
         streaming = False
@@ -351,31 +373,38 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
                 first = await anext(events, None)
                 if isinstance(first, ErrorEvent):
                     raise error_of(first)
-                response = StreamingResponse(_stream(plan, job, first, events, chat),
+                metrics.first_token.observe(time.monotonic() - arrived)
+                response = StreamingResponse(_stream(plan, job, first, events, chat, arrived),
                                              media_type="text/event-stream",
                                              headers={"Cache-Control": "no-cache",
                                                       "X-Accel-Buffering": "no"})
                 streaming = True  # from here on the stream owns the job
                 return response
-            results = []
+            results, first_seen = [], False
             async for event in events:
                 if isinstance(event, ErrorEvent):
                     raise error_of(event)
+                if not first_seen:
+                    first_seen = True
+                    metrics.first_token.observe(time.monotonic() - arrived)
                 if isinstance(event, ChoiceEvent):
                     results.append(event.result)
         except ClientGone:
             log.info("client of %s went away; its work was cancelled", plan.id)
+            metrics.record_request(plan.method, 499)
             return JSONResponse(error_body("client disconnected", "cancelled"), status_code=499)
         finally:
             if not streaming:
                 job.cancel()  # no-op once the job has finished
-        return JSONResponse(fmt.full_response(reply_of(plan, chat), results))
+        response = JSONResponse(fmt.full_response(reply_of(plan, chat), results))
+        metrics.record_request(plan.method, 200, time.monotonic() - arrived)
+        return response
 
     def reply_of(plan: Plan, chat: bool) -> fmt.Reply:
         return fmt.Reply(plan.id, plan.created, plan.model, plan.method, plan.delta, config.rule,
                          engine.models(), chat)
 
-    async def _stream(plan: Plan, job: Job, first, events, chat: bool) -> AsyncIterator[str]:
+    async def _stream(plan: Plan, job: Job, first, events, chat: bool, arrived: float) -> AsyncIterator[str]:
         include_usage = bool(plan.body.stream_options and plan.body.stream_options.include_usage)
         chunks = fmt.StreamChunks(reply_of(plan, chat), include_usage)
         started: set[int] = set()
@@ -414,8 +443,10 @@ def create_app(config: ServeConfig, engine: Engine | None = None) -> FastAPI:
             if (usage := chunks.usage(results)) is not None:
                 yield usage
             yield chunks.DONE
+            engine.metrics.record_request(plan.method, 200, time.monotonic() - arrived)
         except ClientGone:
             log.info("client of %s went away mid-stream; its work was cancelled", plan.id)
+            engine.metrics.record_request(plan.method, 499)
         finally:
             job.cancel()
 

@@ -41,6 +41,7 @@ from rewardspec.methods.table import roles_of
 from rewardspec.models.base import Message
 from rewardspec.serve.locks import RequestCancelled, RequestScope, install_model_lock, request_scope
 from rewardspec.serve.config import ServeConfig
+from rewardspec.serve.metrics import ServeMetrics
 from rewardspec.types import DecodeStats, Step, Trace
 
 log = logging.getLogger("rewardspec.serve")
@@ -276,6 +277,7 @@ class Engine:
         self.active = 0
         self.closing = False
         self.stats = ServeStats()
+        self.metrics = ServeMetrics(lambda: self.active, lambda: self.waiting)
 
     def solver(self, method: str, delta: float, decode: DecodeConfig) -> Method:
         """A fresh solver for one choice, over the shared models."""
@@ -297,6 +299,7 @@ class Engine:
             free = self.active < self.config.max_concurrent_requests and not self._waiting
             if free:
                 self.active += 1
+                self.metrics.queue_wait.observe(0.0)
             elif len(self._waiting) >= self.config.max_queued_requests:
                 self.stats.rejected += 1
                 raise Overloaded(self.retry_after(len(self._waiting) + 1),
@@ -346,6 +349,7 @@ class Engine:
             raise
         finally:
             self.wait_seconds.append(time.monotonic() - started)
+            self.metrics.queue_wait.observe(time.monotonic() - started)
 
     def _start(self, choices, method, delta, decode, loop) -> Job:
         job = Job(self, choices, method, delta, decode, loop)
@@ -398,6 +402,7 @@ class Engine:
     def _record(self, trace: Trace) -> None:
         with self._lock:
             self.stats.decode = self.stats.decode + trace.stats
+        self.metrics.record_choice(trace)
 
     def models(self) -> dict[str, str | None]:
         return {"draft": getattr(self.draft, "name", None),
