@@ -49,9 +49,9 @@ test: $(STAMP) $(VLLM_STAMP) $(LM_EVAL_STAMP)
 
 llama-server: $(LLAMA_SERVER)
 
-$(LLAMA_SERVER):
+$(LLAMA_SERVER): | $(BIN)/python
 	@echo "building llama.cpp's llama-server $(LLAMA_VERSION) once (several minutes on 2 cores)…"
-	$(PYTHON) scripts/build_llama_server.py $(LLAMA_VERSION) $(LLAMA_SERVER_DIR) $(LLAMA_CMAKE_ARGS)
+	$(BIN)/python scripts/build_llama_server.py $(LLAMA_VERSION) $(LLAMA_SERVER_DIR) $(LLAMA_CMAKE_ARGS)
 
 install-vllm: $(VLLM_STAMP)
 

@@ -14,39 +14,25 @@ has what it needs.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 from pathlib import Path
 
 PACKAGE = "llama-cpp-python"
 
 
-def sdist_url(version: str) -> tuple[str, str]:
-    with urllib.request.urlopen(f"https://pypi.org/pypi/{PACKAGE}/{version}/json", timeout=60) as reply:
-        release = json.load(reply)
-    for entry in release["urls"]:
-        if entry["packagetype"] == "sdist":
-            return entry["url"], entry["digests"]["sha256"]
-    raise SystemExit(f"{PACKAGE} {version} has no source distribution on PyPI")
-
-
-def fetch(url: str, sha256: str, into: Path) -> Path:
-    path = into / url.rsplit("/", 1)[-1]
-    digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=300) as reply, path.open("wb") as out:
-        while chunk := reply.read(1 << 20):
-            digest.update(chunk)
-            out.write(chunk)
-    if digest.hexdigest() != sha256:
-        raise SystemExit(f"{path.name}: sha256 {digest.hexdigest()} is not PyPI's {sha256}")
-    return path
+def fetch(version: str, into: Path) -> Path:
+    """The sdist, through pip (and so through the index and certificates pip is configured with)."""
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                    f"{PACKAGE}=={version}", "-d", str(into)], check=True)
+    found = next(into.glob("llama_cpp_python-*.tar.gz"), None)
+    if found is None:
+        raise SystemExit(f"pip downloaded no source distribution of {PACKAGE} {version}")
+    return found
 
 
 def vendored_llama_cpp(sdist: Path, into: Path) -> Path:
@@ -89,8 +75,7 @@ def main(argv: list[str]) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="llama-server-") as tmp:
         work = Path(tmp)
-        url, sha256 = sdist_url(version)
-        source = vendored_llama_cpp(fetch(url, sha256, work), work)
+        source = vendored_llama_cpp(fetch(version, work), work)
         binary = build(source, argv[2:], work)
         partial = target.with_suffix(".partial")
         shutil.copy2(binary, partial)
