@@ -55,7 +55,7 @@ def build(source: Path, flags: list[str], work: Path) -> Path:
                     "-DLLAMA_BUILD_TOOLS=ON", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
                     *[f for f in flags if not f.startswith("-DLLAMA_BUILD_")]],
                    check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([cmake, "--build", str(build_dir), "--target", "llama-server", "-j", str(os.cpu_count() or 2)],
+    subprocess.run([cmake, "--build", str(build_dir), "--target", "llama-server", "-j", str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)],
                    check=True, stdout=subprocess.DEVNULL)
     binary = build_dir / "bin" / "llama-server"
     if not binary.is_file():
