@@ -464,3 +464,13 @@ def test_sglangs_echo_without_text_offsets_is_read_by_token_lengths():
     step = model.generate_step(CHAT, "", SamplingParams(max_tokens=50, proposal="So 2+2=5"))
     assert step.text == "So 2+2=4.\n\n" and step.lookahead.rewrite_accepted == 2
     assert seen[1]["prompt"] == PROMPT + "So 2+2"
+
+
+def test_llama_servers_chat_shaped_log_probabilities_are_read_too():
+    stream = _sse(_piece("The answer", logprobs={"content": [{"token": "The", "logprob": -0.5},
+                                                             {"token": " answer", "logprob": -0.25}]}),
+                  _piece(" is 4.\n\n", logprobs={"content": [{"token": " is 4.\n\n", "logprob": -0.125}]}))
+    model, _ = scripted_model([httpx.Response(200, text=stream)], spec="m@http://one/v1?logprobs=true")
+    step = model.generate_step(CHAT, "", SamplingParams(max_tokens=50))
+    assert step.text == "The answer is 4.\n\n" and step.generated_tokens == 3
+    assert step.token_logprobs == [-0.5, -0.25, -0.125]

@@ -288,7 +288,7 @@ class RemoteModel:
                     usage = chunk.get("usage") or usage  # the last chunk, with include_usage
                     choice = (chunk.get("choices") or [{}])[0]
                     piece = choice.get("text") or ""
-                    chunk_logprobs = (choice.get("logprobs") or {}).get("token_logprobs") or []
+                    chunk_logprobs = chunk_token_logprobs(choice.get("logprobs"))
                     reason = choice.get("finish_reason")
                     if reason == "stop" and not piece and chunk_logprobs:
                         # SGLang sends end-of-sequence as a chunk of its own, with its log-probability:
@@ -347,6 +347,17 @@ class RemoteModel:
 
     def _post(self, endpoint, path: str, body: dict) -> dict:
         return json_reply(endpoint.url, post(endpoint, path, body))
+
+
+def chunk_token_logprobs(logprobs: dict | None) -> list:
+    """A streamed chunk's token log-probabilities, in either shape servers send: the completions
+    API's ``token_logprobs`` list (vLLM, SGLang, llama-cpp-python) or the chat API's ``content``
+    list of ``{token, logprob}`` (llama.cpp's llama-server on /v1/completions too)."""
+    if not logprobs:
+        return []
+    if logprobs.get("token_logprobs") is not None:
+        return logprobs["token_logprobs"]
+    return [entry.get("logprob") for entry in logprobs.get("content") or [] if isinstance(entry, dict)]
 
 
 @dataclass
