@@ -4,6 +4,7 @@ Small budgets keep these fast: SmolLM2-135M drafts where the test only needs
 *a* model, the Qwen2.5-Coder pair where the answer must be right.
 """
 
+from dataclasses import replace
 import json
 import subprocess
 import sys
@@ -51,7 +52,8 @@ def test_delta_zero_gives_the_draft_only_text(tiny, small):
 
 
 def test_always_reject_gives_the_target_writing_every_step(tiny, small):
-    rsd = RSD(draft=tiny, target=small, reward=make_reward("likelihood"), rule="never", config=SHORT)
+    rsd = RSD(draft=tiny, target=small, reward=make_reward("likelihood"), rule="never",
+              config=replace(SHORT, rewrite_reuse=True))
     target_only = SingleModel(small, "target", SHORT)
     small.forget_cache()
     a = rsd.solve(QUESTION)
@@ -61,7 +63,7 @@ def test_always_reject_gives_the_target_writing_every_step(tiny, small):
     assert a.text == b.text
     assert a.usage["draft"].discarded_tokens == a.usage["draft"].generated_tokens > 0
     # Every rewrite checked SmolLM2's rejected step, tokenized by the Qwen target (rewrite reuse is
-    # on by default): a pair without a shared vocabulary reuses steps all the same.
+    # on here): a pair without a shared vocabulary reuses steps all the same.
     assert a.usage["target"].lookahead.rewrite_offered > 0
 
 

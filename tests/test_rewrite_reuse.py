@@ -40,7 +40,7 @@ def other():
 
 def rsd(draft, target, **config) -> RSD:
     # "never" rejects every draft step, so every step is a rewrite the target may take from it.
-    settings = dict(max_tokens=48, max_steps=4, separator="\n", system_prompt=None) | config
+    settings = dict(max_tokens=48, max_steps=4, separator="\n", system_prompt=None, rewrite_reuse=True) | config
     return RSD(draft=draft, target=target, reward=make_reward("likelihood"), rule="never",
                config=DecodeConfig(**settings))
 

@@ -64,7 +64,7 @@ def solve(
     repetition_penalty: float = typer.Option(1.0, help="Penalise tokens already in the prompt or response (1: off)."),
     seed: int = typer.Option(0, help="Seed for sampling and for soft acceptance rules."),
     separator: str = typer.Option("\\n\\n", help="Step separator (escapes allowed)."),
-    rewrite_reuse: bool = typer.Option(True, help=REWRITE_REUSE_HELP),
+    rewrite_reuse: bool = typer.Option(False, help=REWRITE_REUSE_HELP),
     prompt_lookup: int = typer.Option(0, help=PROMPT_LOOKUP_HELP),
     prompt_lookup_roles: str = typer.Option("draft,target", help=PROMPT_LOOKUP_ROLES_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the live view."),
@@ -209,7 +209,7 @@ def eval_command(
     repetition_penalty: Optional[float] = typer.Option(None, help="Penalise tokens already in the prompt or "
                                                        "response (default 1: off)."),
     num_pred_tokens: Optional[int] = typer.Option(None, help="Draft tokens proposed per sd round (default 4)."),
-    rewrite_reuse: Optional[bool] = typer.Option(None, help=REWRITE_REUSE_HELP + " [default: on]"),
+    rewrite_reuse: Optional[bool] = typer.Option(None, help=REWRITE_REUSE_HELP + " [default: off]"),
     prompt_lookup: Optional[int] = typer.Option(None, help=PROMPT_LOOKUP_HELP + " [default: 0]"),
     prompt_lookup_roles: Optional[str] = typer.Option(None, help=PROMPT_LOOKUP_ROLES_HELP),
     data_dir: Optional[str] = typer.Option(None, help="Directory of DATASET.jsonl files "
@@ -255,7 +255,7 @@ def sweep(
     rule: Optional[str] = typer.Option(None, help="RSD weighting rule: binary, clip, sigmoid."),
     max_tokens: Optional[int] = typer.Option(None), seed: Optional[int] = typer.Option(None),
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature (default 0: greedy)."),
-    rewrite_reuse: Optional[bool] = typer.Option(None, help=REWRITE_REUSE_HELP + " [default: on]"),
+    rewrite_reuse: Optional[bool] = typer.Option(None, help=REWRITE_REUSE_HELP + " [default: off]"),
     prompt_lookup: Optional[int] = typer.Option(None, help=PROMPT_LOOKUP_HELP + " [default: 0]"),
     prompt_lookup_roles: Optional[str] = typer.Option(None, help=PROMPT_LOOKUP_ROLES_HELP),
     data_dir: Optional[str] = typer.Option(None), output: Optional[str] = typer.Option(None),

@@ -46,7 +46,7 @@ class DecodeSettings(BaseModel):
     repetition_limit: int = Field(DEFAULT_REPETITION_LIMIT, ge=0,
                                   description="Tokens of repetition that end a step as a loop (0: off).")
     separator: str = Field(DEFAULT_SEPARATOR, min_length=1, description="Where a step ends.")
-    rewrite_reuse: bool = Field(True, description="RSD: the target checks a rejected draft step in batched "
+    rewrite_reuse: bool = Field(False, description="RSD: the target checks a rejected draft step in batched "
                                 "passes and keeps the tokens it agrees with (same text, fewer decode passes).")
     prompt_lookup: int = Field(0, ge=0, le=64, description="Tokens per n-gram guess from the context, checked "
                                "in each in-process model's decode (same text; 0: off).")

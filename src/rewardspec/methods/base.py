@@ -61,7 +61,7 @@ class DecodeConfig:
     None: ``TOTAL_BUDGET_MULTIPLE x max_tokens``. Reaching it ends the answer ("budget")."""
     repetition_limit: int = DEFAULT_REPETITION_LIMIT
     """Tokens of repetition that end a step as degenerate; 0 turns loop detection off."""
-    rewrite_reuse: bool = True
+    rewrite_reuse: bool = False
     """RSD: the target checks the rejected draft step in batched passes and keeps what it agrees
     with (:mod:`rewardspec.models.lookahead`); what it writes is the same either way."""
     prompt_lookup: int = 0
