@@ -112,7 +112,8 @@ def test_a_rejected_step_offered_to_this_server_is_refused_not_misread(url, capl
     plain = model.generate_step(chat, "", greedy)
     checked = model.generate_step(chat, "", SamplingParams(max_tokens=48, proposal=plain.text))
     assert checked.text == plain.text and checked.generated_tokens == plain.generated_tokens
-    assert checked.lookahead is None and "shifted by one position" in caplog.text
+    assert (checked.lookahead is None or checked.lookahead.rewrite_accepted == 0)
+    assert "shifted by one position" in caplog.text
 
 
 def test_an_llm_judge_scores_steps_and_its_tokens_are_counted(url):
