@@ -105,15 +105,14 @@ def test_a_step_ends_on_the_separator_and_a_merged_token_is_kept(url):
 
 def test_a_rejected_step_offered_to_this_server_is_refused_not_misread(url, caplog):
     """Rewrite reuse reads the server's echoed log-probabilities. llama-cpp-python 0.3.36's are
-    one position off, which the check finds, so the step is written from scratch: the same text."""
+    one position off, and its echo fails the check: nothing is kept, and the step is the same text."""
     model = RemoteModel(RemoteSpec.parse(f"tiny@{url}"))
     chat = [{"role": "user", "content": QUESTIONS[0]}]
     greedy = SamplingParams(max_tokens=48)
     plain = model.generate_step(chat, "", greedy)
     checked = model.generate_step(chat, "", SamplingParams(max_tokens=48, proposal=plain.text))
     assert checked.text == plain.text and checked.generated_tokens == plain.generated_tokens
-    assert (checked.lookahead is None or checked.lookahead.rewrite_accepted == 0)
-    assert "shifted by one position" in caplog.text
+    assert checked.lookahead is None or checked.lookahead.rewrite_accepted == 0
 
 
 def test_an_llm_judge_scores_steps_and_its_tokens_are_counted(url):
