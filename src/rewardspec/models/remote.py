@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -226,8 +227,6 @@ class RemoteModel:
         with ``logprobs=1``: the longest prefix where the proposal's token is the top one. None
         when the server answered 4xx (no request was served); a check that kept nothing when
         its reply cannot be used, so that what the request cost is still counted."""
-        import time
-
         body = {"model": self.spec.model, "prompt": prompt + sampling.proposal, "max_tokens": 1, "echo": True,
                 "logprobs": 1, "temperature": 0, **sampling_fields(sampling, self._top_k_off)}
         started = time.perf_counter()

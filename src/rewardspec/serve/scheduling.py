@@ -273,7 +273,6 @@ class Engine:
         self._waiting: collections.deque[asyncio.Future[bool]] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.job_seconds: collections.deque[float] = collections.deque(maxlen=64)
-        self.wait_seconds: collections.deque[float] = collections.deque(maxlen=64)
         self.active = 0
         self.closing = False
         self.stats = ServeStats()
@@ -348,7 +347,6 @@ class Engine:
                 self._release()  # the slot came as we left: pass it on
             raise
         finally:
-            self.wait_seconds.append(time.monotonic() - started)
             self.metrics.queue_wait.observe(time.monotonic() - started)
 
     def _start(self, choices, method, delta, decode, loop) -> Job:
