@@ -42,8 +42,9 @@ LM_EVAL_STAMP   := $(LM_EVAL_VENV)/.rewardspec-installed
 run: $(STAMP)
 	$(BIN)/rewardspec demo
 
-test: $(STAMP) $(VLLM_STAMP) $(LM_EVAL_STAMP)
+test: $(STAMP) $(VLLM_STAMP) $(LM_EVAL_STAMP) $(LLAMA_SERVER)
 	REWARDSPEC_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python \
+	  REWARDSPEC_LLAMA_SERVER=$(LLAMA_SERVER) \
 	  REWARDSPEC_LM_EVAL=$(abspath $(LM_EVAL_VENV))/bin/lm-eval \
 	  $(BIN)/python -m pytest -q
 

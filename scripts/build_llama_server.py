@@ -45,10 +45,21 @@ def vendored_llama_cpp(sdist: Path, into: Path) -> Path:
     return found
 
 
-def build(source: Path, flags: list[str], work: Path) -> Path:
-    cmake = shutil.which("cmake")
-    if cmake is None:
+def find_cmake() -> str:
+    """The system's cmake, else the one beside this interpreter, else PyPI's ``cmake`` installed
+    there (as building the llama-cpp-python wheel gets it), so a machine without cmake still builds."""
+    beside = Path(sys.executable).parent / "cmake"
+    found = shutil.which("cmake") or (str(beside) if beside.is_file() else None)
+    if found:
+        return found
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "cmake"], check=True)
+    if not beside.is_file():
         raise SystemExit("building llama-server needs cmake: apt-get install cmake, or pip install cmake")
+    return str(beside)
+
+
+def build(source: Path, flags: list[str], work: Path) -> Path:
+    cmake = find_cmake()
     build_dir = work / "build"
     subprocess.run([cmake, "-S", str(source), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
                     "-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_SERVER=ON",

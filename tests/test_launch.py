@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -82,10 +83,48 @@ def test_a_math_shepherd_server_gets_convert_and_hf_overrides_as_json():
 
 def test_llama_cpp_commands_use_the_embedded_gguf_and_never_interrupt_streams():
     spec = LaunchConfig.model_validate({"servers": {"d": {"engine": "llama.cpp", "model": "tiny", "port": 9,
-                                                          "n_threads": 1}}}).servers["d"]
+                                                          "n_threads": 1, "server": "llama-cpp-python"}}}).servers["d"]
     args, _ = command_for(spec, "unused")
     assert args[1:3] == ["-m", "llama_cpp.server"] and args[args.index("--model") + 1].endswith(".gguf")
     assert args[args.index("--interrupt_requests") + 1] == "false"
+
+
+@pytest.fixture
+def fake_llama_server(tmp_path, monkeypatch):
+    binary = tmp_path / "llama-server"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    monkeypatch.setenv("REWARDSPEC_LLAMA_SERVER", str(binary))
+    return binary
+
+
+def test_a_gguf_role_runs_on_llama_server_where_one_is_installed(fake_llama_server):
+    spec = LaunchConfig.model_validate({"servers": {"d": {"engine": "llama.cpp", "model": "tiny", "port": 9,
+                                                          "n_threads": 2, "parallel": 4, "n_ctx": 2048}}}).servers["d"]
+    args, _ = command_for(spec, "unused")
+    assert args[0] == str(fake_llama_server) and args[args.index("--model") + 1].endswith(".gguf")
+    for flag, value in (("--alias", "tiny"), ("--port", "9"), ("--ctx-size", "2048"), ("--threads", "2"),
+                        ("--parallel", "4"), ("--n-gpu-layers", "0")):
+        assert args[args.index(flag) + 1] == value, flag
+    assert "--interrupt_requests" not in args  # llama-server's slots never cut each other's streams
+    python = spec.model_copy(update={"server": "llama-cpp-python", "parallel": None})
+    assert command_for(python, "unused")[0][1:3] == ["-m", "llama_cpp.server"]
+
+
+def test_without_llama_server_auto_falls_back_and_asking_for_it_is_one_clear_error(monkeypatch):
+    import rewardspec.llama_server as where
+
+    monkeypatch.delenv("REWARDSPEC_LLAMA_SERVER", raising=False)
+    monkeypatch.setattr(where.shutil, "which", lambda name: None)
+    monkeypatch.setattr(where, "CACHE", Path("/nonexistent"))
+    auto = LaunchConfig.model_validate({"servers": {"d": {"engine": "llama.cpp", "model": "tiny", "port": 9}}})
+    assert command_for(auto.servers["d"], "unused")[0][1:3] == ["-m", "llama_cpp.server"]
+    wanted = auto.servers["d"].model_copy(update={"server": "llama-server"})
+    with pytest.raises(LaunchError, match="make llama-server"):
+        command_for(wanted, "unused")
+    monkeypatch.setenv("REWARDSPEC_LLAMA_SERVER", "/nonexistent/llama-server")
+    with pytest.raises(Exception, match="REWARDSPEC_LLAMA_SERVER names /nonexistent/llama-server"):
+        command_for(auto.servers["d"], "unused")
 
 
 def test_speculation_inside_a_server_is_passed_to_its_engine():
@@ -97,11 +136,20 @@ def test_speculation_inside_a_server_is_passed_to_its_engine():
     assert all("--speculative-config" not in command_for(s, "py")[0]
                for role, s in config.servers.items() if role != "target")
     lookup = LaunchConfig.model_validate({"servers": {"t": {
-        "engine": "llama.cpp", "model": "tiny", "port": 9,
+        "engine": "llama.cpp", "model": "tiny", "port": 9, "server": "llama-cpp-python",
         "speculative_config": {"method": "ngram", "num_speculative_tokens": 6}}}}).servers["t"]
     args, _ = command_for(lookup, "unused")
     assert args[args.index("--draft_model") + 1] == "prompt-lookup-decoding"
     assert args[args.index("--draft_model_num_pred_tokens") + 1] == "6"
+
+
+def test_prompt_lookup_on_llama_server_is_its_ngram_speculation(fake_llama_server):
+    lookup = LaunchConfig.model_validate({"servers": {"t": {
+        "engine": "llama.cpp", "model": "tiny", "port": 9,
+        "speculative_config": {"method": "ngram", "num_speculative_tokens": 6}}}}).servers["t"]
+    args, _ = command_for(lookup, "unused")
+    assert args[args.index("--spec-type") + 1] == "ngram-simple"
+    assert args[args.index("--spec-ngram-simple-size-m") + 1] == "6"
 
 
 @pytest.mark.parametrize(("text", "needle"), [
@@ -127,6 +175,9 @@ def test_bad_speculative_configs_fail_before_any_server_starts(tmp_path, text, n
     ("servers:\n  a: {model: m, port: 99999}\n", "port"),
     ("servers:\n  a: {model: '${RS_SURELY_UNSET}', port: 8001}\n", "RS_SURELY_UNSET is not set"),
     ("servers:\n  a: {engine: sglang, model: m, port: 8001}\n", "engine"),
+    ("servers:\n  a: {model: m, port: 8001, parallel: 4}\n", "llama.cpp settings"),
+    ("servers:\n  a: {engine: llama.cpp, model: tiny, port: 8001, server: llama-cpp-python, parallel: 4}\n",
+     "one request at a time"),
 ])
 def test_bad_launch_configs_are_one_line(tmp_path, text, needle):
     path = tmp_path / "launch.yaml"
@@ -159,18 +210,22 @@ def test_a_server_that_dies_while_starting_shows_its_log(tmp_path):
 
 
 @pytest.mark.models  # a llama.cpp server on the embedded GGUF
-def test_launch_runs_the_command_while_the_server_is_up_then_stops_it(tmp_path):
+@pytest.mark.parametrize("server", [
+    pytest.param("llama-server", marks=pytest.mark.skipif(
+        not Path(os.environ.get("REWARDSPEC_LLAMA_SERVER", "")).is_file(), reason="no llama-server (make test builds one)")),
+    "llama-cpp-python"])
+def test_launch_runs_the_command_while_the_server_is_up_then_stops_it(tmp_path, server):
     port = free_port()
     config = tmp_path / "launch.json"
     config.write_text(json.dumps({"log_dir": str(tmp_path / "logs"), "servers": {
-        "draft": {"engine": "llama.cpp", "model": "tiny", "served_model_name": "tiny", "port": port, "n_threads": 1,
-                  "n_ctx": 1024}}}))
+        "draft": {"engine": "llama.cpp", "server": server, "model": "tiny", "served_model_name": "tiny", "port": port,
+                  "n_threads": 1, "n_ctx": 1024}}}))
     probe = (f"import httpx, sys; r = httpx.get('http://127.0.0.1:{port}/v1/models', timeout=5); "
              "sys.exit(0 if r.json()['data'][0]['id'] == 'tiny' else 3)")
     done = subprocess.run([sys.executable, "-m", "rewardspec", "launch", "--config", str(config), "--",
                            sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert f"draft: llama.cpp serving 'tiny' at http://127.0.0.1:{port}/v1" in done.stderr
+    assert f"draft: {server} serving 'tiny' at http://127.0.0.1:{port}/v1" in done.stderr
     with pytest.raises(httpx.TransportError):  # stopped once the command ended
         httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
     assert (tmp_path / "logs" / "draft.log").read_text().startswith("# ")

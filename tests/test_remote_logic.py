@@ -474,3 +474,32 @@ def test_llama_servers_chat_shaped_log_probabilities_are_read_too():
     step = model.generate_step(CHAT, "", SamplingParams(max_tokens=50))
     assert step.text == "The answer is 4.\n\n" and step.generated_tokens == 3
     assert step.token_logprobs == [-0.5, -0.25, -0.125]
+
+
+def test_llama_servers_per_token_timings_give_the_prompt_cost_of_a_step_closed_early():
+    """llama-server says, in each chunk, how much of the prompt its slot's cache held; a step cut at
+    the separator closes the stream before any ``usage`` chunk, so that is the only count there is."""
+    timings = {"cache_n": 30, "prompt_n": 7, "predicted_n": 1}
+    stream = _sse({**_piece("So 4."), "timings": timings},
+                  {**_piece("\n\nNext"), "timings": {**timings, "predicted_n": 2}})
+    model, seen = scripted_model([httpx.Response(200, text=stream)] * 2)
+    model.pool.endpoints[0].owned_by = "llamacpp"  # as its model list says
+    step = model.generate_step(CHAT, "", SamplingParams(max_tokens=9))
+    assert (step.text, step.prompt_tokens) == ("So 4.\n\n", 7) and seen[0]["timings_per_token"] is True
+    model.pool.endpoints[0].owned_by = "vllm"
+    model.generate_step(CHAT, "", SamplingParams(max_tokens=9))
+    assert "timings_per_token" not in seen[1]  # only llama-server is asked for them
+
+
+def test_an_echo_refused_with_http_500_is_a_refusal_not_a_failure():
+    """Older llama-server builds answer ``echo`` with HTTP 500 "Only no echo is supported": not retried,
+    the server kept in, rewrite reuse turned off, and scoring by prompt log-probabilities one clear error."""
+    refusal = httpx.Response(500, json={"error": {"code": 500, "message": "Only no echo is supported",
+                                                  "type": "server_error"}})
+    model, seen = scripted_model([refusal, httpx.Response(200, text=_sse(_piece("Fine.\n\n"))), refusal])
+    step = model.generate_step(CHAT, "", SamplingParams(max_tokens=9, proposal="Fine.\n\n"))
+    assert step.text == "Fine.\n\n" and len(seen) == 2 and seen[0]["echo"] is True
+    assert not model._echo_ok and model.pool.endpoints[0].failures == 0
+    with pytest.raises(RemoteEngineError, match="llama-server returns no prompt log-probabilities"):
+        model.score_continuation(CHAT, "", "Fine.")
+    assert len(seen) == 3

@@ -78,6 +78,13 @@ class Endpoint:
     failures: int = 0
     down_until: float = 0.0
     served: int = 0
+    owned_by: str | None = None
+    """What the server's model list says owns the model ("vllm", "sglang", "llamacpp" for
+    llama.cpp's llama-server, "me" for llama-cpp-python's), once :meth:`EndpointPool.check` ran."""
+
+    @property
+    def llama_server(self) -> bool:
+        return self.owned_by == "llamacpp"
 
     def alive(self, now: float) -> bool:
         return now >= self.down_until
@@ -225,9 +232,11 @@ class EndpointPool:
                 raise RemoteEngineError(f"{endpoint.url}/models answered HTTP {response.status_code}: "
                                         f"{response.text[:200]}")
             try:
-                served = [m["id"] for m in response.json().get("data", [])]
+                listed = {m["id"]: m.get("owned_by") for m in response.json().get("data", [])}
             except (ValueError, AttributeError, KeyError, TypeError):
                 raise RemoteEngineError(f"{endpoint.url}/models is not an OpenAI model list") from None
+            served = list(listed)
+            endpoint.owned_by = listed.get(model)
             if model not in served:
                 raise RemoteEngineError(f"{endpoint.url} does not serve '{model}'; "
                                         f"it serves: {', '.join(served) or 'nothing'}")

@@ -3,7 +3,8 @@
 The reference implementation asks for three hand-started vLLM servers. Here one
 file lists them (``servers:``, one entry per role): vLLM for HF models, with
 GPU ids, memory fractions (so one GPU holds all three), tensor parallelism and
-the pooling runner for a PRM; llama-cpp-python's server for GGUF models. We
+the pooling runner for a PRM; for GGUF models llama.cpp's own ``llama-server`` where one is
+installed (``make llama-server`` builds it), else llama-cpp-python's server. We
 start processes and pass settings on; tensor-parallel and multi-node serving
 (Ray, ``distributed_executor_backend``) stay vLLM's, through ``extra_args``.
 
@@ -46,6 +47,10 @@ class ServerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     engine: Literal["vllm", "llama.cpp"] = "vllm"
+    server: Literal["auto", "llama-server", "llama-cpp-python"] = Field(
+        "auto", description="llama.cpp: which server runs the GGUF. auto: llama.cpp's own llama-server where "
+                            "one is installed ($REWARDSPEC_LLAMA_SERVER, PATH, `make llama-server`), "
+                            "else llama-cpp-python's.")
     model: str = Field(min_length=1, description="HF directory or hub name (vllm); embedded name or .gguf (llama.cpp).")
     served_model_name: str | None = None
     host: str = "127.0.0.1"
@@ -63,6 +68,8 @@ class ServerSpec(BaseModel):
     n_ctx: int = Field(4096, ge=256, description="llama.cpp: context window.")
     n_threads: int | None = Field(None, ge=1, description="llama.cpp: CPU threads.")
     n_gpu_layers: int = Field(0, ge=-1, description="llama.cpp: layers on the GPU (-1: all).")
+    parallel: int | None = Field(None, ge=1, description="llama-server: slots decoding at once (-np; "
+                                                          "default its own, 4). llama-cpp-python's has one.")
     python: str | None = Field(None, description="Interpreter to run the engine with (default: see LaunchConfig).")
     speculative_config: dict[str, Any] | None = Field(
         None, description="Token-level speculative decoding inside this server, passed to vLLM as "
@@ -91,6 +98,27 @@ class ServerSpec(BaseModel):
         if self.runner == "pooling":
             raise ValueError("a pooling server (a PRM) generates nothing to speculate on; drop speculative_config")
         return self
+
+    @model_validator(mode="after")
+    def _llama_cpp_only(self) -> ServerSpec:
+        if self.engine != "llama.cpp" and (self.server != "auto" or self.parallel is not None):
+            raise ValueError("server and parallel are llama.cpp settings; vLLM takes its own through extra_args")
+        if self.server == "llama-cpp-python" and self.parallel not in (None, 1):
+            raise ValueError("llama-cpp-python's server decodes one request at a time: drop parallel, "
+                             "or use server: llama-server")
+        return self
+
+    def llama_server(self) -> Path | None:
+        """The llama-server binary this spec runs on, or None for llama-cpp-python's server."""
+        if self.engine != "llama.cpp" or self.server == "llama-cpp-python":
+            return None
+        from rewardspec.llama_server import ENV, find_llama_server
+
+        found = find_llama_server()
+        if found is None and self.server == "llama-server":
+            raise LaunchError(f"server: llama-server, but none is installed: build it with `make llama-server`, "
+                              f"put llama-server on PATH, or name it in ${ENV}")
+        return found
 
     @property
     def name(self) -> str:
@@ -138,6 +166,9 @@ def command_for(spec: ServerSpec, vllm_python: str) -> tuple[list[str], dict[str
         from rewardspec.registry import resolve_gguf
 
         path, _ = resolve_gguf(spec.model)
+        binary = spec.llama_server()
+        if binary is not None:
+            return llama_server_command(spec, binary, path) + spec.extra_args, env
         args = [spec.python or sys.executable, "-m", "llama_cpp.server", "--model", str(path),
                 "--model_alias", spec.name, "--host", spec.host, "--port", str(spec.port),
                 "--n_ctx", str(spec.n_ctx), "--n_gpu_layers", str(spec.n_gpu_layers),
@@ -170,6 +201,21 @@ def command_for(spec: ServerSpec, vllm_python: str) -> tuple[list[str], dict[str
     return args + spec.extra_args, env
 
 
+def llama_server_command(spec: ServerSpec, binary: Path, gguf: Path) -> list[str]:
+    """llama.cpp's llama-server: its slots share one KV cache of ``n_ctx`` tokens, and each keeps
+    its last prompt, so a chat's next step reads only what is new (``cache_prompt``, on by default)."""
+    args = [str(binary), "--model", str(gguf), "--alias", spec.name, "--host", spec.host, "--port", str(spec.port),
+            "--ctx-size", str(spec.n_ctx), "--n-gpu-layers", str(spec.n_gpu_layers), "--no-webui"]
+    if spec.n_threads:
+        args += ["--threads", str(spec.n_threads)]
+    if spec.parallel:
+        args += ["--parallel", str(spec.parallel)]
+    if spec.speculative_config is not None:  # prompt lookup: a guess of M tokens after a matching n-gram
+        args += ["--spec-type", "ngram-simple", "--spec-ngram-simple-size-m",
+                 str(spec.speculative_config.get("num_speculative_tokens", 10))]
+    return args
+
+
 def port_taken(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -195,6 +241,8 @@ class Servers:
         self.config, self.console = config, console
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs = {role: Path(config.log_dir) / f"{role}.log" for role in config.servers}
+        self.kinds: dict[str, str] = {}
+        """Which server each role runs on: vllm, llama-server or llama-cpp-python."""
 
     def __enter__(self) -> Servers:
         try:
@@ -216,6 +264,8 @@ class Servers:
         Path(self.config.log_dir).mkdir(parents=True, exist_ok=True)
         for role, spec in self.config.servers.items():
             args, env = command_for(spec, vllm_python)
+            self.kinds[role] = ("vllm" if spec.engine == "vllm" else
+                                "llama-cpp-python" if args[1:3] == ["-m", "llama_cpp.server"] else "llama-server")
             log = open(self.logs[role], "w", encoding="utf-8")
             log.write(f"# {' '.join(args)}\n")
             log.flush()
@@ -234,7 +284,7 @@ class Servers:
         pending = dict(self.config.servers)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=self.console, transient=True) as progress:
-            tasks = {role: progress.add_task(f"starting {role} ({s.engine}: {s.name}) on :{s.port}")
+            tasks = {role: progress.add_task(f"starting {role} ({self.kinds[role]}: {s.name}) on :{s.port}")
                      for role, s in pending.items()}
             while pending:
                 for role, spec in list(pending.items()):
@@ -304,7 +354,7 @@ def launch(config_path: str, command: list[str], console=None) -> int:
 def _launch(config: LaunchConfig, command: list[str], console) -> int:
     with Servers(config, console) as servers:
         for role, spec in config.servers.items():
-            message = f"{role}: {spec.engine} serving '{spec.name}' at {spec.base_url} (log {servers.logs[role]})"
+            message = f"{role}: {servers.kinds[role]} serving '{spec.name}' at {spec.base_url} (log {servers.logs[role]})"
             print(message, file=sys.stderr, flush=True)
         if not command:
             print("servers up; Ctrl-C stops them", file=sys.stderr, flush=True)

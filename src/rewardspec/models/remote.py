@@ -15,7 +15,7 @@ How a step is written, and why:
   server reports ``finish_reason: "stop"`` for both and drops the stop
   string (``include_stop_str_in_output`` is vLLM's, ``no_stop_trim`` SGLang's). ``".\\n\\n"``
   merged into one token is cut after it, as in-process.
-* **Tokens**: one streamed chunk is one token on llama-cpp-python's server
+* **Tokens**: one streamed chunk is one token on the llama.cpp servers
   and on vLLM (without speculative decoding). End-of-sequence counts as one
   generated token, as in-process. Prompt tokens are counted with the local
   tokenizer, assuming the server caches the prefix it saw for this chat
@@ -23,7 +23,8 @@ How a step is written, and why:
   of the same chat counts as processed. A stream that runs to its end
   (end-of-sequence, budget) brings the server's ``usage``; where it reports
   ``prompt_tokens_details.cached_tokens`` (vLLM with prefix caching), that
-  count is used instead. ``params`` comes from the config or the template
+  count is used instead; llama-server says it in every chunk (``timings_per_token``),
+  so its count holds for steps closed early too. ``params`` comes from the config or the template
   GGUF, since servers do not report it.
 """
 
@@ -231,7 +232,7 @@ class RemoteModel:
                 "logprobs": 1, "temperature": 0, **sampling_fields(sampling, self._top_k_off)}
         started = time.perf_counter()
         try:
-            data = self.pool.call("echo", session, lambda endpoint: self._post(endpoint, "/completions", body))
+            data = self.pool.call("echo", session, lambda endpoint: self._echo(endpoint, body))
         except RemoteUnavailableError:
             raise  # the server is down: writing the step would fail the same way
         except RemoteEngineError as exc:  # refused; for echo itself, stop asking; else this step only
@@ -273,6 +274,8 @@ class RemoteModel:
         self._echo_ok = False
 
     def _stream_step(self, endpoint, body: dict, sampling: SamplingParams, kept: list[str] = ()):
+        if endpoint.llama_server:  # each chunk then says how much of the prompt its cache held
+            body = {**body, "timings_per_token": True}
         cutter = StepCutter(sampling.separator, sampling.stop, sampling.repetition_limit)
         for piece in kept:  # what the target kept of a proposal: its step goes on from there
             cutter.push(piece, hash(piece))
@@ -284,7 +287,7 @@ class RemoteModel:
                 for chunk in sse_chunks(response):
                     if "error" in chunk:  # vLLM reports a failure mid-stream as an event
                         raise RetryableError(f"the server failed mid-stream: {str(chunk['error'])[:200]}")
-                    usage = chunk.get("usage") or usage  # the last chunk, with include_usage
+                    usage = chunk.get("usage") or timings_usage(chunk.get("timings")) or usage
                     choice = (chunk.get("choices") or [{}])[0]
                     piece = choice.get("text") or ""
                     chunk_logprobs = chunk_token_logprobs(choice.get("logprobs"))
@@ -298,7 +301,7 @@ class RemoteModel:
                         logprobs += [float(x) for x in chunk_logprobs if x is not None]
                         cut = cutter.push(piece, hash(piece))
                         if cut is not None:  # closing the stream stops the server
-                            return cut.text, tokens, logprobs, cut.reason, None
+                            return cut.text, tokens, logprobs, cut.reason, usage
                     if reason:
                         if reason not in ("stop", "length"):  # SGLang's "abort", or anything new
                             raise RetryableError(f"the server ended the step with finish_reason '{reason}'")
@@ -333,19 +336,48 @@ class RemoteModel:
         prompt = self.renderer.prompt(messages) + response_prefix
         body = {"model": self.spec.model, "prompt": prompt + continuation, "max_tokens": 1, "echo": True,
                 "logprobs": 1, "temperature": 0}
-        data = self.pool.call("echo", session_key(messages), lambda endpoint: self._post(endpoint, "/completions", body))
+        try:
+            data = self.pool.call("echo", session_key(messages), lambda endpoint: self._echo(endpoint, body))
+        except RemoteEngineError as exc:
+            if "refused echo" not in str(exc):
+                raise
+            raise RemoteEngineError(f"{self.name}: {exc}; score with a model served by vLLM or llama-cpp-python's "
+                                    "server, or use the draft's own log-probabilities (--reward likelihood)") from None
         values = ((data["choices"][0] or {}).get("logprobs") or {}).get("token_logprobs") or []
         prompt_tokens = int((data.get("usage") or {}).get("prompt_tokens") or 0)
         if not values or not prompt_tokens:
             raise RemoteEngineError(f"{self.name}: the server returned no prompt log-probabilities "
-                                    "(llama-cpp-python's server needs --logits_all true)")
+                                    "(llama-cpp-python's server needs --logits_all true; llama.cpp's "
+                                    "llama-server never returns them: score with a model on vLLM, or use "
+                                    "the draft's own log-probabilities, --reward likelihood)")
         wanted = self.renderer.count(prompt + continuation) - self.renderer.count(prompt)
         echoed = values[:prompt_tokens]  # some servers add the generated token's entry
         picked = [float(v) for v in echoed[len(echoed) - wanted:] if v is not None] if wanted > 0 else []
         return ContinuationScore(picked, self._processed(session_key(messages), prompt, ""))
 
+    def _echo(self, endpoint, body: dict) -> dict:
+        """An ``echo`` request. llama.cpp's llama-server answers every one with HTTP 500 "Only no
+        echo is supported": a refusal, not a failure, so it is not retried nor the server taken out."""
+        try:
+            return self._post(endpoint, "/completions", body)
+        except RetryableError as exc:
+            if "no echo is supported" not in str(exc):
+                raise
+            raise RemoteEngineError(f"{endpoint.url} refused echo: llama.cpp's llama-server returns no "
+                                    "prompt log-probabilities") from None
+
     def _post(self, endpoint, path: str, body: dict) -> dict:
         return json_reply(endpoint.url, post(endpoint, path, body))
+
+
+def timings_usage(timings: dict | None) -> dict | None:
+    """llama-server's per-chunk ``timings`` (``timings_per_token``) as the ``usage`` it amounts to:
+    ``prompt_n`` tokens read and ``cache_n`` found in the slot's cache. The only count a server
+    gives of a stream closed at the step's end, before its final ``usage`` chunk."""
+    if not isinstance(timings, dict) or timings.get("prompt_n") is None:
+        return None
+    read, cached = int(timings["prompt_n"]), int(timings.get("cache_n") or 0)
+    return {"prompt_tokens": read + cached, "prompt_tokens_details": {"cached_tokens": cached}}
 
 
 def chunk_token_logprobs(logprobs: dict | None) -> list:
