@@ -198,13 +198,16 @@ def main() -> int:
     console.print("simulated:", simulated)
     name = args.name or f"lookahead-{Path(args.dataset).stem}-{(args.ids or str(args.limit or 'all')).replace(',', '_')}"
     data = {
-        "title": f"Rewrite reuse and prompt lookup, {args.dataset} {args.ids or ''}".strip(),
+        "title": " ".join(["Rewrite reuse and prompt lookup,", args.dataset,
+                           f"levels {args.levels}" if args.levels else "", args.ids or "",
+                           f"first {args.limit}" if args.limit and not args.ids else ""]).replace("  ", " ").strip(),
         "kind": "lookahead",
         "benchmark": "benchmarks/lookahead.py",
         "command": "python " + shlex.join(sys.argv),
         "rerun": True,
         "dataset": args.dataset,
-        "problems": args.ids or (f"first {args.limit}" if args.limit else "all"),
+        "problems": (args.ids or (f"first {args.limit}" if args.limit else "all"))
+                    + (f" of levels {args.levels}" if args.levels else ""),
         "n": len(done["examples"]),
         "config": {"draft": settings.draft, "target": settings.target, "reward": settings.reward,
                    "delta": settings.delta, "rule": settings.rule, "max_tokens": args.max_tokens,
