@@ -40,6 +40,18 @@ def test_the_readme_table_is_rendered_from_the_files():
         "README's results table differs from docs/results: run python -m rewardspec.results render"
 
 
+def test_the_lookahead_docs_table_is_rendered_from_the_files_and_no_figure_is_typed_beside_it():
+    doc = (ROOT / "docs" / "lookahead.md").read_text()
+    assert doc == results.render_lookahead_doc(doc, results.load()), \
+        "docs/lookahead.md's results table differs from docs/results: run python -m rewardspec.results render"
+    rows = results.lookahead_glance(results.load()).splitlines()[2:]
+    assert len(rows) == sum(r.data.get("kind") == "lookahead" for r in results.load()) >= 1
+    outside = re.sub(re.escape(results.LOOKAHEAD_BEGIN) + ".*?" + re.escape(results.LOOKAHEAD_END), "", doc, flags=re.S)
+    prose = re.sub(r"```.*?```", "", outside, flags=re.S)
+    figures = re.findall(r"\b\d+(?:\.\d+)?\s?(?:%|x\b|tok/s|tokens/s|s/q)", prose)
+    assert not figures, f"figures typed into docs/lookahead.md: {figures[:10]}"
+
+
 def test_the_readme_quotes_no_figure_outside_the_rendered_table():
     readme = (ROOT / "README.md").read_text()
     outside = re.sub(re.escape(results.BEGIN) + ".*?" + re.escape(results.END), "", readme, flags=re.S)

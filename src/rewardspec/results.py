@@ -20,6 +20,9 @@ from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "results"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+LOOKAHEAD_BEGIN, LOOKAHEAD_END = "<!-- lookahead-results:begin -->", "<!-- lookahead-results:end -->"
+LOOKAHEAD_DOC = "lookahead.md"
+"""docs/lookahead.md, whose table of rewrite-reuse results is rendered from the files."""
 #: The configuration keys a result is matched on (the demo finds a result for what it runs).
 CONFIG_KEYS = ("draft", "target", "reward", "delta", "rule", "max_tokens")
 
@@ -176,13 +179,39 @@ def glance(results: list[Result]) -> str:
     return "\n".join(rows)
 
 
+def lookahead_glance(results: list[Result]) -> str:
+    """docs/lookahead.md's table: per benchmarks/lookahead.py result, RSD's wall time against the
+    target's without proposals, with rewrite reuse, and with reuse and prompt lookup."""
+    rows = ["| result | n | target accuracy | RSD accuracy | RSD wall ÷ target | + rewrite reuse "
+            "| + reuse and lookup (÷ target with lookup) | rewrite tokens kept | measured |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if r.data.get("kind") != "lookahead":
+            continue
+        m, when = r.methods, (r.data["provenance"].get("date") or "")[:10]
+        wall = lambda name: ratio(m.get(name, {}).get("wall_vs"))  # noqa: E731
+        rows.append(f"| [{r.title}](results/{r.name}.md) | {r.data['n']} | {pct(m.get('target', {}).get('accuracy'))} "
+                    f"| {pct(m.get('rsd', {}).get('accuracy'))} | {wall('rsd')} | {wall('rsd+reuse')} "
+                    f"| {wall('rsd+reuse+lookup')} | {pct(m.get('rsd+reuse', {}).get('rewrite_kept_share'))} | {when} |")
+    return "\n".join(rows)
+
+
+def render_block(text: str, table: str, begin: str = BEGIN, end: str = END, what: str = "the README") -> str:
+    """``text`` with the table between the markers replaced by ``table``."""
+    if begin not in text or end not in text:
+        raise ValueError(f"{what} has no {begin} ... {end} block for its results table")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{table}\n{end}{tail}"
+
+
 def render_readme(text: str, results: list[Result]) -> str:
     """``text`` with the table between the markers rendered from ``results``."""
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"the README has no {BEGIN} ... {END} block for the results table")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{glance(results)}\n{END}{tail}"
+    return render_block(text, glance(results))
+
+
+def render_lookahead_doc(text: str, results: list[Result]) -> str:
+    return render_block(text, lookahead_glance(results), LOOKAHEAD_BEGIN, LOOKAHEAD_END, f"docs/{LOOKAHEAD_DOC}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         (args.dir / f"{r.name}.md").write_text(page(r))
     args.readme.write_text(render_readme(args.readme.read_text(), results))
-    print(f"rendered {len(results)} results into {args.dir}/ and {args.readme}")
+    doc = args.readme.parent / "docs" / LOOKAHEAD_DOC
+    if doc.is_file():
+        doc.write_text(render_lookahead_doc(doc.read_text(), results))
+    print(f"rendered {len(results)} results into {args.dir}/, {args.readme} and {doc}")
     return 0
 
 
