@@ -107,8 +107,19 @@ def test_a_gguf_role_runs_on_llama_server_where_one_is_installed(fake_llama_serv
                         ("--parallel", "4"), ("--n-gpu-layers", "0")):
         assert args[args.index(flag) + 1] == value, flag
     assert "--interrupt_requests" not in args  # llama-server's slots never cut each other's streams
+    assert "--kv-unified" in args and "--flash-attn" not in args  # one request may use all of n_ctx
     python = spec.model_copy(update={"server": "llama-cpp-python", "parallel": None})
     assert command_for(python, "unused")[0][1:3] == ["-m", "llama_cpp.server"]
+
+
+def test_settings_spelt_differently_by_the_two_llama_cpp_servers(fake_llama_server):
+    spec = LaunchConfig.model_validate({"servers": {"d": {"engine": "llama.cpp", "model": "tiny", "port": 9,
+                                                          "n_gpu_layers": -1, "flash_attn": False}}}).servers["d"]
+    args, _ = command_for(spec, "unused")
+    assert args[args.index("--n-gpu-layers") + 1] == "all"  # llama-server's -1 is "auto"
+    assert args[args.index("--flash-attn") + 1] == "off"
+    python, _ = command_for(spec.model_copy(update={"server": "llama-cpp-python"}), "unused")
+    assert python[python.index("--n_gpu_layers") + 1] == "-1" and python[python.index("--flash_attn") + 1] == "false"
 
 
 def test_without_llama_server_auto_falls_back_and_asking_for_it_is_one_clear_error(monkeypatch):
@@ -122,6 +133,8 @@ def test_without_llama_server_auto_falls_back_and_asking_for_it_is_one_clear_err
     wanted = auto.servers["d"].model_copy(update={"server": "llama-server"})
     with pytest.raises(LaunchError, match="make llama-server"):
         command_for(wanted, "unused")
+    with pytest.raises(LaunchError, match="parallel: 4 needs llama-server"):
+        command_for(auto.servers["d"].model_copy(update={"parallel": 4}), "unused")
     monkeypatch.setenv("REWARDSPEC_LLAMA_SERVER", "/nonexistent/llama-server")
     with pytest.raises(Exception, match="REWARDSPEC_LLAMA_SERVER names /nonexistent/llama-server"):
         command_for(auto.servers["d"], "unused")
@@ -203,7 +216,8 @@ def test_a_taken_port_is_refused(tmp_path):
 def test_a_server_that_dies_while_starting_shows_its_log(tmp_path):
     config = LaunchConfig.model_validate({"log_dir": str(tmp_path), "startup_timeout_s": 60, "servers": {
         "draft": {"engine": "llama.cpp", "model": "tiny", "port": free_port(), "extra_args": ["--no-such-flag"]}}})
-    with pytest.raises(LaunchError, match=r"(?s)draft exited with code \d+ while starting.*no-such-flag"):
+    with pytest.raises(LaunchError, match=r"(?s)draft exited with code \d+ while starting \(server: auto ran it on "
+                                          r"llama-(server|cpp-python); extra_args written for the other.*no-such-flag"):
         with Servers(config):
             pass
     assert (tmp_path / "draft.log").exists()

@@ -68,6 +68,9 @@ class ServerSpec(BaseModel):
     n_ctx: int = Field(4096, ge=256, description="llama.cpp: context window.")
     n_threads: int | None = Field(None, ge=1, description="llama.cpp: CPU threads.")
     n_gpu_layers: int = Field(0, ge=-1, description="llama.cpp: layers on the GPU (-1: all).")
+    flash_attn: bool | None = Field(None, description="llama.cpp: flash attention on or off (default: the "
+                                                      "server's own, auto on llama-server, off on llama-cpp-python's; "
+                                                      "off gives the in-process backend's numerics).")
     parallel: int | None = Field(None, ge=1, description="llama-server: slots decoding at once (-np; "
                                                           "default its own, 4). llama-cpp-python's has one.")
     python: str | None = Field(None, description="Interpreter to run the engine with (default: see LaunchConfig).")
@@ -118,7 +121,16 @@ class ServerSpec(BaseModel):
         if found is None and self.server == "llama-server":
             raise LaunchError(f"server: llama-server, but none is installed: build it with `make llama-server`, "
                               f"put llama-server on PATH, or name it in ${ENV}")
+        if found is None and self.parallel not in (None, 1):
+            raise LaunchError(f"parallel: {self.parallel} needs llama-server, and none is installed (llama-cpp-python's "
+                              f"server decodes one request at a time): build it with `make llama-server`, or drop parallel")
         return found
+
+    def runs_on(self) -> str:
+        """vllm, llama-server or llama-cpp-python."""
+        if self.engine == "vllm":
+            return "vllm"
+        return "llama-cpp-python" if self.llama_server() is None else "llama-server"
 
     @property
     def name(self) -> str:
@@ -175,6 +187,8 @@ def command_for(spec: ServerSpec, vllm_python: str) -> tuple[list[str], dict[str
                 "--interrupt_requests", "false"]  # else a new request cuts the stream in progress
         if spec.n_threads:
             args += ["--n_threads", str(spec.n_threads)]
+        if spec.flash_attn is not None:
+            args += ["--flash_attn", str(spec.flash_attn).lower()]
         if spec.speculative_config is not None:
             args += ["--draft_model", "prompt-lookup-decoding", "--draft_model_num_pred_tokens",
                      str(spec.speculative_config.get("num_speculative_tokens", 10))]
@@ -202,14 +216,18 @@ def command_for(spec: ServerSpec, vllm_python: str) -> tuple[list[str], dict[str
 
 
 def llama_server_command(spec: ServerSpec, binary: Path, gguf: Path) -> list[str]:
-    """llama.cpp's llama-server: its slots share one KV cache of ``n_ctx`` tokens, and each keeps
-    its last prompt, so a chat's next step reads only what is new (``cache_prompt``, on by default)."""
+    """llama.cpp's llama-server. Its slots share one KV cache of ``n_ctx`` tokens (``--kv-unified``,
+    so one request may use all of it, as on llama-cpp-python's server; without it each of N slots
+    gets n_ctx/N), and each keeps its last prompt, so a chat's next step reads only what is new."""
+    layers = "all" if spec.n_gpu_layers == -1 else str(spec.n_gpu_layers)  # its -1 means "auto"
     args = [str(binary), "--model", str(gguf), "--alias", spec.name, "--host", spec.host, "--port", str(spec.port),
-            "--ctx-size", str(spec.n_ctx), "--n-gpu-layers", str(spec.n_gpu_layers), "--no-webui"]
+            "--ctx-size", str(spec.n_ctx), "--kv-unified", "--n-gpu-layers", layers, "--no-webui"]
     if spec.n_threads:
         args += ["--threads", str(spec.n_threads)]
     if spec.parallel:
         args += ["--parallel", str(spec.parallel)]
+    if spec.flash_attn is not None:
+        args += ["--flash-attn", "on" if spec.flash_attn else "off"]
     if spec.speculative_config is not None:  # prompt lookup: a guess of M tokens after a matching n-gram
         args += ["--spec-type", "ngram-simple", "--spec-ngram-simple-size-m",
                  str(spec.speculative_config.get("num_speculative_tokens", 10))]
@@ -264,8 +282,7 @@ class Servers:
         Path(self.config.log_dir).mkdir(parents=True, exist_ok=True)
         for role, spec in self.config.servers.items():
             args, env = command_for(spec, vllm_python)
-            self.kinds[role] = ("vllm" if spec.engine == "vllm" else
-                                "llama-cpp-python" if args[1:3] == ["-m", "llama_cpp.server"] else "llama-server")
+            self.kinds[role] = spec.runs_on()
             log = open(self.logs[role], "w", encoding="utf-8")
             log.write(f"# {' '.join(args)}\n")
             log.flush()
@@ -290,7 +307,7 @@ class Servers:
                 for role, spec in list(pending.items()):
                     proc = self.procs[role]
                     if proc.poll() is not None:
-                        raise LaunchError(f"{role} exited with code {proc.returncode} while starting; "
+                        raise LaunchError(f"{role} exited with code {proc.returncode} while starting{_other(spec, self.kinds[role])}; "
                                           f"last lines of {self.logs[role]}:\n{log_tail(self.logs[role])}")
                     if _healthy(spec):
                         progress.update(tasks[role], description=f"{role} ready")
@@ -312,6 +329,14 @@ class Servers:
             except subprocess.TimeoutExpired:
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+
+def _other(spec: ServerSpec, kind: str) -> str:
+    """Where ``server: auto`` chose, a flag written for the other llama.cpp server fails: say which ran."""
+    if spec.engine != "llama.cpp" or spec.server != "auto":
+        return ""
+    other = "llama-cpp-python" if kind == "llama-server" else "llama-server"
+    return f" (server: auto ran it on {kind}; extra_args written for the other need server: {other})"
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:

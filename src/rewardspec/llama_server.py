@@ -32,7 +32,7 @@ def find_llama_server() -> Path | None:
     on_path = shutil.which("llama-server")
     if on_path:
         return Path(on_path)
-    built = sorted(CACHE.glob("llama-server-*/llama-server"))
+    built = sorted(CACHE.glob("llama-server-*/llama-server"), key=lambda p: p.stat().st_mtime)  # newest last
     if not built:
         return None
     version = _llama_cpp_python_version()
