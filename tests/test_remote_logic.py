@@ -422,6 +422,22 @@ def test_a_refusal_that_is_not_about_echo_skips_the_check_for_that_step_only():
 
 
 
+def test_echo_replies_unreadable_three_times_in_a_row_stop_the_asking():
+    """An unreadable reply may be one proposal's fault (its tokens need not spell it); three in a row
+    are the server's (llama-cpp-python 0.3.36's shifted echo fails that way on every reply)."""
+    unreadable = _echo(["So", " 2+2"], ["So", " 2+2"])
+    body = _json.loads(unreadable.content)
+    body["choices"][0]["logprobs"]["tokens"][1] = "Xo"  # the echoed tokens do not spell the proposal
+    unreadable = httpx.Response(200, json=body)
+    stream = httpx.Response(200, text=_sse(_piece("So 2+2=4.\n\n")))
+    model, seen = scripted_model([unreadable, stream] * 3 + [stream] * 2)
+    sampling = SamplingParams(max_tokens=50, proposal="So 2+2")
+    steps = [model.generate_step(CHAT, "", sampling) for _ in range(5)]
+    assert {s.text for s in steps} == {"So 2+2=4.\n\n"}
+    assert [bool(b.get("echo")) for b in seen] == [True, False] * 3 + [False, False]
+    assert [s.lookahead is None for s in steps] == [False, False, False, True, True]
+
+
 def test_a_server_that_ignores_echo_is_asked_once():
     generated_only = httpx.Response(200, json={"choices": [{"text": " done", "logprobs": {
         "tokens": [" done"], "token_logprobs": [None], "top_logprobs": [{" done": -0.2}], "text_offset": [0]}}]})

@@ -167,6 +167,8 @@ class RemoteModel:
         """How this server spells "no top-k": 0, until a server refuses it (SGLang: -1)."""
         self._echo_ok = True
         """Whether this server's echoed log-probabilities passed the check (rewrite reuse)."""
+        self._unreadable = 0
+        """Echo replies in a row that could not be read; at UNREADABLE_LIMIT the server is asked no more."""
 
     # -- start-up ------------------------------------------------------------
     def check(self) -> None:
@@ -221,6 +223,8 @@ class RemoteModel:
     def _can_check(self, sampling: SamplingParams) -> bool:
         """Greedy only: a server's random draw cannot be replayed, so a sampled rewrite is written
         from scratch; and not on a server whose echoed log-probabilities failed the check."""
+        if sampling.proposal and self._echo_ok and any(e.llama_server for e in self.pool.endpoints):
+            self._no_echo("llama.cpp's llama-server echoes no prompt log-probabilities")  # no request needed to see
         return bool(sampling.proposal) and sampling.temperature == 0 and self._echo_ok
 
     def _check_proposal(self, session: str, prompt: str, sampling: SamplingParams) -> _Checked | None:
@@ -247,9 +251,14 @@ class RemoteModel:
         found = echoed_proposal(data, len(prompt), sampling.proposal)
         offered, kept = (0, []) if isinstance(found, Unusable) else found
         if isinstance(found, Unusable):
+            self._unreadable += 1
             if found.server_wide:
                 self._no_echo(found.reason)
+            elif self._unreadable >= UNREADABLE_LIMIT:  # e.g. llama-cpp-python's shifted echo, every time
+                self._no_echo(f"{UNREADABLE_LIMIT} echo replies in a row could not be read (last: {found.reason})")
             assumed += self.renderer.count(sampling.proposal)  # read, and none of it kept
+        else:
+            self._unreadable = 0
         usage = data.get("usage") or {}
         if usage.get("prompt_tokens"):  # what the server says it read (vLLM skips its cache here)
             read = int(usage["prompt_tokens"]) - int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
@@ -341,15 +350,14 @@ class RemoteModel:
         except RemoteEngineError as exc:
             if "refused echo" not in str(exc):
                 raise
-            raise RemoteEngineError(f"{self.name}: {exc}; score with a model served by vLLM or llama-cpp-python's "
-                                    "server, or use the draft's own log-probabilities (--reward likelihood)") from None
+            raise RemoteEngineError(f"{self.name}: {exc}; {SCORE_ELSEWHERE}") from None
         values = ((data["choices"][0] or {}).get("logprobs") or {}).get("token_logprobs") or []
         prompt_tokens = int((data.get("usage") or {}).get("prompt_tokens") or 0)
         if not values or not prompt_tokens:
-            raise RemoteEngineError(f"{self.name}: the server returned no prompt log-probabilities "
-                                    "(llama-cpp-python's server needs --logits_all true; llama.cpp's "
-                                    "llama-server never returns them: score with a model on vLLM, or use "
-                                    "the draft's own log-probabilities, --reward likelihood)")
+            why = ("llama.cpp's llama-server never returns them" if any(e.llama_server for e in self.pool.endpoints)
+                   else "llama-cpp-python's server needs --logits_all true, and llama.cpp's llama-server never returns them")
+            raise RemoteEngineError(f"{self.name}: the server returned no prompt log-probabilities ({why}); "
+                                    f"{SCORE_ELSEWHERE}")
         wanted = self.renderer.count(prompt + continuation) - self.renderer.count(prompt)
         echoed = values[:prompt_tokens]  # some servers add the generated token's entry
         picked = [float(v) for v in echoed[len(echoed) - wanted:] if v is not None] if wanted > 0 else []
@@ -368,6 +376,14 @@ class RemoteModel:
 
     def _post(self, endpoint, path: str, body: dict) -> dict:
         return json_reply(endpoint.url, post(endpoint, path, body))
+
+
+UNREADABLE_LIMIT = 3
+"""A reply that cannot be read may be this proposal's fault (a token across its start); three in a
+row are the server's, and each costs a request."""
+
+SCORE_ELSEWHERE = ("score with the model in-process or on vLLM, or use the draft's own log-probabilities "
+                   "(--reward likelihood)")
 
 
 def timings_usage(timings: dict | None) -> dict | None:
