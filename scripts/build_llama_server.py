@@ -6,8 +6,8 @@ The server most local users run (LM Studio, Ollama and most desktop tools are bu
 llama.cpp) is the C++ ``llama-server``, not llama-cpp-python's Python server. Building it from
 the exact llama.cpp that our llama-cpp-python VERSION vendors (its sdist's ``vendor/llama.cpp``),
 with the same CMake flags as the wheel (``scripts/llama_build_flags.py``), means the two run the
-same kernels. The sdist comes from PyPI and is checked against PyPI's sha256; the binary is
-linked statically and kept in CACHE_DIR beside the wheel, so a later ``make test`` reuses it.
+same kernels. The sdist comes through pip (its configured index); the binary is linked
+statically and kept in CACHE_DIR beside the wheel, so a later ``make test`` reuses it.
 Prints the binary's path. Standard library only: the Makefile runs it before any virtualenv
 has what it needs.
 """
@@ -66,7 +66,8 @@ def build(source: Path, flags: list[str], work: Path) -> Path:
                     "-DLLAMA_BUILD_TOOLS=ON", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
                     *[f for f in flags if not f.startswith("-DLLAMA_BUILD_")]],
                    check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([cmake, "--build", str(build_dir), "--target", "llama-server", "-j", str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)],
+    jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
+    subprocess.run([cmake, "--build", str(build_dir), "--target", "llama-server", "-j", str(jobs)],
                    check=True, stdout=subprocess.DEVNULL)
     binary = build_dir / "bin" / "llama-server"
     if not binary.is_file():

@@ -8,6 +8,8 @@ put on sys.path below):
 - vllm_tiny.py: the tiny vLLM checkpoints, configs/vllm-cpu-tiny's variables and servers, and the
   servers fixture;
 - prm_fixtures.py: tiny random checkpoints of the reward-model families.
+- llama_servers.py: llama.cpp's own llama-server on loopback; remote_rsd.py: RSD over a server
+  against RSD in-process, which the live server tests share.
 - chromium.py: headless Chromium over the DevTools protocol (pipes, no websocket), for pages in a
   real browser; report_runs.py: run directories for `rewardspec report`, written without models;
   html_tree.py: a page parsed into a small DOM with html.parser.

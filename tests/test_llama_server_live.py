@@ -12,24 +12,20 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from rewardspec.build import Models, build_solver, solver_settings
 from rewardspec.endpoints import RemoteEngineError
-from rewardspec.methods.base import DecodeConfig
 from rewardspec.models.base import SamplingParams
 from rewardspec.models.remote import RemoteModel, RemoteSpec
 from rewardspec.registry import resolve_gguf
 
 from llama_servers import MARKS, llama_server
 from processes import free_port
+from remote_rsd import QUESTIONS, assert_rsd_over_http_writes_what_in_process_writes
 
 pytestmark = MARKS
-QUESTIONS = ["Tom has 3 apples and buys 4 more. How many apples does he have?",
-             "A pen costs $2. How much do 5 pens cost?"]
 GGUF = resolve_gguf("tiny")[0]
 
 
@@ -53,19 +49,8 @@ def test_the_model_list_names_llama_server(url):
 def test_rsd_over_llama_server_writes_what_in_process_writes(url, reward):
     """Greedy, same seed: the same steps, sources and answer. ``likelihood`` is the self-likelihood
     reward, read from the log-probabilities llama-server streams with each token."""
-    decode = DecodeConfig(max_tokens=96, max_steps=6)
-    traces = {}
     asks = "?logprobs=true" if reward == "likelihood" else ""  # the draft streams each token's log-probability
-    for where, spec in (("local", "tiny"), ("http", f"openai:tiny@{url}{asks}")):
-        settings = solver_settings(draft=spec, target=spec, reward=reward, delta=0.75)
-        solver = build_solver("rsd", settings, decode, Models(settings))
-        traces[where] = [solver.solve(q) for q in QUESTIONS]
-    for local, http in zip(traces["local"], traces["http"]):
-        assert [(s.text, s.source) for s in http.steps] == [(s.text, s.source) for s in local.steps]
-        assert http.text == local.text and http.finish_reason == local.finish_reason
-        assert [s.generated_tokens for s in http.steps] == [s.generated_tokens for s in local.steps]
-    sources = {s.source for t in traces["http"] for s in t.steps}
-    assert sources == {"draft", "target"}, "δ should make RSD both accept and reject here"
+    assert_rsd_over_http_writes_what_in_process_writes(f"openai:tiny@{url}{asks}", reward)
 
 
 def test_streamed_log_probabilities_match_in_process(url):

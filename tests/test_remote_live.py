@@ -15,20 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from rewardspec.build import Models, build_solver, solver_settings
-from rewardspec.methods.base import DecodeConfig
 from rewardspec.models.base import SamplingParams
 from rewardspec.endpoints import RemoteEngineError
 from rewardspec.models.remote import RemoteModel, RemoteSpec
 from rewardspec.registry import resolve_gguf
 
 from processes import free_port, start_serve, stop_serve, wait_for_http
+from remote_rsd import QUESTIONS, assert_rsd_over_http_writes_what_in_process_writes
 
 pytest.importorskip("sse_starlette", reason="llama-cpp-python's server extra")
 pytestmark = pytest.mark.models  # llama_cpp.server and rewardspec serve on the embedded GGUF
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k.jsonl"
-QUESTIONS = ["Tom has 3 apples and buys 4 more. How many apples does he have?",
-             "A pen costs $2. How much do 5 pens cost?"]
 
 
 def start_server(port: int, *extra: str) -> subprocess.Popen:
@@ -77,18 +74,7 @@ def test_rsd_over_http_writes_what_in_process_writes(url):
     reward shares its llama.cpp context with the draft and target, so it scores on top of a
     different cache split and gave 0.9104 where the HTTP run's reward gave 0.8878.
     """
-    decode = DecodeConfig(max_tokens=96, max_steps=6)
-    traces = {}
-    for where, spec in (("local", "tiny"), ("http", f"openai:tiny@{url}")):
-        settings = solver_settings(draft=spec, target=spec, reward="likelihood:tiny", delta=0.75)
-        solver = build_solver("rsd", settings, decode, Models(settings))
-        traces[where] = [solver.solve(q) for q in QUESTIONS]
-    for local, http in zip(traces["local"], traces["http"]):
-        assert [(s.text, s.source) for s in http.steps] == [(s.text, s.source) for s in local.steps]
-        assert http.text == local.text and http.finish_reason == local.finish_reason
-        assert [s.generated_tokens for s in http.steps] == [s.generated_tokens for s in local.steps]
-    sources = {s.source for t in traces["http"] for s in t.steps}
-    assert sources == {"draft", "target"}, "δ should make RSD both accept and reject here"
+    assert_rsd_over_http_writes_what_in_process_writes(f"openai:tiny@{url}", "likelihood:tiny")
 
 
 def test_a_step_ends_on_the_separator_and_a_merged_token_is_kept(url):

@@ -347,9 +347,7 @@ class RemoteModel:
                 "logprobs": 1, "temperature": 0}
         try:
             data = self.pool.call("echo", session_key(messages), lambda endpoint: self._echo(endpoint, body))
-        except RemoteEngineError as exc:
-            if "refused echo" not in str(exc):
-                raise
+        except EchoRefused as exc:
             raise RemoteEngineError(f"{self.name}: {exc}; {SCORE_ELSEWHERE}") from None
         values = ((data["choices"][0] or {}).get("logprobs") or {}).get("token_logprobs") or []
         prompt_tokens = int((data.get("usage") or {}).get("prompt_tokens") or 0)
@@ -371,11 +369,15 @@ class RemoteModel:
         except RetryableError as exc:
             if "no echo is supported" not in str(exc):
                 raise
-            raise RemoteEngineError(f"{endpoint.url} refused echo: llama.cpp's llama-server returns no "
-                                    "prompt log-probabilities") from None
+            raise EchoRefused(f"{endpoint.url} refused echo: llama.cpp's llama-server returns no "
+                              "prompt log-probabilities") from None
 
     def _post(self, endpoint, path: str, body: dict) -> dict:
         return json_reply(endpoint.url, post(endpoint, path, body))
+
+
+class EchoRefused(RemoteEngineError):
+    """The server answered an ``echo`` request with a refusal dressed as HTTP 500."""
 
 
 UNREADABLE_LIMIT = 3
